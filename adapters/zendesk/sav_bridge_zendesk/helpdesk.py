@@ -1,0 +1,158 @@
+"""The Zendesk Support calls behind the `Helpdesk` protocol.
+
+Idempotency, per the vendor: ticket creation carries an `Idempotency-Key` header and our key as the
+ticket's `external_id` (looked up before a retried create); comment and note retries first check the
+ticket's comments for the same author and body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar, TextIO
+
+import httpx
+
+from sav_bridge.config import Secret, Settings
+from sav_bridge.errors import MalformedRequest
+from sav_bridge.helpdesks import WebhookNotice
+from sav_bridge.http import VendorErrors, json_body, send
+from sav_bridge.model import AgentReply, Conversation, SocialMessage, TicketRef
+from sav_bridge_zendesk import payloads, webhook
+from sav_bridge_zendesk.provision import provision
+
+ZENDESK_ERRORS = VendorErrors(name="zendesk", retry_after_headers=("retry-after",))
+REOPEN_STATUSES = frozenset({"pending", "hold", "solved"})
+
+
+class ZendeskHelpdesk:
+    name: ClassVar[str] = payloads.HELPDESK
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        email: str,
+        api_token: str,
+        webhook_secret: str,
+        tolerance: float,
+    ) -> None:
+        self._client = client
+        self._base = url.rstrip("/")
+        self._auth = httpx.BasicAuth(f"{email}/token", api_token)
+        self._webhook_secret = webhook_secret
+        self._tolerance = tolerance
+        self._me: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: httpx.AsyncClient) -> ZendeskHelpdesk:
+        section = settings.helpdesk_section()
+        return cls(
+            client,
+            section["url"],
+            section["email"],
+            _reveal(section["api_token"]),
+            _reveal(section["webhook_secret"]),
+            settings.webhook_tolerance_seconds,
+        )
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Mapping[str, Any]:
+        response = await send(
+            self._client, ZENDESK_ERRORS, method, self._base + path, auth=self._auth, **kwargs
+        )
+        return json_body(response) if response.content else {}
+
+    # -- tickets ---------------------------------------------------------------------------------
+    async def open_ticket(
+        self, conv: Conversation, first: SocialMessage, key: str, retry: bool = False
+    ) -> TicketRef:
+        return await self._create(first, key, retry, followup_of=None)
+
+    async def _create(self, msg: SocialMessage, key: str, retry: bool, followup_of: str | None) -> TicketRef:
+        if retry:
+            found = await self._call("GET", "/api/v2/tickets", params={"external_id": key})
+            if found.get("tickets"):
+                return TicketRef(self.name, str(found["tickets"][0]["id"]))
+        requester = await self._upsert_user(msg)
+        body = payloads.ticket_create(msg, requester, key, followup_of)
+        created = await self._call("POST", "/api/v2/tickets", json=body, headers={"Idempotency-Key": key})
+        return TicketRef(self.name, str(created["ticket"]["id"]))
+
+    async def add_customer_message(
+        self, ticket: TicketRef, msg: SocialMessage, key: str, retry: bool = False
+    ) -> TicketRef:
+        current = (await self._call("GET", f"/api/v2/tickets/{ticket.id}"))["ticket"]
+        if current.get("status") == "closed":
+            return await self._create(msg, key, retry, followup_of=ticket.id)
+        requester = await self._upsert_user(msg)
+        body = payloads.customer_comment(msg, requester, reopen=current.get("status") in REOPEN_STATUSES)
+        if retry and await self._has_comment(ticket, requester, body["ticket"]["comment"]["body"]):
+            return ticket
+        await self._call("PUT", f"/api/v2/tickets/{ticket.id}", json=body)
+        return ticket
+
+    async def add_internal_note(self, ticket: TicketRef, text: str, key: str, retry: bool = False) -> None:
+        if retry and await self._has_comment(ticket, await self._my_id(), text):
+            return
+        await self._call("PUT", f"/api/v2/tickets/{ticket.id}", json=payloads.internal_note(text))
+
+    async def _upsert_user(self, msg: SocialMessage) -> int:
+        answer = await self._call(
+            "POST", "/api/v2/users/create_or_update", json=payloads.user_upsert(msg.author)
+        )
+        return int(answer["user"]["id"])
+
+    async def _my_id(self) -> int:
+        if self._me is None:
+            self._me = int((await self._call("GET", "/api/v2/users/me"))["user"]["id"])
+        return self._me
+
+    async def _comments(self, ticket: TicketRef) -> dict[str, Any]:
+        """All comments with their authors, following cursor pagination."""
+        comments: list[Any] = []
+        users: list[Any] = []
+        params: dict[str, Any] | None = {"include": "users", "page[size]": 100}
+        url = f"/api/v2/tickets/{ticket.id}/comments"
+        while True:
+            page = await self._call("GET", url, params=params)
+            comments += page.get("comments", [])
+            users += page.get("users", [])
+            next_url = (
+                (page.get("links") or {}).get("next") if (page.get("meta") or {}).get("has_more") else None
+            )
+            if not next_url:
+                return {"comments": comments, "users": users}
+            url, params = str(next_url).removeprefix(self._base), None
+
+    async def _has_comment(self, ticket: TicketRef, author: int, body: str) -> bool:
+        page = await self._comments(ticket)
+        return any(c.get("author_id") == author and c.get("body") == body for c in page["comments"])
+
+    async def agent_replies(self, ticket: TicketRef) -> list[AgentReply]:
+        details = (await self._call("GET", f"/api/v2/tickets/{ticket.id}"))["ticket"]
+        comments = await self._comments(ticket)
+        return payloads.agent_replies(ticket, comments, list(details.get("tags") or []), await self._my_id())
+
+    # -- webhooks --------------------------------------------------------------------------------
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        webhook.verify(self._webhook_secret, headers, body, now, self._tolerance)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookNotice:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise MalformedRequest("body is not JSON") from None
+        ticket_id = data.get("ticket_id") if isinstance(data, dict) else None
+        if isinstance(ticket_id, int):
+            ticket_id = str(ticket_id)
+        if not isinstance(ticket_id, str) or not ticket_id.isdigit():
+            raise MalformedRequest('body must be {"ticket_id": "<numeric id>"}')
+        delivery = headers.get(webhook.INVOCATION) or (headers.get(webhook.TIMESTAMP, "") + ":" + ticket_id)
+        return WebhookNotice(delivery_id=delivery, ticket_ids=(ticket_id,))
+
+    async def provision(self, public_url: str, dry_run: bool, out: TextIO) -> None:
+        await provision(self._call, public_url, dry_run, out, self._webhook_secret)
+
+
+def _reveal(value: Any) -> str:
+    return value.reveal() if isinstance(value, Secret) else str(value)

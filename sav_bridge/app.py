@@ -1,0 +1,153 @@
+"""The Starlette app: webhooks in, health, readiness and metrics. No downstream call happens here:
+a webhook is authenticated, stored with its jobs in one transaction, then answered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from sav_bridge.channels.x.events import CHANNEL
+from sav_bridge.channels.x.signing import SIGNATURE_HEADER, crc_response, verify_signature
+from sav_bridge.config import Settings
+from sav_bridge.errors import MalformedRequest, PayloadTooLarge, WebhookRejected
+from sav_bridge.flows import accept_helpdesk_notice, accept_x_body
+from sav_bridge.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing anything over `limit` bytes before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body is over the {limit} byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body is over the {limit} byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def x_crc(request: Request) -> Response:
+    runtime = _runtime(request)
+    token = request.query_params.get("crc_token")
+    if not token:
+        raise MalformedRequest("crc_token query parameter is required")
+    return JSONResponse(crc_response(runtime.settings.x.consumer_secret.reveal(), token))
+
+
+async def x_webhook(request: Request) -> Response:
+    runtime = _runtime(request)
+    body = await read_body(request, runtime.settings.max_body_bytes)
+    verify_signature(runtime.settings.x.consumer_secret.reveal(), body, request.headers.get(SIGNATURE_HEADER))
+    try:
+        decoded = json.loads(body)
+        result = await accept_x_body(runtime.store, runtime.metrics, runtime.settings.x.account_id, decoded)
+    except (ValueError, MalformedRequest) as exc:
+        reason = exc.reason if isinstance(exc, MalformedRequest) else "body is not valid JSON"
+        await runtime.store.quarantine(CHANNEL, body, reason)
+        raise MalformedRequest(f"{reason}; the body was kept in quarantine") from None
+    if result.accepted:
+        runtime.outbox.wake()
+    return JSONResponse(result.as_json())
+
+
+async def helpdesk_webhook(request: Request) -> Response:
+    runtime = _runtime(request)
+    name = request.path_params["helpdesk"]
+    if name != runtime.helpdesk.name:
+        return JSONResponse({"error": f"this gateway serves {runtime.helpdesk.name}, not {name}"}, 404)
+    body = await read_body(request, runtime.settings.max_body_bytes)
+    runtime.helpdesk.verify_webhook(request.headers, body, runtime.clock())
+    try:
+        notice = runtime.helpdesk.parse_webhook(request.headers, body)
+    except MalformedRequest as exc:
+        await runtime.store.quarantine(name, body, exc.reason)
+        raise MalformedRequest(f"{exc.reason}; the body was kept in quarantine") from None
+    accepted = await accept_helpdesk_notice(runtime.store, runtime.metrics, name, notice)
+    if accepted:
+        runtime.outbox.wake()
+    return JSONResponse({"accepted": accepted, "duplicates": len(notice.ticket_ids) - accepted})
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    try:
+        await _runtime(request).store.ping()
+    except Exception as exc:
+        log.warning("store not reachable: %s", type(exc).__name__)
+        return JSONResponse({"status": "unavailable", "store": type(exc).__name__}, 503)
+    return JSONResponse({"status": "ready"})
+
+
+async def metrics(request: Request) -> Response:
+    runtime = _runtime(request)
+    body = runtime.metrics.render(await runtime.store.jobs_by_state())
+    return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
+
+
+async def rejected(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, WebhookRejected):
+        raise exc
+    runtime = getattr(request.app.state, "runtime", None)
+    source = (
+        request.path_params.get("helpdesk", CHANNEL) if request.url.path.startswith("/webhooks") else "other"
+    )
+    if runtime is not None:
+        runtime.metrics.webhooks_rejected.labels(source, str(exc.status_code)).inc()
+    log.warning("rejected %s %s: %s", request.method, request.url.path, exc.reason)
+    return JSONResponse({"error": exc.reason}, exc.status_code)
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None, **runtime_options: Any) -> Starlette:
+    """The gateway. Given a `runtime`, the caller owns it; otherwise the app starts one with workers."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        owned = await Runtime.start(settings, **runtime_options)
+        owned.start_workers()
+        app.state.runtime = owned
+        try:
+            yield
+        finally:
+            await owned.close()
+
+    app = Starlette(
+        routes=[
+            Route("/webhooks/x", x_crc, methods=["GET"]),
+            Route("/webhooks/x", x_webhook, methods=["POST"]),
+            Route("/webhooks/{helpdesk}", helpdesk_webhook, methods=["POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+        ],
+        exception_handlers={WebhookRejected: rejected},
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    return app

@@ -1,0 +1,1 @@
+"""Social networks. Each channel turns its vendor's webhooks into `SocialMessage`s and posts replies."""

@@ -1,0 +1,1 @@
+"""X (Twitter): webhooks (CRC, signature, both envelopes) and posting replies and DMs."""

@@ -1,0 +1,96 @@
+"""`sav-bridge`: serve the gateway, provision the helpdesk, run the demo, check posting policies."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sav_bridge import logs
+from sav_bridge.config import Settings, load_settings
+from sav_bridge.errors import SavBridgeError
+from sav_bridge.helpdesks import available
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sav-bridge", description=__doc__)
+    parser.add_argument("--config", help="YAML configuration file (default: $SAV_BRIDGE_CONFIG)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the gateway and its workers")
+    serve.add_argument("--host", help="listen address (default: server.host, 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="listen port (default: server.port, 8080)")
+
+    commands.add_parser("demo", help="play a customer-care conversation on the built-in sandboxes")
+
+    for name in sorted(available()):
+        helpdesk = commands.add_parser(name, help=f"{name} set-up")
+        actions = helpdesk.add_subparsers(dest="action", required=True)
+        provision = actions.add_parser("provision", help="create or update the webhook and trigger")
+        provision.add_argument("--public-url", required=True, help="https URL where the helpdesk reaches us")
+        provision.add_argument("--dry-run", action="store_true", help="print the requests, change nothing")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from sav_bridge.demo import run_demo
+
+            return asyncio.run(run_demo(vendor_dir_from_env(os.environ)))
+        settings = load_settings(args.config, os.environ)
+        logs.configure(settings.log_level, settings.secrets())
+        if args.command == "serve":
+            return serve(settings, args.host, args.port)
+        return asyncio.run(provision(settings, args.public_url, args.dry_run))
+    except SavBridgeError as exc:
+        print(f"sav-bridge: {exc}", file=sys.stderr)
+        return 2
+
+
+def vendor_dir_from_env(environ: os._Environ[str] | dict[str, str]) -> Path | None:
+    """The vendors' specs, used by the sandbox to check our requests, when they are available."""
+    configured = environ.get("SAV_BRIDGE_VENDOR_DIR")
+    candidate = Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared" / "vendor"
+    return candidate if candidate.is_dir() else None
+
+
+def serve(settings: Settings, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from sav_bridge.app import create_app
+
+    transport = None
+    if settings.sandbox:
+        from sav_bridge.sandbox import Sandbox
+
+        transport = Sandbox(settings, vendor_dir_from_env(os.environ)).transport()
+    app = create_app(settings, transport=transport)
+    uvicorn.run(
+        app, host=host or settings.host, port=port or settings.port, log_config=None, access_log=False
+    )
+    return 0
+
+
+async def provision(settings: Settings, public_url: str, dry_run: bool) -> int:
+    from sav_bridge.runtime import Runtime
+
+    transport = None
+    if settings.sandbox:
+        from sav_bridge.sandbox import Sandbox
+
+        transport = Sandbox(settings, vendor_dir_from_env(os.environ)).transport()
+    runtime = await Runtime.start(settings, transport=transport)
+    try:
+        await runtime.helpdesk.provision(public_url, dry_run, sys.stdout)
+    finally:
+        await runtime.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

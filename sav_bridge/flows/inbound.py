@@ -1,0 +1,113 @@
+"""Inbound: X events become tickets, or comments on their conversation's ticket."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sav_bridge.channels.x.events import CHANNEL, parse_body
+from sav_bridge.helpdesks import Helpdesk
+from sav_bridge.metrics import Metrics
+from sav_bridge.model import Conversation, MessageKind, SocialMessage
+from sav_bridge.store import Job, NewJob, Store
+
+log = logging.getLogger(__name__)
+
+JOB_SOCIAL_MESSAGE = "x.message"
+
+
+@dataclass
+class AcceptResult:
+    """What an inbound body produced, for the HTTP answer and the logs."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "dropped": self.dropped}
+
+
+async def accept_x_body(store: Store, metrics: Metrics, account_id: str, body: Any) -> AcceptResult:
+    """Store each message of an authenticated X body with its delivery job; duplicates are absorbed."""
+    parsed = parse_body(body, account_id)
+    result = AcceptResult(dropped=dict(parsed.dropped))
+    for reason, count in parsed.dropped.items():
+        metrics.events_dropped.labels(CHANNEL, reason).inc(count)
+    for message in parsed.messages:
+        message = await _thread(store, message)
+        group = "dm" if message.kind is MessageKind.DM else "post"
+        payload = message.to_json()
+        stored = await store.accept_event(
+            source=CHANNEL,
+            event_id=f"{message.account_id}:{group}:{message.id}",
+            kind=message.kind.value,
+            payload=payload,
+            jobs=[
+                NewJob(
+                    JOB_SOCIAL_MESSAGE,
+                    payload,
+                    f"{JOB_SOCIAL_MESSAGE}:{group}:{message.id}",
+                    message.thread_key,
+                )
+            ],
+            link=(CHANNEL, message.id, message.thread_key),
+        )
+        if stored:
+            result.accepted += 1
+            metrics.events_in.labels(CHANNEL, message.kind.value).inc()
+        else:
+            result.duplicates += 1
+    return result
+
+
+async def _thread(store: Store, message: SocialMessage) -> SocialMessage:
+    """Attach a reply to the thread of the post it answers, when we know that post (ours or theirs)."""
+    if message.kind is MessageKind.DM or not message.in_reply_to:
+        return message
+    link = await store.message_link(CHANNEL, message.in_reply_to)
+    if link and link["thread_key"] != message.thread_key:
+        return replace(message, thread_key=link["thread_key"])
+    return message
+
+
+class InboundFlow:
+    """Handler of `x.message` jobs."""
+
+    def __init__(self, store: Store, helpdesk: Helpdesk, metrics: Metrics) -> None:
+        self.store = store
+        self.helpdesk = helpdesk
+        self.metrics = metrics
+
+    async def deliver(self, job: Job) -> list[NewJob] | None:
+        message = SocialMessage.from_json(job.payload)
+        conv = await self.store.conversation(message.thread_key) or Conversation(
+            thread_key=message.thread_key,
+            channel=message.channel,
+            audience=message.audience,
+            customer=message.author,
+        )
+        retry = job.attempts > 1
+        if conv.ticket is None:
+            ticket = await self.helpdesk.open_ticket(conv, message, job.idempotency_key, retry)
+            self.metrics.tickets_opened.inc()
+            log.info("opened ticket %s for %s", ticket.id, message.thread_key)
+        else:
+            ticket = await self.helpdesk.add_customer_message(
+                conv.ticket, message, job.idempotency_key, retry
+            )
+            self.metrics.comments_added.inc()
+            log.info("added %s %s to ticket %s", message.kind.value, message.id, ticket.id)
+        await self.store.save_conversation(
+            replace(
+                conv,
+                customer=message.author if message.author.screen_name else conv.customer,
+                ticket=ticket,
+                last_customer_message_id=message.id,
+                last_summoning_message_id=message.id
+                if message.mentions_brand
+                else conv.last_summoning_message_id,
+            )
+        )
+        return None

@@ -1,0 +1,93 @@
+"""The `Helpdesk` seam: what every helpdesk plugin implements, and the registry that finds plugins.
+
+Plugins are separate distributions registered in the entry-point group `sav_bridge.helpdesks`
+(`zendesk = "sav_bridge_zendesk:ZendeskHelpdesk"`); the core never imports one by name.
+
+Contract, for plugin authors:
+- Every write takes `key`, the idempotency key of the job that makes it. A call repeated with the same
+  key after an ambiguous failure (timeout, 5xx after the vendor applied it) must change nothing more,
+  using the vendor's own mechanism (idempotency header, external id, lookup before create).
+- `retry=True` tells the plugin this key may have been tried before, so a lookup is worth its cost.
+- Errors are `RetryableError` / `PermanentError` from `sav_bridge.errors`, mapped in one place.
+- `verify_webhook` raises `Unauthorized` (or `MalformedRequest`) and never touches the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, ClassVar, Protocol, TextIO
+
+import httpx
+
+from sav_bridge.config import Settings
+from sav_bridge.errors import UnknownHelpdesk
+from sav_bridge.model import AgentReply, Conversation, SocialMessage, TicketRef
+
+ENTRY_POINT_GROUP = "sav_bridge.helpdesks"
+
+
+@dataclass(frozen=True)
+class WebhookNotice:
+    """What a helpdesk webhook told us: which tickets changed, and an id to deduplicate the delivery."""
+
+    delivery_id: str
+    ticket_ids: tuple[str, ...]
+
+
+class Helpdesk(Protocol):
+    name: ClassVar[str]
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: httpx.AsyncClient) -> Helpdesk:
+        """Build the plugin from the settings (its own section: `settings.helpdesk_section()`)."""
+        ...
+
+    async def open_ticket(
+        self, conv: Conversation, first: SocialMessage, key: str, retry: bool = False
+    ) -> TicketRef:
+        """Open a ticket for a new conversation, requester identified by the social user."""
+        ...
+
+    async def add_customer_message(
+        self, ticket: TicketRef, msg: SocialMessage, key: str, retry: bool = False
+    ) -> TicketRef:
+        """Add a follow-up as the customer's public comment, reopening a solved ticket.
+
+        Returns the ticket that received it: a new follow-up ticket when the old one is closed for good.
+        """
+        ...
+
+    async def add_internal_note(self, ticket: TicketRef, text: str, key: str, retry: bool = False) -> None:
+        """Add a private note agents see and customers never do."""
+        ...
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        """Raise `Unauthorized` unless the request provably comes from this helpdesk, recently."""
+        ...
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookNotice:
+        """Read which tickets changed; raise `MalformedRequest` if the body is not the expected shape."""
+        ...
+
+    async def agent_replies(self, ticket: TicketRef) -> list[AgentReply]:
+        """Every public comment written by an agent on this ticket, oldest first."""
+        ...
+
+    async def provision(self, public_url: str, dry_run: bool, out: TextIO) -> None:
+        """Create or update, idempotently, what makes the helpdesk call us; print what was done."""
+        ...
+
+
+def available() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load_helpdesk(name: str) -> type[Helpdesk]:
+    """The plugin class registered under `name`; `UnknownHelpdesk` if none is installed."""
+    found = available()
+    if name not in found:
+        raise UnknownHelpdesk(name, list(found))
+    cls: type[Helpdesk] = found[name].load()
+    return cls

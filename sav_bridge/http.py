@@ -1,0 +1,143 @@
+"""Calls to the outside world: the one place where httpx errors and vendor status codes become ours.
+
+`send()` retries briefly in-process with tenacity (honouring a short `Retry-After`), but only what is
+safe to repeat: a refusal (429), a request that never left, or an idempotent request (GET, or one
+with an `Idempotency-Key`). An ambiguous failure of anything else (timeout, 5xx after a PUT) goes
+back to the outbox, whose retry tells the plugin to look before it writes again. Anything waiting
+longer is raised as `RetryableError` so the outbox parks the job durably instead of holding a worker.
+Vendors differ only in data: `VendorErrors` says which headers carry the wait and which statuses are
+quota signals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from sav_bridge.errors import PermanentError, RetryableError
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+#: Failures after which the vendor has certainly not acted on the request.
+NOT_APPLIED_STATUS = frozenset({429})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class VendorErrors:
+    """How one vendor signals 'slow down' and 'try again'."""
+
+    name: str
+    retry_after_headers: tuple[str, ...] = ("retry-after",)
+    reset_epoch_headers: tuple[str, ...] = ()
+    #: Extra (status, body substring) pairs that mean "quota exhausted, retry later".
+    quota_signals: tuple[tuple[int, str], ...] = ()
+    retryable_status: frozenset[int] = field(default=RETRYABLE_STATUS)
+
+
+def retry_after_seconds(response: httpx.Response, vendor: VendorErrors, now: float) -> float | None:
+    for header in vendor.retry_after_headers:
+        value = response.headers.get(header)
+        if value:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                parsed = email.utils.parsedate_to_datetime(value)
+                return max(0.0, parsed.timestamp() - now)
+    for header in vendor.reset_epoch_headers:
+        value = response.headers.get(header)
+        if value and value.isdigit():
+            return max(0.0, float(value) - now)
+    return None
+
+
+def raise_for_vendor(response: httpx.Response, vendor: VendorErrors, now: float | None = None) -> None:
+    """Map a non-2xx response to `RetryableError` or `PermanentError` (body detail trimmed, no secrets)."""
+    if response.is_success:
+        return
+    now = time.time() if now is None else now
+    detail = f"HTTP {response.status_code} {_short(response)}"
+    quota = any(response.status_code == s and needle in response.text for s, needle in vendor.quota_signals)
+    if response.status_code in vendor.retryable_status or quota:
+        raise RetryableError(
+            vendor.name, detail, response.status_code, retry_after_seconds(response, vendor, now)
+        )
+    raise PermanentError(vendor.name, detail, response.status_code)
+
+
+def _short(response: httpx.Response) -> str:
+    text = response.text.strip().replace("\n", " ")
+    return text[:300]
+
+
+async def send(
+    client: httpx.AsyncClient,
+    vendor: VendorErrors,
+    method: str,
+    url: str,
+    *,
+    attempts: int = 3,
+    max_inline_wait: float = 5.0,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send one request with a few quick retries; return the 2xx response or raise our error."""
+
+    headers = kwargs.get("headers") or {}
+    repeatable = method.upper() in SAFE_METHODS or any(k.lower() == "idempotency-key" for k in headers)
+
+    async def once() -> httpx.Response:
+        try:
+            response = await client.request(method, url, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise _NotSent(vendor.name, f"could not connect: {type(exc).__name__}") from exc
+        except httpx.TimeoutException as exc:
+            raise RetryableError(vendor.name, f"timeout: {type(exc).__name__}") from exc
+        except httpx.TransportError as exc:
+            raise RetryableError(vendor.name, f"transport error: {type(exc).__name__}") from exc
+        raise_for_vendor(response, vendor)
+        return response
+
+    def short_wait(exc: BaseException) -> bool:
+        if not isinstance(exc, RetryableError):
+            return False
+        safe = repeatable or isinstance(exc, _NotSent) or exc.status in NOT_APPLIED_STATUS
+        return safe and (exc.retry_after is None or exc.retry_after <= max_inline_wait)
+
+    def wait(state: Any) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetryableError) and exc.retry_after is not None:
+            return exc.retry_after
+        return float(wait_exponential_jitter(multiplier=0.2, max=max_inline_wait)(state))
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait,
+        retry=retry_if_exception(short_wait),
+        reraise=True,
+        sleep=sleep,
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await once()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _NotSent(RetryableError):
+    """The request never reached the vendor, so repeating it cannot do anything twice."""
+
+
+def json_body(response: httpx.Response) -> Mapping[str, Any]:
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise RetryableError("http", f"non-JSON answer (HTTP {response.status_code})") from exc
+    if not isinstance(data, dict):
+        raise PermanentError("http", "JSON answer is not an object")
+    return data

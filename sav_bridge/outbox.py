@@ -1,0 +1,130 @@
+"""Workers that drain the job table: claim with a lease, run, then finish, reschedule or bury.
+
+Retry schedule: exponential with full jitter, capped (`workers.max_backoff_seconds`); a vendor's own
+`Retry-After` wins. After `workers.max_attempts`, or at once for a `PermanentError`, the job is moved
+to the dead letters and `on_dead` runs (the flows tell the agent, in the ticket). Completion is
+fenced by the lease token, so a worker that lost its lease cannot overwrite a newer claimer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from sav_bridge.config import WorkerSettings
+from sav_bridge.errors import PermanentError, RetryableError
+from sav_bridge.metrics import Metrics
+from sav_bridge.store import Job, NewJob, Store
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Job], Awaitable[list[NewJob] | None]]
+DeadHandler = Callable[[Job, str], Awaitable[None]]
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        handlers: Mapping[str, Handler],
+        settings: WorkerSettings,
+        metrics: Metrics,
+        on_dead: DeadHandler | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.handlers = handlers
+        self.settings = settings
+        self.metrics = metrics
+        self.on_dead = on_dead
+        self._rng = rng or random.Random()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Hint that a job was enqueued, so idle workers look now rather than at the next poll."""
+        self._wake.set()
+
+    def backoff(self, attempts: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after + self._rng.uniform(0, 1)
+        ceiling = min(self.settings.max_backoff_seconds, 2.0 ** min(attempts, 30))
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    async def run_once(self) -> bool:
+        """Claim and run one job; False when nothing is runnable now."""
+        job = await self.store.claim(self.settings.lease_seconds)
+        if job is None:
+            return False
+        handler = self.handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise PermanentError("outbox", f"no handler for job kind {job.kind!r}")
+            follow_ups = await handler(job)
+        except PermanentError as exc:
+            await self._give_up(job, str(exc))
+        except RetryableError as exc:
+            await self._retry(job, str(exc), exc.retry_after)
+        except Exception as exc:
+            log.exception("job %s (%s) crashed", job.id, job.kind)
+            await self._retry(job, f"internal error: {type(exc).__name__}: {exc}", None)
+        else:
+            if not await self.store.finish(job, follow_ups or ()):
+                log.warning("job %s lost its lease before finishing", job.id)
+            elif follow_ups:
+                self.wake()
+        return True
+
+    async def _retry(self, job: Job, error: str, retry_after: float | None) -> None:
+        self.metrics.failures.labels(job.kind, "true").inc()
+        if job.attempts >= self.settings.max_attempts:
+            await self._give_up(job, f"gave up after {job.attempts} attempts: {error}")
+            return
+        delay = self.backoff(job.attempts, retry_after)
+        log.warning(
+            "job %s (%s) attempt %s failed, retry in %.0fs: %s", job.id, job.kind, job.attempts, delay, error
+        )
+        await self.store.reschedule(job, self.store.clock() + delay, error)
+
+    async def _give_up(self, job: Job, error: str) -> None:
+        self.metrics.failures.labels(job.kind, "false").inc()
+        if not await self.store.bury(job, error):
+            return
+        self.metrics.dead_letters.labels(job.kind).inc()
+        log.error("job %s (%s) moved to dead letters: %s", job.id, job.kind, error)
+        if self.on_dead:
+            try:
+                await self.on_dead(job, error)
+            except Exception:
+                log.exception("dead-letter hook failed for job %s", job.id)
+        self.wake()
+
+    async def drain(self, max_jobs: int = 10_000) -> int:
+        """Run jobs until none is runnable now (tests, the demo, `--once`). Returns how many ran."""
+        ran = 0
+        while ran < max_jobs and await self.run_once():
+            ran += 1
+        return ran
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Worker loop: run what is ready, otherwise sleep until woken or the next poll."""
+        while not stop.is_set():
+            try:
+                busy = await self.run_once()
+            except Exception:
+                log.exception("worker iteration failed (store unreachable?)")
+                busy = False
+            if busy:
+                continue
+            self._wake.clear()
+            waiters: list[Any] = [
+                asyncio.ensure_future(self._wake.wait()),
+                asyncio.ensure_future(stop.wait()),
+            ]
+            _, pending = await asyncio.wait(
+                waiters, timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()

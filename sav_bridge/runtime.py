@@ -1,0 +1,91 @@
+"""Wiring: build the store, HTTP client, X client, helpdesk plugin, flows and workers from `Settings`.
+
+Everything with I/O is created here and passed down, so tests build a `Runtime` with a sandbox
+transport and a fixed clock instead of patching anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from sav_bridge.channels.x.client import XClient
+from sav_bridge.config import Settings
+from sav_bridge.flows import (
+    JOB_NOTE,
+    JOB_PUBLISH_REPLY,
+    JOB_SOCIAL_MESSAGE,
+    JOB_TICKET_CHANGED,
+    InboundFlow,
+    OutboundFlow,
+)
+from sav_bridge.helpdesks import Helpdesk, load_helpdesk
+from sav_bridge.metrics import Metrics
+from sav_bridge.outbox import Outbox
+from sav_bridge.policy import load_policy
+from sav_bridge.signature import Signer
+from sav_bridge.store import Store, open_store
+
+USER_AGENT = "sav-bridge/0.1 (+https://github.com/sav-bridge)"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    http: httpx.AsyncClient
+    helpdesk: Helpdesk
+    x: XClient
+    metrics: Metrics
+    outbox: Outbox
+    clock: Callable[[], float]
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    async def start(
+        cls,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Runtime:
+        policy = load_policy(settings.policy_path)
+        store = await open_store(settings.database_url, clock)
+        http = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(settings.x.timeout_seconds),
+            headers={"User-Agent": USER_AGENT},
+        )
+        helpdesk = load_helpdesk(settings.helpdesk).from_settings(settings, http)
+        x = XClient(http, settings.x.api_url, settings.x.access_token.reveal())
+        metrics = Metrics()
+        signer = Signer(
+            settings.signature, lambda initials, agent: store.claim_effect(f"initials:{initials}", agent)
+        )
+        inbound = InboundFlow(store, helpdesk, metrics)
+        outbound = OutboundFlow(
+            store, helpdesk, x, signer, metrics, policy.decide, policy.explain, settings.x.screen_name
+        )
+        handlers = {
+            JOB_SOCIAL_MESSAGE: inbound.deliver,
+            JOB_TICKET_CHANGED: outbound.ticket_changed,
+            JOB_PUBLISH_REPLY: outbound.publish,
+            JOB_NOTE: outbound.note,
+        }
+        outbox = Outbox(store, handlers, settings.workers, metrics, on_dead=outbound.on_dead)
+        return cls(settings, store, http, helpdesk, x, metrics, outbox, clock)
+
+    def start_workers(self) -> None:
+        for _ in range(self.settings.workers.count):
+            self._tasks.append(asyncio.create_task(self.outbox.run(self._stop)))
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.http.aclose()
+        await self.store.close()

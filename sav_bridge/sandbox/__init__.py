@@ -1,0 +1,98 @@
+"""In-process fakes of X and the helpdesks, for `make demo`, `sandbox: true` and the tests.
+
+`Sandbox.transport()` is an `httpx.MockTransport` that routes by host to the right fake, so the
+gateway runs its real HTTP clients against them. Request bodies are checked against the vendors'
+OpenAPI documents when a vendor folder is given.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from sav_bridge.config import Secret, Settings
+from sav_bridge.sandbox.base import FakeVendor
+from sav_bridge.sandbox.contracts import (
+    X_SPEC,
+    ZENDESK_SPEC,
+    ZENDESK_WEBHOOKS_SPEC,
+    OpenApiContract,
+    Violation,
+)
+from sav_bridge.sandbox.faults import Fault
+from sav_bridge.sandbox.x import Customer, FakeX
+from sav_bridge.sandbox.zendesk import FakeZendesk
+
+__all__ = ["Customer", "FakeX", "FakeZendesk", "Fault", "Sandbox", "vendor_contracts"]
+
+
+def vendor_contracts(vendor_dir: Path | None) -> dict[str, list[OpenApiContract]]:
+    """The vendors' specs, by fake name; empty lists when no vendor folder is available."""
+    if vendor_dir is None:
+        return {"x": [], "zendesk": []}
+    return {
+        "x": [OpenApiContract.from_vendor(vendor_dir, X_SPEC)],
+        "zendesk": [
+            OpenApiContract.from_vendor(vendor_dir, ZENDESK_SPEC),
+            OpenApiContract.from_vendor(vendor_dir, ZENDESK_WEBHOOKS_SPEC, prefix="/api/v2"),
+        ],
+    }
+
+
+def _reveal(value: object) -> str:
+    return value.reveal() if isinstance(value, Secret) else str(value)
+
+
+def _fake_zendesk(
+    settings: Settings, contracts: list[OpenApiContract], clock: Callable[[], float]
+) -> FakeVendor:
+    section = settings.helpdesk_section()
+    return FakeZendesk(
+        section["email"], _reveal(section["api_token"]), _reveal(section["webhook_secret"]), contracts, clock
+    )
+
+
+HELPDESK_FAKES: dict[str, Callable[[Settings, list[OpenApiContract], Callable[[], float]], FakeVendor]] = {
+    "zendesk": _fake_zendesk,
+}
+
+
+class Sandbox:
+    def __init__(
+        self, settings: Settings, vendor_dir: Path | None, clock: Callable[[], float] = time.time
+    ) -> None:
+        contracts = vendor_contracts(vendor_dir)
+        self.x = FakeX(
+            settings.x.account_id,
+            settings.x.screen_name or "brand",
+            settings.x.access_token.reveal(),
+            contracts["x"],
+            clock,
+        )
+        if settings.helpdesk not in HELPDESK_FAKES:
+            raise ValueError(f"no sandbox for helpdesk {settings.helpdesk!r}")
+        self.helpdesk = HELPDESK_FAKES[settings.helpdesk](
+            settings, contracts.get(settings.helpdesk, []), clock
+        )
+        self._hosts = {
+            urlsplit(settings.x.api_url).netloc: self.x,
+            urlsplit(settings.helpdesk_section()["url"]).netloc: self.helpdesk,
+        }
+        self.checks_contracts = vendor_dir is not None
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        fake = self._hosts.get(request.url.netloc.decode())
+        if fake is None:
+            return httpx.Response(502, json={"error": f"sandbox has no fake for {request.url.host}"})
+        return fake.handle(request)
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self._handle)
+
+    @property
+    def violations(self) -> list[Violation]:
+        return self.x.violations + self.helpdesk.violations

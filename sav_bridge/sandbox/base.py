@@ -1,0 +1,77 @@
+"""What every fake vendor shares: routing, auth, contract checks and injected faults."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from sav_bridge.sandbox.contracts import OpenApiContract, Violation
+from sav_bridge.sandbox.faults import FaultPlan
+
+Route = Callable[[httpx.Request, re.Match[str], Any], httpx.Response]
+
+
+class FakeVendor:
+    """An in-process vendor API for `httpx.MockTransport`; subclasses add routes with `route()`."""
+
+    name = "vendor"
+
+    def __init__(self, contracts: list[OpenApiContract] | None = None) -> None:
+        self.contracts = contracts or []
+        self.faults = FaultPlan()
+        self.violations: list[Violation] = []
+        self.requests: list[httpx.Request] = []
+        self._routes: list[tuple[str, re.Pattern[str], Route]] = []
+
+    def route(self, method: str, pattern: str, handler: Route) -> None:
+        self._routes.append((method, re.compile(pattern + "$"), handler))
+
+    def authorised(self, request: httpx.Request) -> bool:
+        return True
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """The `httpx.MockTransport` handler."""
+        self.requests.append(request)
+        fault = self.faults.take(request)
+        if fault and not fault.applied:
+            return fault.response(request)
+        response = self._dispatch(request)
+        if fault:
+            return fault.response(request)
+        return response
+
+    def _dispatch(self, request: httpx.Request) -> httpx.Response:
+        if not self.authorised(request):
+            return self.error(401, "Couldn't authenticate you")
+        body: Any = None
+        if request.content:
+            try:
+                body = json.loads(request.content)
+            except ValueError:
+                return self.error(400, "body is not JSON")
+        for method, pattern, handler in self._routes:
+            match = pattern.match(request.url.path)
+            if match and method == request.method:
+                problems = self._check(request, body)
+                if problems:
+                    self.violations += problems
+                    return self.error(400, "; ".join(p.problem for p in problems))
+                return handler(request, match, body)
+        return self.error(404, f"no route {request.method} {request.url.path}")
+
+    def _check(self, request: httpx.Request, body: Any) -> list[Violation]:
+        for contract in self.contracts:
+            if contract.operation(request.method, request.url.path):
+                return contract.check(request.method, request.url.path, body)
+        return []
+
+    def error(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.Response(status, json={"error": message}, headers=headers)
+
+    def calls(self, method: str, path_pattern: str) -> list[httpx.Request]:
+        rx = re.compile(path_pattern + "$")
+        return [r for r in self.requests if r.method == method and rx.match(r.url.path)]

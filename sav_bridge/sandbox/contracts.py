@@ -1,0 +1,102 @@
+"""Check the requests our fakes receive against the vendors' own OpenAPI documents.
+
+The specs are read from the vendor folder (`SAV_BRIDGE_VENDOR_DIR`, passed in explicitly) and never
+copied into the project. A request body that the vendor's schema rejects is a bug in our client, so
+the fake answers 400 and records the violation for the test to fail on.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+X_SPEC = "x/x-api-v2-openapi.json"
+ZENDESK_SPEC = "zendesk/zendesk-support-oas.yaml"
+ZENDESK_WEBHOOKS_SPEC = "zendesk/zendesk-webhooks-api.THIRD-PARTY-botbrains.yaml"
+
+
+class _OasLoader(yaml.CSafeLoader):
+    """Zendesk's OAS has a `change: =` key that plain YAML reads as the 'value' tag."""
+
+
+_OasLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:value"]
+    for ch, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@functools.lru_cache(maxsize=8)
+def load_spec(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_OasLoader)
+    if not isinstance(data, dict) or "paths" not in data:
+        raise ValueError(f"{path} is not an OpenAPI document")
+    return data
+
+
+@dataclass(frozen=True)
+class Violation:
+    method: str
+    path: str
+    problem: str
+
+
+class OpenApiContract:
+    """Request-body validation for one OpenAPI document; `prefix` is stripped from request paths."""
+
+    def __init__(self, spec: dict[str, Any], prefix: str = "") -> None:
+        self.spec = spec
+        self.prefix = prefix
+        self._registry: Registry[Any] = Registry().with_resource(
+            "urn:spec", Resource.from_contents(spec, default_specification=DRAFT4)
+        )
+        self._routes = [(self._pattern(p), p) for p in spec["paths"]]
+
+    @classmethod
+    def from_vendor(cls, vendor_dir: Path, relative: str, prefix: str = "") -> OpenApiContract:
+        return cls(load_spec(vendor_dir / relative), prefix)
+
+    @staticmethod
+    def _pattern(template: str) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
+
+    def operation(self, method: str, path: str) -> tuple[str, dict[str, Any]] | None:
+        path = path.removeprefix(self.prefix) or "/"
+        matches = [t for rx, t in self._routes if rx.match(path) and method.lower() in self.spec["paths"][t]]
+        if not matches:
+            return None
+        best = min(matches, key=lambda t: t.count("{"))  # literal segments beat parameters
+        return best, self.spec["paths"][best][method.lower()]
+
+    def check(self, method: str, path: str, body: Any) -> list[Violation]:
+        found = self.operation(method, path)
+        if found is None:
+            return [Violation(method, path, "no such operation in the vendor's spec")]
+        template, op = found
+        request_body = op.get("requestBody")
+        if request_body is None:
+            return []
+        if body is None:
+            return (
+                [Violation(method, template, "request body is required")]
+                if request_body.get("required")
+                else []
+            )
+        schema = (request_body.get("content", {}).get("application/json") or {}).get("schema")
+        if schema is None:
+            return []
+        ref_schema = {"$ref": "urn:spec" + schema["$ref"]} if "$ref" in schema else schema
+        validator = jsonschema.Draft4Validator(ref_schema, registry=self._registry)
+        return [
+            Violation(method, template, f"{'/'.join(map(str, e.absolute_path)) or 'body'}: {e.message[:300]}")
+            for e in validator.iter_errors(body)
+        ]

@@ -1,0 +1,270 @@
+"""A fake Zendesk Support account: users, tickets, comments, webhooks and triggers.
+
+Bodies are checked against Zendesk's OAS (and the third-party Webhooks API document). It behaves as
+the vendor does where our gateway depends on it: `Idempotency-Key` replays on ticket creation,
+`external_id` search, closed tickets refusing updates (422), comments with sideloaded authors and
+cursor pagination, 429 with `Retry-After` via injected faults.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from sav_bridge.sandbox.base import FakeVendor
+from sav_bridge.sandbox.contracts import OpenApiContract
+
+HOST_PATTERN = re.compile(r"https?://[^/]+")
+
+
+class FakeZendesk(FakeVendor):
+    name = "zendesk"
+
+    def __init__(
+        self,
+        email: str,
+        api_token: str,
+        webhook_secret: str,
+        contracts: list[OpenApiContract] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(contracts)
+        self.email = email
+        self.api_token = api_token
+        self.webhook_secret = webhook_secret
+        self.clock = clock
+        self._ids = itertools.count(1001)
+        self.users: dict[int, dict[str, Any]] = {}
+        self.tickets: dict[int, dict[str, Any]] = {}
+        self.comments: dict[int, list[dict[str, Any]]] = {}
+        self.webhooks: dict[str, dict[str, Any]] = {}
+        self.triggers: dict[int, dict[str, Any]] = {}
+        self._idempotency: dict[str, tuple[str, httpx.Response]] = {}
+        self.me = self.add_user("sav-bridge API", "admin", email)
+        for method, pattern, handler in [
+            ("GET", r"/api/v2/users/me", self._get_me),
+            ("POST", r"/api/v2/users/create_or_update", self._upsert_user),
+            ("GET", r"/api/v2/tickets", self._search_tickets),
+            ("POST", r"/api/v2/tickets", self._create_ticket),
+            ("GET", r"/api/v2/tickets/(?P<id>\d+)", self._get_ticket),
+            ("PUT", r"/api/v2/tickets/(?P<id>\d+)", self._update_ticket),
+            ("GET", r"/api/v2/tickets/(?P<id>\d+)/comments", self._list_comments),
+            ("GET", r"/api/v2/webhooks", self._list_webhooks),
+            ("POST", r"/api/v2/webhooks", self._create_webhook),
+            ("PUT", r"/api/v2/webhooks/(?P<id>[^/]+)", self._update_webhook),
+            ("GET", r"/api/v2/webhooks/(?P<id>[^/]+)/signing_secret", self._signing_secret),
+            ("GET", r"/api/v2/triggers", self._list_triggers),
+            ("POST", r"/api/v2/triggers", self._create_trigger),
+            ("PUT", r"/api/v2/triggers/(?P<id>\d+)", self._update_trigger),
+        ]:
+            self.route(method, pattern, handler)
+
+    def authorised(self, request: httpx.Request) -> bool:
+        expected = base64.b64encode(f"{self.email}/token:{self.api_token}".encode()).decode()
+        return bool(request.headers.get("authorization") == f"Basic {expected}")
+
+    def _now(self) -> str:
+        return datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
+
+    # -- helpers for tests and the demo ---------------------------------------------------------
+    def add_user(self, name: str, role: str = "end-user", email: str | None = None) -> int:
+        user_id = next(self._ids)
+        self.users[user_id] = {"id": user_id, "name": name, "role": role, "email": email, "external_id": None,
+                               "identities": []}  # fmt: skip
+        return user_id
+
+    def add_agent(self, name: str, email: str) -> int:
+        return self.add_user(name, "agent", email)
+
+    def agent_comment(self, ticket_id: int | str, agent_id: int, body: str, public: bool = True) -> int:
+        """An agent answers in the Zendesk UI."""
+        return self._add_comment(int(ticket_id), agent_id, body, public)
+
+    def set_status(self, ticket_id: int | str, status: str) -> None:
+        self.tickets[int(ticket_id)]["status"] = status
+
+    def add_tag(self, ticket_id: int | str, tag: str) -> None:
+        self.tickets[int(ticket_id)]["tags"].append(tag)
+
+    def public_comments(self, ticket_id: int | str) -> list[dict[str, Any]]:
+        return [c for c in self.comments[int(ticket_id)] if c["public"]]
+
+    def notes(self, ticket_id: int | str) -> list[str]:
+        return [c["body"] for c in self.comments[int(ticket_id)] if not c["public"]]
+
+    def doorbell(
+        self, ticket_id: int | str, secret: str | None = None, at: float | None = None
+    ) -> tuple[dict[str, str], bytes]:
+        """The signed request Zendesk's trigger sends to our webhook."""
+        body = json.dumps({"ticket_id": str(ticket_id)}).encode()
+        timestamp = datetime.fromtimestamp(self.clock() if at is None else at, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+        digest = hmac_sha256(secret or self.webhook_secret, timestamp.encode() + body)
+        headers = {
+            "content-type": "application/json",
+            "x-zendesk-webhook-signature": digest,
+            "x-zendesk-webhook-signature-timestamp": timestamp,
+            "x-zendesk-webhook-invocation-id": secrets.token_hex(8),
+            "x-zendesk-webhook-id": next(iter(self.webhooks), "01FAKEWEBHOOK"),
+        }
+        return headers, body
+
+    # -- users -----------------------------------------------------------------------------------
+    def _get_me(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        return httpx.Response(200, json={"user": self.users[self.me]})
+
+    def _upsert_user(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        data = body["user"]
+        external = str(data.get("external_id") or "").lower()
+        existing = next(
+            (u for u in self.users.values() if external and str(u["external_id"]).lower() == external), None
+        )
+        status = 200 if existing else 201
+        user = existing or self.users[self.add_user(data.get("name", ""), data.get("role", "end-user"))]
+        user.update({k: v for k, v in data.items() if k in ("name", "external_id", "email")})
+        for identity in data.get("identities", []):
+            if identity not in user["identities"]:
+                user["identities"].append(identity)
+        return httpx.Response(status, json={"user": user})
+
+    # -- tickets ---------------------------------------------------------------------------------
+    def _add_comment(self, ticket_id: int, author_id: int, body: str, public: bool) -> int:
+        comment_id = next(self._ids)
+        self.comments[ticket_id].append({"id": comment_id, "type": "Comment", "author_id": author_id, "body": body,
+                                         "plain_body": body, "public": public, "created_at": self._now()})  # fmt: skip
+        self.tickets[ticket_id]["updated_at"] = self._now()
+        return comment_id
+
+    def _search_tickets(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        external = request.url.params.get("external_id")
+        found = [t for t in self.tickets.values() if external is None or t["external_id"] == external]
+        return httpx.Response(200, json={"tickets": found, "count": len(found)})
+
+    def _create_ticket(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        key = request.headers.get("idempotency-key")
+        digest = hashlib.sha256(request.content).hexdigest()
+        if key and key in self._idempotency:
+            seen_digest, response = self._idempotency[key]
+            if seen_digest != digest:
+                return self.error(400, "IdempotentRequestError: key reused with a different body")
+            return httpx.Response(
+                response.status_code, json=response.json(), headers={"x-idempotency-lookup": "hit"}
+            )
+        data = body["ticket"]
+        ticket_id = next(self._ids)
+        comment = data.get("comment", {})
+        requester = data.get("requester_id") or self.me
+        self.tickets[ticket_id] = {
+            "id": ticket_id, "subject": data.get("subject"), "status": data.get("status", "new"),
+            "tags": list(data.get("tags", [])), "external_id": data.get("external_id"), "requester_id": requester,
+            "via_followup_source_id": data.get("via_followup_source_id"), "created_at": self._now(),
+            "updated_at": self._now(),
+        }  # fmt: skip
+        self.comments[ticket_id] = []
+        self._add_comment(
+            ticket_id,
+            comment.get("author_id") or requester,
+            comment.get("body", ""),
+            comment.get("public", True),
+        )
+        response = httpx.Response(201, json={"ticket": self.tickets[ticket_id]},
+                                  headers={"location": f"/api/v2/tickets/{ticket_id}.json"})  # fmt: skip
+        if key:
+            self._idempotency[key] = (digest, response)
+        return response
+
+    def _get_ticket(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        ticket = self.tickets.get(int(match["id"]))
+        if ticket is None:
+            return self.error(404, "RecordNotFound")
+        return httpx.Response(200, json={"ticket": ticket})
+
+    def _update_ticket(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        ticket = self.tickets.get(int(match["id"]))
+        if ticket is None:
+            return self.error(404, "RecordNotFound")
+        if ticket["status"] == "closed":
+            return self.error(422, "RecordInvalid: Status: closed prevents ticket update")
+        data = body["ticket"]
+        if "comment" in data:
+            c = data["comment"]
+            self._add_comment(
+                ticket["id"], c.get("author_id") or self.me, c.get("body", ""), c.get("public", True)
+            )
+        if "status" in data:
+            ticket["status"] = data["status"]
+        return httpx.Response(200, json={"ticket": ticket})
+
+    def _list_comments(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        ticket_id = int(match["id"])
+        if ticket_id not in self.tickets:
+            return self.error(404, "RecordNotFound")
+        size = int(request.url.params.get("page[size]", 100))
+        after = int(request.url.params.get("page[after]", 0))
+        page = self.comments[ticket_id][after : after + size]
+        has_more = after + size < len(self.comments[ticket_id])
+        base = HOST_PATTERN.match(str(request.url))
+        next_url = f"{base.group(0) if base else ''}{request.url.path}?include=users&page[size]={size}&page[after]={after + size}"
+        answer: dict[str, Any] = {"comments": page, "meta": {"has_more": has_more},
+                                  "links": {"next": next_url if has_more else None}}  # fmt: skip
+        if "users" in request.url.params.get("include", ""):
+            answer["users"] = [self.users[a] for a in {c["author_id"] for c in page}]
+        return httpx.Response(200, json=answer)
+
+    # -- webhooks and triggers -------------------------------------------------------------------
+    def _list_webhooks(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        needle = request.url.params.get("filter[name_contains]", "")
+        return httpx.Response(
+            200, json={"webhooks": [w for w in self.webhooks.values() if needle in w["name"]]}
+        )
+
+    def _create_webhook(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        webhook_id = f"01GFAKE{next(self._ids)}"
+        self.webhooks[webhook_id] = {"id": webhook_id, **body["webhook"]}
+        return httpx.Response(201, json={"webhook": self.webhooks[webhook_id]})
+
+    def _update_webhook(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        if match["id"] not in self.webhooks:
+            return self.error(404, "RecordNotFound")
+        self.webhooks[match["id"]].update(body["webhook"])
+        return httpx.Response(204)
+
+    def _signing_secret(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        if match["id"] not in self.webhooks:
+            return self.error(404, "RecordNotFound")
+        return httpx.Response(
+            200, json={"signing_secret": {"algorithm": "SHA256", "secret": self.webhook_secret}}
+        )
+
+    def _list_triggers(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        return httpx.Response(
+            200, json={"triggers": list(self.triggers.values()), "count": len(self.triggers)}
+        )
+
+    def _create_trigger(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        trigger_id = next(self._ids)
+        self.triggers[trigger_id] = {"id": trigger_id, **body["trigger"]}
+        return httpx.Response(201, json={"trigger": self.triggers[trigger_id]})
+
+    def _update_trigger(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        trigger = self.triggers.get(int(match["id"]))
+        if trigger is None:
+            return self.error(404, "RecordNotFound")
+        trigger.update(body["trigger"])
+        return httpx.Response(200, json={"trigger": trigger})
+
+
+def hmac_sha256(secret: str, message: bytes) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()

@@ -1,0 +1,18 @@
+"""Durable state: SQLite by default, PostgreSQL for several replicas, one interface."""
+
+from __future__ import annotations
+
+import time
+
+from sav_bridge.store.database import open_database
+from sav_bridge.store.migrations import migrate
+from sav_bridge.store.repository import Clock, Job, NewJob, Store
+
+__all__ = ["Job", "NewJob", "Store", "open_store"]
+
+
+async def open_store(url: str, clock: Clock = time.time) -> Store:
+    """Open the database named by `url` and bring its schema up to date."""
+    db = await open_database(url)
+    await migrate(db)
+    return Store(db, clock)

@@ -1,0 +1,346 @@
+"""Every query sav-bridge makes, as methods over one `Database`.
+
+The inbound side only ever calls `accept_event` (event + jobs in one transaction); workers claim jobs
+with a lease and a fencing token, and record what they did outside as effects so a retry skips it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sav_bridge.model import Audience, Conversation, SocialUser, TicketRef
+from sav_bridge.store.database import Database, Row, Tx
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job to enqueue; the idempotency key makes enqueueing it twice a no-op."""
+
+    kind: str
+    payload: dict[str, Any]
+    idempotency_key: str
+    ordering_key: str
+    not_before: float | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed job; `lease_token` fences its completion against a later claimer."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    idempotency_key: str
+    ordering_key: str
+    attempts: int
+    lease_token: int
+
+
+def _job(row: Row) -> Job:
+    return Job(
+        id=int(row["id"]),
+        kind=row["kind"],
+        payload=json.loads(row["payload"]),
+        idempotency_key=row["idempotency_key"],
+        ordering_key=row["ordering_key"],
+        attempts=int(row["attempts"]),
+        lease_token=int(row["lease_token"]),
+    )
+
+
+def _conversation(row: Row) -> Conversation:
+    ticket = TicketRef(row["helpdesk"], row["ticket_id"]) if row["ticket_id"] else None
+    return Conversation(
+        thread_key=row["thread_key"],
+        channel=row["channel"],
+        audience=Audience(row["audience"]),
+        customer=SocialUser(row["customer_id"], row["customer_screen_name"], row["customer_name"]),
+        ticket=ticket,
+        last_customer_message_id=row["last_customer_message_id"],
+        last_summoning_message_id=row["last_summoning_message_id"],
+    )
+
+
+class Store:
+    """The gateway's durable state."""
+
+    def __init__(self, db: Database, clock: Clock = time.time) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def ping(self) -> None:
+        async with self.db.transaction() as tx:
+            await tx.fetchone("SELECT 1 AS ok")
+
+    # -- inbound -------------------------------------------------------------------------------
+    async def accept_event(
+        self,
+        source: str,
+        event_id: str,
+        kind: str,
+        payload: Any,
+        jobs: Iterable[NewJob],
+        link: tuple[str, str, str] | None = None,
+    ) -> bool:
+        """Store an event, the jobs it causes and its (channel, id, thread) link, atomically.
+
+        False if this event was seen before: nothing is written then.
+        """
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            inserted = await tx.execute(
+                "INSERT INTO events (source, event_id, kind, payload, received_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (source, event_id) DO NOTHING",
+                (source, event_id, kind, json.dumps(payload, ensure_ascii=False), now),
+            )
+            if not inserted:
+                return False
+            await self._enqueue(tx, jobs, now)
+            if link:
+                await self._link(tx, *link, "in", None)
+            return True
+
+    async def quarantine(self, source: str, body: bytes, reason: str) -> bool:
+        """Keep an authentic but unusable body for a person to look at. False if already kept."""
+        digest = hashlib.sha256(body).hexdigest()
+        async with self.db.transaction() as tx:
+            return bool(
+                await tx.execute(
+                    "INSERT INTO quarantine (source, digest, reason, body, received_at) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT (digest) DO NOTHING",
+                    (source, digest, reason, body.decode("utf-8", "replace"), self.clock()),
+                )
+            )
+
+    async def count(self, table: str) -> int:
+        if table not in {
+            "events",
+            "quarantine",
+            "jobs",
+            "effects",
+            "conversations",
+            "message_links",
+            "audit",
+        }:
+            raise ValueError(table)
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone(f"SELECT COUNT(*) AS n FROM {table}")
+            return int(row["n"]) if row else 0
+
+    # -- outbox --------------------------------------------------------------------------------
+    async def enqueue(self, jobs: Iterable[NewJob]) -> int:
+        async with self.db.transaction() as tx:
+            return await self._enqueue(tx, jobs, self.clock())
+
+    async def _enqueue(self, tx: Tx, jobs: Iterable[NewJob], now: float) -> int:
+        added = 0
+        for job in jobs:
+            added += await tx.execute(
+                "INSERT INTO jobs (kind, payload, idempotency_key, ordering_key, next_attempt_at, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+                (
+                    job.kind,
+                    json.dumps(job.payload, ensure_ascii=False),
+                    job.idempotency_key,
+                    job.ordering_key,
+                    job.not_before if job.not_before is not None else now,
+                    now,
+                    now,
+                ),
+            )
+        return added
+
+    async def claim(self, lease_seconds: float) -> Job | None:
+        """Take the oldest runnable job whose conversation has nothing older still open."""
+        now = self.clock()
+        lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgresql" else ""
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT id FROM jobs j WHERE ((j.state = 'pending' AND j.next_attempt_at <= ?)"
+                " OR (j.state = 'running' AND j.lease_until < ?))"
+                " AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.ordering_key = j.ordering_key AND p.id < j.id"
+                " AND p.state IN ('pending', 'running'))"
+                " ORDER BY j.next_attempt_at, j.id LIMIT 1" + lock,
+                (now, now),
+            )
+            if row is None:
+                return None
+            claimed = await tx.fetchone(
+                "UPDATE jobs SET state = 'running', lease_until = ?, lease_token = lease_token + 1,"
+                " attempts = attempts + 1, updated_at = ? WHERE id = ? RETURNING *",
+                (now + lease_seconds, now, row["id"]),
+            )
+            return _job(claimed) if claimed else None
+
+    async def finish(self, job: Job, follow_ups: Iterable[NewJob] = ()) -> bool:
+        """Mark a job done (and enqueue what it causes). False if our lease was lost meanwhile."""
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            done = await tx.execute(
+                "UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = ?"
+                " WHERE id = ? AND lease_token = ? AND state = 'running'",
+                (now, job.id, job.lease_token),
+            )
+            if done:
+                await self._enqueue(tx, follow_ups, now)
+            return bool(done)
+
+    async def reschedule(self, job: Job, at: float, error: str) -> bool:
+        async with self.db.transaction() as tx:
+            return bool(
+                await tx.execute(
+                    "UPDATE jobs SET state = 'pending', next_attempt_at = ?, lease_until = NULL, last_error = ?,"
+                    " updated_at = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
+                    (at, error[:2000], self.clock(), job.id, job.lease_token),
+                )
+            )
+
+    async def bury(self, job: Job, error: str) -> bool:
+        """Move a job to the dead letters; `replay` brings it back."""
+        async with self.db.transaction() as tx:
+            return bool(
+                await tx.execute(
+                    "UPDATE jobs SET state = 'dead', lease_until = NULL, last_error = ?, updated_at = ?"
+                    " WHERE id = ? AND lease_token = ? AND state = 'running'",
+                    (error[:2000], self.clock(), job.id, job.lease_token),
+                )
+            )
+
+    async def replay(self, job_id: int) -> bool:
+        async with self.db.transaction() as tx:
+            return bool(
+                await tx.execute(
+                    "UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?"
+                    " WHERE id = ? AND state = 'dead'",
+                    (self.clock(), self.clock(), job_id),
+                )
+            )
+
+    async def jobs_by_state(self) -> dict[str, int]:
+        async with self.db.transaction() as tx:
+            rows = await tx.fetchall("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+            return {r["state"]: int(r["n"]) for r in rows}
+
+    async def job_rows(self, state: str | None = None) -> list[Row]:
+        async with self.db.transaction() as tx:
+            if state is None:
+                return await tx.fetchall("SELECT * FROM jobs ORDER BY id")
+            return await tx.fetchall("SELECT * FROM jobs WHERE state = ? ORDER BY id", (state,))
+
+    # -- effects -------------------------------------------------------------------------------
+    async def effect(self, key: str) -> Any | None:
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone("SELECT value FROM effects WHERE key = ?", (key,))
+            return json.loads(row["value"]) if row else None
+
+    async def record_effect(self, key: str, value: Any) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO effects (key, value, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                (key, json.dumps(value), self.clock()),
+            )
+
+    async def claim_effect(self, key: str, value: Any) -> Any:
+        """Record `value` under `key` unless something is there already; return what is there."""
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO effects (key, value, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                (key, json.dumps(value), self.clock()),
+            )
+            row = await tx.fetchone("SELECT value FROM effects WHERE key = ?", (key,))
+            return json.loads(row["value"]) if row else None
+
+    # -- conversations and message links -------------------------------------------------------
+    async def conversation(self, thread_key: str) -> Conversation | None:
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone("SELECT * FROM conversations WHERE thread_key = ?", (thread_key,))
+            return _conversation(row) if row else None
+
+    async def conversation_for_ticket(self, ticket: TicketRef) -> Conversation | None:
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT * FROM conversations WHERE helpdesk = ? AND ticket_id = ? ORDER BY updated_at DESC LIMIT 1",
+                (ticket.helpdesk, ticket.id),
+            )
+            return _conversation(row) if row else None
+
+    async def save_conversation(self, conv: Conversation) -> None:
+        now = self.clock()
+        ticket = conv.ticket
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO conversations (thread_key, channel, audience, customer_id, customer_screen_name,"
+                " customer_name, helpdesk, ticket_id, last_customer_message_id, last_summoning_message_id,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (thread_key) DO UPDATE SET customer_screen_name = excluded.customer_screen_name,"
+                " customer_name = excluded.customer_name, helpdesk = excluded.helpdesk,"
+                " ticket_id = excluded.ticket_id, last_customer_message_id = excluded.last_customer_message_id,"
+                " last_summoning_message_id = excluded.last_summoning_message_id, updated_at = excluded.updated_at",
+                (
+                    conv.thread_key,
+                    conv.channel,
+                    conv.audience.value,
+                    conv.customer.id,
+                    conv.customer.screen_name,
+                    conv.customer.name,
+                    ticket.helpdesk if ticket else None,
+                    ticket.id if ticket else None,
+                    conv.last_customer_message_id,
+                    conv.last_summoning_message_id,
+                    now,
+                    now,
+                ),
+            )
+
+    async def link_message(
+        self, channel: str, social_id: str, thread_key: str, direction: str, ticket_comment: str | None = None
+    ) -> None:
+        async with self.db.transaction() as tx:
+            await self._link(tx, channel, social_id, thread_key, direction, ticket_comment)
+
+    async def _link(
+        self,
+        tx: Tx,
+        channel: str,
+        social_id: str,
+        thread_key: str,
+        direction: str,
+        ticket_comment: str | None,
+    ) -> None:
+        await tx.execute(
+            "INSERT INTO message_links (channel, social_id, thread_key, direction, ticket_comment, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, social_id) DO NOTHING",
+            (channel, social_id, thread_key, direction, ticket_comment, self.clock()),
+        )
+
+    async def message_link(self, channel: str, social_id: str) -> Row | None:
+        async with self.db.transaction() as tx:
+            return await tx.fetchone(
+                "SELECT * FROM message_links WHERE channel = ? AND social_id = ?", (channel, social_id)
+            )
+
+    # -- audit ---------------------------------------------------------------------------------
+    async def audit(
+        self, kind: str, subject: str, detail: dict[str, Any], policy_version: str | None = None
+    ) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO audit (at, kind, subject, policy_version, detail) VALUES (?, ?, ?, ?, ?)",
+                (self.clock(), kind, subject, policy_version, json.dumps(detail, ensure_ascii=False)),
+            )
+
+    async def audit_rows(self, kind: str | None = None) -> list[Row]:
+        async with self.db.transaction() as tx:
+            if kind is None:
+                return await tx.fetchall("SELECT * FROM audit ORDER BY id")
+            return await tx.fetchall("SELECT * FROM audit WHERE kind = ? ORDER BY id", (kind,))

@@ -1,0 +1,89 @@
+"""Fixtures: the vendor folder, a database per test (SQLite, and PostgreSQL when configured), a gateway."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import pytest
+
+from tests.harness import Gateway, start_gateway
+
+VENDOR_ENV = "SAV_BRIDGE_VENDOR_DIR"
+PG_ENV = "SAV_BRIDGE_TEST_DATABASE_URL"
+
+
+@pytest.fixture(scope="session")
+def vendor_dir() -> Path | None:
+    """The vendors' specs; when the variable is set, the folder must exist."""
+    configured = os.environ.get(VENDOR_ENV)
+    if not configured:
+        return None
+    path = Path(configured)
+    if not path.is_dir():
+        pytest.fail(f"{VENDOR_ENV}={configured} is not a folder")
+    return path
+
+
+@pytest.fixture
+def vendor_file(vendor_dir: Path | None):  # type: ignore[no-untyped-def]
+    """Path of a vendor file: a failure if the vendor folder is set and the file missing, a skip if unset."""
+
+    def find(relative: str) -> Path:
+        if vendor_dir is None:
+            pytest.skip(f"{VENDOR_ENV} is not set")
+        path = vendor_dir / relative
+        if not path.is_file():
+            pytest.fail(f"vendor file {relative} is missing from {vendor_dir}")
+        return path
+
+    return find
+
+
+def _postgres_url() -> Iterator[str]:
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'sav-bridge.db'}"
+    else:
+        yield from _postgres_url()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'sav-bridge.db'}"
+
+
+@pytest.fixture
+async def gateway(database_url: str, vendor_dir: Path | None) -> AsyncIterator[Gateway]:
+    gw = await start_gateway(database_url, vendor_dir)
+    yield gw
+    await gw.client.aclose()
+    await gw.runtime.close()
+    assert gw.sandbox.violations == [], "requests broke the vendors' OpenAPI contracts"
+
+
+@pytest.fixture
+async def sqlite_gateway(sqlite_url: str, vendor_dir: Path | None) -> AsyncIterator[Gateway]:
+    gw = await start_gateway(sqlite_url, vendor_dir)
+    yield gw
+    await gw.client.aclose()
+    await gw.runtime.close()
+    assert gw.sandbox.violations == [], "requests broke the vendors' OpenAPI contracts"

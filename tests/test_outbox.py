@@ -1,0 +1,86 @@
+"""Retry schedule, Retry-After, dead letters and the agent's note when a reply cannot go out."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from sav_bridge.config import WorkerSettings
+from sav_bridge.errors import PermanentError, RetryableError
+from sav_bridge.metrics import Metrics
+from sav_bridge.outbox import Outbox
+from sav_bridge.store import Job, NewJob, open_store
+from tests.harness import Clock
+
+
+async def make(sqlite_url: str, handler, max_attempts: int = 3):  # type: ignore[no-untyped-def]
+    clock = Clock()
+    store = await open_store(sqlite_url, clock)
+    dead: list[tuple[int, str]] = []
+
+    async def on_dead(job: Job, error: str) -> None:
+        dead.append((job.id, error))
+
+    outbox = Outbox(store, {"t": handler}, WorkerSettings(max_attempts=max_attempts, max_backoff_seconds=600),
+                    Metrics(), on_dead, random.Random(7))  # fmt: skip
+    await store.enqueue([NewJob("t", {}, "k", "o")])
+    return store, outbox, clock, dead
+
+
+async def test_retryable_failures_back_off_then_succeed(sqlite_url: str) -> None:
+    calls = []
+
+    async def flaky(job: Job) -> None:
+        calls.append(job.attempts)
+        if job.attempts < 3:
+            raise RetryableError("zendesk", "HTTP 503")
+
+    store, outbox, clock, dead = await make(sqlite_url, flaky, max_attempts=5)
+    assert await outbox.drain() == 1
+    [row] = await store.job_rows("pending")
+    assert 1 <= row["next_attempt_at"] - clock.now <= 2
+    clock.advance(2)
+    await outbox.drain()
+    [row] = await store.job_rows("pending")
+    assert 2 <= row["next_attempt_at"] - clock.now <= 4
+    clock.advance(4)
+    await outbox.drain()
+    assert calls == [1, 2, 3] and dead == [] and await store.jobs_by_state() == {"done": 1}
+    await store.close()
+
+
+async def test_vendor_retry_after_wins(sqlite_url: str) -> None:
+    async def limited(job: Job) -> None:
+        raise RetryableError("x", "HTTP 429", 429, retry_after=900)
+
+    store, outbox, clock, _ = await make(sqlite_url, limited)
+    await outbox.drain()
+    [row] = await store.job_rows("pending")
+    assert 900 <= row["next_attempt_at"] - clock.now <= 901
+    await store.close()
+
+
+async def test_permanent_failure_goes_to_dead_letters_at_once(sqlite_url: str) -> None:
+    async def refused(job: Job) -> None:
+        raise PermanentError("x", "HTTP 403 not allowed")
+
+    store, outbox, _, dead = await make(sqlite_url, refused)
+    await outbox.drain()
+    assert await store.jobs_by_state() == {"dead": 1}
+    assert dead == [(1, "x: HTTP 403 not allowed")]
+    await store.close()
+
+
+@pytest.mark.parametrize("error", [RetryableError("x", "HTTP 500"), ValueError("bug")])
+async def test_attempts_are_capped(sqlite_url: str, error: Exception) -> None:
+    async def failing(job: Job) -> None:
+        raise error
+
+    store, outbox, clock, dead = await make(sqlite_url, failing, max_attempts=3)
+    for _ in range(5):
+        await outbox.drain()
+        clock.advance(10_000)
+    assert await store.jobs_by_state() == {"dead": 1}
+    assert dead[0][1].startswith("gave up after 3 attempts")
+    await store.close()
