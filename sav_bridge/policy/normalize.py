@@ -1,0 +1,191 @@
+"""Normalised views of a reply, with a map from every normalised character back to the original text.
+
+Two views:
+- the **term view** folds everything an agent (or a pasted text) might use to hide a word: NFKC,
+  zero-width and format characters, case, accents, look-alike letters (Cyrillic, Greek, maths, from
+  Unicode confusables), spaced or dotted letters ("f.u.c.k"), leet inside words ("m3rde"), and repeated
+  letters ("merdeeee"). Lexicon entries go through the same folding, so both sides meet.
+- the **PII view** is lighter: NFKC digits and letters, no format characters, but no leet (O is not 0)
+  and no case folding (IBANs).
+
+Each step is a regular-expression substitution or a 1:1 translation, run in C. Offsets are only
+computed (`track=True`) when a finding has to be located in the original text, which is rare.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+Offsets = list[tuple[int, int]]
+
+ZERO_WIDTH = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")  # fmt: skip
+LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"})  # fmt: skip
+LEET_CHARS = "013457@$!|€"
+# A token made of letters and leet characters, with at least one of each; '@' cannot start it (a handle).
+LEET_WORD = re.compile(rf"(?<![\w@])(?=[a-z{re.escape(LEET_CHARS)}]*[a-z])(?=[a-z{re.escape(LEET_CHARS)}]*[{re.escape(LEET_CHARS)}])(?!@)[a-z{re.escape(LEET_CHARS)}]{{2,}}(?![\w])")  # fmt: skip
+SPACED = re.compile(r"(?<![\w])(?:[a-z][ ._\-·•/\\]+){2,}[a-z](?![\w])")
+SEPARATORS = re.compile(r"[ ._\-·•/\\]+")
+REPEATS = re.compile(r"([a-z])\1+")
+LONG_RUN = re.compile(r"([a-z])\1\1")
+MASK_WORD = re.compile(r"(?<![\w*#])[a-z][a-z*#]*[*#][a-z*#]*(?![\w*#])")
+
+
+@dataclass(frozen=True)
+class View:
+    """A normalised text; `offsets[i]` is the (start, end) span in the original of character i."""
+
+    text: str
+    steps: tuple[str, ...]
+    offsets: Offsets | None = None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        if self.offsets is None:
+            raise ValueError("offsets were not tracked for this view")
+        return self.offsets[start][0], self.offsets[end - 1][1]
+
+
+def _base_letter(ch: str, confusables: dict[str, str]) -> str:
+    """One character folded to what it looks like: NFKC, lower case, no accent, Latin look-alike."""
+    nfkc = unicodedata.normalize("NFKC", ch)
+    if len(nfkc) != 1:
+        return ch
+    low = nfkc.lower()
+    if len(low) != 1:
+        low = nfkc
+    decomposed = unicodedata.normalize("NFD", low)
+    base = decomposed[0] if decomposed and decomposed[0].isascii() and decomposed[0].isalnum() else low
+    return confusables.get(base, base)
+
+
+@cache
+def _confusables() -> dict[str, str]:
+    """Characters that look like one ASCII letter or digit, per Unicode's confusables table."""
+    data = json.loads(
+        resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8")
+    )
+    table: dict[str, str] = {}
+    for char, glyphs in data.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        for glyph in glyphs:
+            target = glyph["c"]
+            if len(target) == 1 and target.isascii() and target.isalpha():
+                table[char] = target.lower()
+                break
+    return table
+
+
+@cache
+def term_table() -> dict[int, str]:
+    """The 1:1 fold of the term view, for every character of the scripts people use to disguise words."""
+    confusables = _confusables()
+    blocks = [(0x41, 0x5A), (0xC0, 0x24F), (0x370, 0x52F), (0x1D00, 0x1DBF), (0x1E00, 0x1FFF), (0x2100, 0x24FF),
+              (0xFF00, 0xFFEF), (0x1D400, 0x1D7FF), (0x1F100, 0x1F1FF)]  # fmt: skip
+    table: dict[int, str] = {}
+    for lo, hi in blocks:
+        for code in range(lo, hi + 1):
+            ch = chr(code)
+            folded = _base_letter(ch, confusables)
+            if folded != ch and len(folded) == 1:
+                table[code] = folded
+    return table
+
+
+@cache
+def pii_table() -> dict[int, str]:
+    """NFKC for digits and letters written in other forms (fullwidth, maths), nothing else."""
+    table: dict[int, str] = {}
+    for lo, hi in [(0xFF00, 0xFFEF), (0x1D400, 0x1D7FF), (0x2070, 0x209F), (0x2460, 0x24FF)]:
+        for code in range(lo, hi + 1):
+            nfkc = unicodedata.normalize("NFKC", chr(code))
+            if len(nfkc) == 1 and nfkc.isascii() and nfkc.isalnum():
+                table[code] = nfkc
+    return table
+
+
+Replace = Callable[[re.Match[str]], str]
+
+
+def _sub(
+    pattern: re.Pattern[str], repl: Replace, text: str, offsets: Offsets | None
+) -> tuple[str, Offsets | None]:
+    """`pattern.sub`, also mapping each output character to the original span it came from."""
+    if offsets is None:
+        return pattern.sub(repl, text), None
+    out: list[str] = []
+    mapped: Offsets = []
+    last = 0
+    for match in pattern.finditer(text):
+        out.append(text[last : match.start()])
+        mapped.extend(offsets[last : match.start()])
+        replacement = repl(match)
+        start, end = match.start(), match.end()
+        whole = (offsets[start][0], offsets[end - 1][1]) if end > start else offsets[start]
+        if len(replacement) == end - start:
+            mapped.extend(offsets[start:end])
+        else:
+            mapped.extend([whole] * len(replacement))
+        out.append(replacement)
+        last = end
+    out.append(text[last:])
+    mapped.extend(offsets[last:])
+    return "".join(out), mapped
+
+
+def _unspace(match: re.Match[str]) -> str:
+    return SEPARATORS.sub("", match.group(0))
+
+
+def _unleet(match: re.Match[str]) -> str:
+    return match.group(0).translate(LEET)
+
+
+def _squeeze(match: re.Match[str]) -> str:
+    return match.group(1)
+
+
+def _drop(match: re.Match[str]) -> str:
+    return ""
+
+
+def term_view(text: str, track: bool = False) -> View:
+    offsets: Offsets | None = [(i, i + 1) for i in range(len(text))] if track else None
+    steps: list[str] = []
+    folded = text.translate(term_table()).lower()
+    if len(folded) != len(text):  # a rare lower() that changes length: keep the unfolded case
+        folded = text.translate(term_table())
+    if folded != text.lower():
+        steps.append("homoglyphs/accents")
+    for name, pattern, repl in (
+        ("zero-width", ZERO_WIDTH, _drop),
+        ("spaced letters", SPACED, _unspace),
+        ("leet", LEET_WORD, _unleet),
+        ("repeated letters", REPEATS, _squeeze),
+    ):
+        before = folded
+        folded, offsets = _sub(pattern, repl, folded, offsets)
+        if folded != before and (name != "repeated letters" or LONG_RUN.search(before)):
+            steps.append(name)
+    return View(folded, tuple(steps), offsets)
+
+
+def fold_term(term: str) -> str:
+    """A lexicon entry folded like the text it is matched against (no leet: entries are spelled right)."""
+    folded = term.translate(term_table()).lower()
+    return REPEATS.sub(_squeeze, folded)
+
+
+def pii_view(text: str, track: bool = False) -> View:
+    offsets: Offsets | None = [(i, i + 1) for i in range(len(text))] if track else None
+    folded = text.translate(pii_table())
+    steps = ["nfkc"] if folded != text else []
+    without, offsets = _sub(ZERO_WIDTH, _drop, folded, offsets)
+    if without != folded:
+        steps.append("zero-width")
+    return View(without, tuple(steps), offsets)

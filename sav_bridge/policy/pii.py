@@ -1,0 +1,132 @@
+"""Personal data in a reply: payment cards, IBANs, French NIR, e-mail addresses, phone numbers.
+
+Candidates are found with regular expressions on the PII view (no leet: O is not 0), then confirmed
+by validators from python-stdnum (Luhn, IBAN mod 97 for every country, NIR key with Corsica 2A/2B)
+and phonenumbers; card numbers must also fall in a current issuer range. Nothing is hand-rolled.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import phonenumbers
+import re2
+from stdnum import iban, luhn
+from stdnum.fr import nir
+
+from sav_bridge.policy.normalize import View, pii_view
+
+KINDS = ("card", "iban", "nir", "email", "phone")
+_NEEDS_VIEW = re2.compile(r"[^\x{0}-\x{24f}]")
+_SEVEN_DIGITS = re2.compile(r"\d(?:[^\d]{0,3}\d){6}")
+CARD = re.compile(r"(?<![\d\w])(?:\d[ \-./]?){11,18}\d(?![\d])")
+IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ \-]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
+NIR_CANDIDATE = re.compile(
+    r"(?<![\d])[12][ .]?\d{2}[ .]?\d{2}[ .]?(?:\d{2}|2[ABab])[ .]?\d{3}[ .]?\d{3}[ .]?\d{2}(?![\d])"
+)
+EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?![\w-])"
+)
+COMPACT = re.compile(r"[^0-9A-Za-z]")
+
+# Issuer identification ranges in use (prefix ranges, inclusive) and allowed lengths.
+ISSUERS: tuple[tuple[str, int, int, int, frozenset[int]], ...] = (
+    ("visa", 4, 4, 1, frozenset({13, 16, 19})),
+    ("mastercard", 51, 55, 2, frozenset({16})),
+    ("mastercard", 2221, 2720, 4, frozenset({16})),
+    ("amex", 34, 34, 2, frozenset({15})),
+    ("amex", 37, 37, 2, frozenset({15})),
+    ("discover", 6011, 6011, 4, frozenset(range(16, 20))),
+    ("discover", 644, 649, 3, frozenset(range(16, 20))),
+    ("discover", 65, 65, 2, frozenset(range(16, 20))),
+    ("unionpay", 62, 62, 2, frozenset(range(16, 20))),
+    ("jcb", 3528, 3589, 4, frozenset(range(16, 20))),
+    ("diners", 300, 305, 3, frozenset(range(14, 20))),
+    ("diners", 36, 36, 2, frozenset(range(14, 20))),
+    ("diners", 38, 39, 2, frozenset(range(16, 20))),
+    ("maestro", 50, 50, 2, frozenset(range(12, 20))),
+    ("maestro", 56, 69, 2, frozenset(range(12, 20))),
+    ("mir", 2200, 2204, 4, frozenset(range(16, 20))),
+)
+
+
+@dataclass(frozen=True)
+class PiiMatch:
+    kind: str
+    start: int
+    end: int
+    value: str
+    validators: dict[str, bool] = field(default_factory=dict)
+    revealed_by: tuple[str, ...] = ()
+
+
+def card_issuer(digits: str) -> str | None:
+    for name, low, high, width, lengths in ISSUERS:
+        if len(digits) in lengths and low <= int(digits[:width]) <= high:
+            return name
+    return None
+
+
+def find(text: str, kinds: frozenset[str], phone_region: str = "FR") -> list[PiiMatch]:
+    """Every confirmed piece of personal data of the given kinds, with spans in `text`."""
+    view: View | None = pii_view(text, track=True) if _NEEDS_VIEW.search(text) else None
+    seen = view.text if view else text
+    found: list[PiiMatch] = []
+    if _SEVEN_DIGITS.search(seen):
+        for finder, kind in ((_cards, "card"), (_ibans, "iban"), (_nirs, "nir")):
+            if kind in kinds:
+                found += finder(seen)
+        if "phone" in kinds:
+            found += [m for m in _phones(seen, phone_region) if not any(_overlap(m, f) for f in found)]
+    if "email" in kinds and "@" in seen:
+        found += [PiiMatch("email", m.start(), m.end(), m.group(0)) for m in EMAIL.finditer(seen)]
+    if view is None:
+        return found
+    return [_relocate(m, view) for m in found]
+
+
+def _relocate(match: PiiMatch, view: View) -> PiiMatch:
+    start, end = view.span(match.start, match.end)
+    return PiiMatch(match.kind, start, end, match.value, match.validators, view.steps)
+
+
+def _overlap(a: PiiMatch, b: PiiMatch) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _cards(text: str) -> Iterator[PiiMatch]:
+    for m in CARD.finditer(text):
+        digits = COMPACT.sub("", m.group(0))
+        if not 12 <= len(digits) <= 19 or not luhn.is_valid(digits):
+            continue
+        issuer = card_issuer(digits)
+        if issuer:
+            yield PiiMatch("card", m.start(), m.end(), digits, {"luhn": True, f"issuer:{issuer}": True})
+
+
+def _ibans(text: str) -> Iterator[PiiMatch]:
+    for m in IBAN_CANDIDATE.finditer(text):
+        raw = m.group(0)
+        # The pattern may run into a following word: try the longest valid prefix.
+        for end in range(len(raw), 14, -1):
+            if raw[end - 1] in " -":
+                continue
+            compact = COMPACT.sub("", raw[:end]).upper()
+            if iban.is_valid(compact):
+                yield PiiMatch("iban", m.start(), m.start() + end, compact, {"iban_mod97": True})
+                break
+
+
+def _nirs(text: str) -> Iterator[PiiMatch]:
+    for m in NIR_CANDIDATE.finditer(text):
+        compact = COMPACT.sub("", m.group(0)).upper()
+        if nir.is_valid(compact):
+            yield PiiMatch("nir", m.start(), m.end(), compact, {"nir_key": True})
+
+
+def _phones(text: str, region: str) -> Iterator[PiiMatch]:
+    for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+        formatted = phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
+        yield PiiMatch("phone", m.start, m.end, formatted, {"phonenumbers_valid": True})

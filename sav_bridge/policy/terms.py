@@ -1,0 +1,182 @@
+"""Vulgar, sexual and insulting terms, in French and English, found even when disguised.
+
+Fast path, for ordinary text: lower-case, fold Latin accents (1:1), and if one re2 scan sees nothing
+suspicious (other scripts, zero-width characters, leet, spaced letters, letter runs, masks), a single
+Aho-Corasick pass. Otherwise the full normalisation of `normalize.term_view` runs, with offsets, and a
+second automaton whose entries are folded the same way. Masks ("f*ck", "m*rde") are matched against
+the single-word entries of the same shape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import ahocorasick
+import re2
+
+from sav_bridge.policy.normalize import MASK_WORD, View, fold_term, term_table, term_view
+
+LATIN_END = 0x250
+_SUSPICIOUS = re2.compile(
+    r"[^\x{0}-\x{24f}]"  # other scripts, zero-width and format characters, maths letters
+    r"|[a-z][013457@$!|€]+[a-z]|[013457$!|€][a-z]{2}|[a-z]{2}[013457$!|€]"  # leet inside words
+    r"|(?:^|[^a-z])[a-z][ ._\-/\\]+[a-z][ ._\-/\\]+[a-z](?:[^a-z]|$)"  # spaced or dotted letters
+    r"|[a-z][*#]|[*#][a-z]"  # masks
+    r"|" + "|".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz")  # letter runs
+)
+WORDS = re.compile(r"[a-z]+")
+_FR_STOPWORDS = "le la les un une des du de et est vous nous votre vos notre nos pour pas que qui dans sur avec ce cette je tu il elle merci bonjour"
+_EN_STOPWORDS = "the a an and is are you we your our for not that who in on with this i he she it thanks thank hello hi please"
+STOPWORDS = {"fr": frozenset(_FR_STOPWORDS.split()), "en": frozenset(_EN_STOPWORDS.split())}
+
+
+@dataclass(frozen=True)
+class Term:
+    text: str
+    lang: str
+    category: str
+    severity: str
+    match: str = "word"
+    scope: str = "any"
+
+
+@dataclass(frozen=True)
+class TermMatch:
+    term: Term
+    start: int
+    end: int
+    revealed_by: tuple[str, ...]
+
+
+@cache
+def latin_fold() -> str:
+    """A `str.translate` table (indexed by code point) folding case-less Latin accents 1:1."""
+    table = term_table()
+    return "".join(table.get(code, chr(code)) for code in range(LATIN_END))
+
+
+def load_terms(lines: Iterable[str]) -> list[Term]:
+    terms = []
+    for line in lines:
+        if not line.strip() or line.startswith("#"):
+            continue
+        text, lang, category, severity, match, scope = line.rstrip("\n").split("\t")
+        terms.append(Term(text, lang, category, severity, match, scope))
+    return terms
+
+
+@cache
+def builtin_terms() -> tuple[Term, ...]:
+    data = resources.files("sav_bridge.policy").joinpath("data/terms.tsv").read_text("utf-8")
+    return tuple(load_terms(data.splitlines()))
+
+
+def guess_language(words: list[str]) -> str | None:
+    """French or English by function words; None when the text does not say."""
+    fr = sum(w in STOPWORDS["fr"] for w in words)
+    en = sum(w in STOPWORDS["en"] for w in words)
+    if fr == en:
+        return None
+    return "fr" if fr > en else "en"
+
+
+def _automaton(entries: dict[str, list[Term]]) -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for key, terms in entries.items():
+        automaton.add_word(key, (len(key), tuple(terms)))
+    automaton.make_automaton()
+    return automaton
+
+
+class Lexicon:
+    """A set of terms, compiled for fast scanning."""
+
+    def __init__(self, terms: Iterable[Term]) -> None:
+        self.terms = tuple(terms)
+        plain: dict[str, list[Term]] = {}
+        folded: dict[str, list[Term]] = {}
+        for term in self.terms:
+            lowered = term.text.lower()
+            for key in {lowered, lowered.translate(latin_fold())}:
+                plain.setdefault(key, []).append(term)
+            folded.setdefault(fold_term(term.text), []).append(term)
+        self._plain = _automaton(plain)
+        self._folded = _automaton(folded)
+        self._single_words = [(key, ts) for key, ts in folded.items() if key.isalpha()]
+
+    def scan(self, text: str) -> list[TermMatch]:
+        low = text.lower()
+        if len(low) == len(text):
+            if not low.isascii():
+                low = low.translate(latin_fold())
+            if _SUSPICIOUS.search(low) is None:
+                return _outermost(self._plain_matches(low))
+        return _outermost(self._full_matches(text))
+
+    def _plain_matches(self, low: str) -> Iterator[TermMatch]:
+        language: list[str | None] = []
+        for end, (length, terms) in self._plain.iter(low):
+            start = end - length + 1
+            for term in terms:
+                if _bounded(low, start, end + 1, term.match) and self._in_scope(term, low, language):
+                    yield TermMatch(term, start, end + 1, ())
+
+    def _full_matches(self, text: str) -> Iterator[TermMatch]:
+        view = term_view(text, track=True)
+        language: list[str | None] = []
+        for end, (length, terms) in self._folded.iter(view.text):
+            start = end - length + 1
+            for term in terms:
+                if _bounded(view.text, start, end + 1, term.match) and self._in_scope(
+                    term, view.text, language
+                ):
+                    yield self._located(term, view, start, end + 1, text)
+        for mask in MASK_WORD.finditer(view.text):
+            word = mask.group(0)
+            if sum(c.isalpha() for c in word) < 2:
+                continue
+            shape = re.compile(re.sub(r"[*#]", ".", word))
+            for key, terms in self._single_words:
+                if len(key) == len(word) and shape.fullmatch(key):
+                    for term in terms:
+                        if self._in_scope(term, view.text, language):
+                            start, end = view.span(mask.start(), mask.end())
+                            yield TermMatch(term, start, end, (*view.steps, "mask"))
+
+    def _located(self, term: Term, view: View, start: int, end: int, text: str) -> TermMatch:
+        first, last = view.span(start, end)
+        original = text[first:last].lower().translate(latin_fold())
+        plain = term.text.lower().translate(latin_fold()) in original
+        return TermMatch(term, first, last, () if plain else view.steps)
+
+    @staticmethod
+    def _in_scope(term: Term, text: str, language: list[str | None]) -> bool:
+        if term.scope != "lang":
+            return True
+        if not language:
+            language.append(guess_language(WORDS.findall(text)))
+        return language[0] == term.lang
+
+
+def _outermost(matches: Iterable[TermMatch]) -> list[TermMatch]:
+    """One match per place: the widest, and of equal spans the most severe."""
+    ordered = sorted(matches, key=lambda m: (m.start, -m.end, m.term.severity != "block"))
+    kept: list[TermMatch] = []
+    for match in ordered:
+        if kept and match.start >= kept[-1].start and match.end <= kept[-1].end:
+            continue
+        kept.append(match)
+    return kept
+
+
+def _bounded(text: str, start: int, end: int, match: str) -> bool:
+    """Whole word, word prefix or substring, as the term asks."""
+    if match == "substring":
+        return True
+    if start > 0 and text[start - 1].isalnum():
+        return False
+    return match == "prefix" or end >= len(text) or not text[end].isalnum()
