@@ -148,7 +148,11 @@ class OutboundFlow:
         if decision.action == "block" or decision.text is None:
             return [self._note(reply, conv, f"⛔ Not posted on X. {self.explain(decision)}", note_key)]
         if decision.action == "require_dm" and audience is Audience.PUBLIC:
-            return [self._note(reply, conv, f"✋ Not posted publicly. {self.explain(decision)}", note_key)]
+            if not decision.switch_to_dm or decision.text is None:
+                return [
+                    self._note(reply, conv, f"✋ Not posted publicly. {self.explain(decision)}", note_key)
+                ]
+            audience = Audience.DM
         initials = await self.signer.initials(reply)
         signature = self.signer.suffix(initials)
         if audience is Audience.DM:
@@ -160,7 +164,7 @@ class OutboundFlow:
             "post", subject, {"audience": audience.value, "ids": links, "initials": initials}
         )
         text = self._posted_note(audience, links)
-        if decision.action in ("redact", "warn"):
+        if decision.findings:
             text += f"\n{self.explain(decision)}"
         return [self._note(reply, conv, text, note_key)]
 

@@ -1,23 +1,11 @@
-"""Posting policy (issue 3 builds the engine; until then every reply is allowed as written)."""
+"""Posting policy: what an agent's reply may say in public and in a DM, decided before anything is posted.
+
+`normalize` folds disguises, `pii` and `terms` find things, `document` validates policy files, and
+`engine.Policy.decide` applies the rules and explains the outcome.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from sav_bridge.policy.engine import Policy, load_policy, redact
 
-from sav_bridge.model import Audience, Decision
-
-
-@dataclass(frozen=True)
-class AllowAll:
-    version: str = "none"
-
-    def decide(self, text: str, audience: Audience) -> Decision:
-        return Decision(action="allow", text=text, policy_version=self.version)
-
-    def explain(self, decision: Decision) -> str:
-        return ""
-
-
-def load_policy(path: Path) -> AllowAll:
-    return AllowAll()
+__all__ = ["Policy", "load_policy", "redact"]

@@ -28,10 +28,12 @@ ZERO_WIDTH = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"})  # fmt: skip
 LEET_CHARS = "013457@$!|€"
 # A token made of letters and leet characters, with at least one of each; '@' cannot start it (a handle).
-LEET_WORD = re.compile(rf"(?<![\w@])(?=[a-z{re.escape(LEET_CHARS)}]*[a-z])(?=[a-z{re.escape(LEET_CHARS)}]*[{re.escape(LEET_CHARS)}])(?!@)[a-z{re.escape(LEET_CHARS)}]{{2,}}(?![\w])")  # fmt: skip
+# A trailing '!' or '|' is punctuation ("thanks!!"), not a letter.
+LEET_WORD = re.compile(rf"(?<![\w@])(?=[a-z{re.escape(LEET_CHARS)}]*[a-z])(?=[a-z{re.escape(LEET_CHARS)}]*[{re.escape(LEET_CHARS)}])(?!@)[a-z{re.escape(LEET_CHARS)}]*[a-z{re.escape(LEET_CHARS.replace('!', '').replace('|', ''))}](?!\w)")  # fmt: skip
 SPACED = re.compile(r"(?<![\w])(?:[a-z][ ._\-·•/\\]+){2,}[a-z](?![\w])")
 SEPARATORS = re.compile(r"[ ._\-·•/\\]+")
 REPEATS = re.compile(r"([a-z])\1+")
+RUNS = re.compile(r"([a-z])\1*|.", re.DOTALL)
 LONG_RUN = re.compile(r"([a-z])\1\1")
 MASK_WORD = re.compile(r"(?<![\w*#])[a-z][a-z*#]*[*#][a-z*#]*(?![\w*#])")
 
@@ -43,6 +45,17 @@ class View:
     text: str
     steps: tuple[str, ...]
     offsets: Offsets | None = None
+    runs: tuple[int, ...] | None = None
+
+    def has_runs(self, start: int, minimum: tuple[int, ...]) -> bool:
+        """Whether the letters from `start` repeat at least as often as `minimum` asks.
+
+        Repeated letters are squeezed on both sides ("merdeeee" and "merde" meet), so without this
+        check "as" would meet "ass" and "pis" would meet "piss".
+        """
+        if self.runs is None:
+            return True
+        return all(have >= need for have, need in zip(self.runs[start:], minimum, strict=False))
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         if self.offsets is None:
@@ -166,19 +179,28 @@ def term_view(text: str, track: bool = False) -> View:
         ("zero-width", ZERO_WIDTH, _drop),
         ("spaced letters", SPACED, _unspace),
         ("leet", LEET_WORD, _unleet),
-        ("repeated letters", REPEATS, _squeeze),
     ):
         before = folded
         folded, offsets = _sub(pattern, repl, folded, offsets)
-        if folded != before and (name != "repeated letters" or LONG_RUN.search(before)):
+        if folded != before:
             steps.append(name)
-    return View(folded, tuple(steps), offsets)
+    runs = letter_runs(folded)
+    squeezed, offsets = _sub(REPEATS, _squeeze, folded, offsets)
+    if LONG_RUN.search(folded):
+        steps.append("repeated letters")
+    return View(squeezed, tuple(steps), offsets, runs)
 
 
-def fold_term(term: str) -> str:
-    """A lexicon entry folded like the text it is matched against (no leet: entries are spelled right)."""
+def letter_runs(text: str) -> tuple[int, ...]:
+    """For each character of the squeezed text, how many times it stood in a row before squeezing."""
+    return tuple(len(m.group(0)) for m in RUNS.finditer(text))
+
+
+def fold_term(term: str) -> tuple[str, tuple[int, ...]]:
+    """A lexicon entry folded like the text it is matched against (no leet: entries are spelled right),
+    with the run length of each of its letters."""
     folded = term.translate(term_table()).lower()
-    return REPEATS.sub(_squeeze, folded)
+    return REPEATS.sub(_squeeze, folded), letter_runs(folded)
 
 
 def pii_view(text: str, track: bool = False) -> View:

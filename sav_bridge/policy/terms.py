@@ -36,12 +36,16 @@ STOPWORDS = {"fr": frozenset(_FR_STOPWORDS.split()), "en": frozenset(_EN_STOPWOR
 
 @dataclass(frozen=True)
 class Term:
+    """One lexicon entry. `allow` lists phrases in which it is innocent ("cul-de-sac")."""
+
     text: str
     lang: str
     category: str
     severity: str
     match: str = "word"
     scope: str = "any"
+    allow: tuple[str, ...] = ()
+    rule: str | None = None  # set for a policy's own `extra` terms: only that rule reports them
 
 
 @dataclass(frozen=True)
@@ -59,13 +63,24 @@ def latin_fold() -> str:
     return "".join(table.get(code, chr(code)) for code in range(LATIN_END))
 
 
+def plain_fold(text: str) -> str:
+    """Lower case and Latin accents folded, one character for one: offsets stay valid."""
+    low = text.lower()
+    return (low if len(low) == len(text) else text).translate(latin_fold())
+
+
 def load_terms(lines: Iterable[str]) -> list[Term]:
+    """Parse `terms.tsv`: term, lang, category, severity, match, scope[, allow phrases separated by |]."""
     terms = []
-    for line in lines:
+    for number, line in enumerate(lines, 1):
         if not line.strip() or line.startswith("#"):
             continue
-        text, lang, category, severity, match, scope = line.rstrip("\n").split("\t")
-        terms.append(Term(text, lang, category, severity, match, scope))
+        columns = line.rstrip("\n").split("\t")
+        if len(columns) not in (6, 7):
+            raise ValueError(f"terms.tsv line {number}: expected 6 or 7 tab-separated columns")
+        text, lang, category, severity, match, scope = columns[:6]
+        allow = tuple(plain_fold(a) for a in columns[6].split("|")) if len(columns) == 7 else ()
+        terms.append(Term(text, lang, category, severity, match, scope, allow))
     return terms
 
 
@@ -84,10 +99,13 @@ def guess_language(words: list[str]) -> str | None:
     return "fr" if fr > en else "en"
 
 
-def _automaton(entries: dict[str, list[Term]]) -> ahocorasick.Automaton:
+Entry = tuple[Term, tuple[int, ...]]
+
+
+def _automaton(entries: dict[str, list[Entry]]) -> ahocorasick.Automaton:
     automaton = ahocorasick.Automaton()
-    for key, terms in entries.items():
-        automaton.add_word(key, (len(key), tuple(terms)))
+    for key, found in entries.items():
+        automaton.add_word(key, (len(key), tuple(found)))
     automaton.make_automaton()
     return automaton
 
@@ -97,60 +115,69 @@ class Lexicon:
 
     def __init__(self, terms: Iterable[Term]) -> None:
         self.terms = tuple(terms)
-        plain: dict[str, list[Term]] = {}
-        folded: dict[str, list[Term]] = {}
+        plain: dict[str, list[Entry]] = {}
+        folded: dict[str, list[Entry]] = {}
         for term in self.terms:
             lowered = term.text.lower()
             for key in {lowered, lowered.translate(latin_fold())}:
-                plain.setdefault(key, []).append(term)
-            folded.setdefault(fold_term(term.text), []).append(term)
+                plain.setdefault(key, []).append((term, ()))
+            key, runs = fold_term(term.text)
+            folded.setdefault(key, []).append((term, runs))
         self._plain = _automaton(plain)
         self._folded = _automaton(folded)
-        self._single_words = [(key, ts) for key, ts in folded.items() if key.isalpha()]
+        self._single_words = [(key, entries) for key, entries in folded.items() if key.isalpha()]
 
     def scan(self, text: str) -> list[TermMatch]:
+        """Every term in `text`, disguised or not, with its span in `text`; one match per place."""
         low = text.lower()
         if len(low) == len(text):
             if not low.isascii():
                 low = low.translate(latin_fold())
             if _SUSPICIOUS.search(low) is None:
-                return _outermost(self._plain_matches(low))
+                return _outermost(self._plain_matches(text, low))
         return _outermost(self._full_matches(text))
 
-    def _plain_matches(self, low: str) -> Iterator[TermMatch]:
+    def _plain_matches(self, text: str, low: str) -> Iterator[TermMatch]:
         language: list[str | None] = []
-        for end, (length, terms) in self._plain.iter(low):
+        for end, (length, entries) in self._plain.iter(low):
             start = end - length + 1
-            for term in terms:
-                if _bounded(low, start, end + 1, term.match) and self._in_scope(term, low, language):
+            for term, _ in entries:
+                if (
+                    _bounded(low, start, end + 1, term.match)
+                    and self._in_scope(term, low, language)
+                    and not _allowed(term, text, start, end + 1)
+                ):
                     yield TermMatch(term, start, end + 1, ())
 
     def _full_matches(self, text: str) -> Iterator[TermMatch]:
         view = term_view(text, track=True)
         language: list[str | None] = []
-        for end, (length, terms) in self._folded.iter(view.text):
+        for end, (length, entries) in self._folded.iter(view.text):
             start = end - length + 1
-            for term in terms:
-                if _bounded(view.text, start, end + 1, term.match) and self._in_scope(
-                    term, view.text, language
+            for term, runs in entries:
+                if (
+                    _bounded(view.text, start, end + 1, term.match)
+                    and view.has_runs(start, runs)
+                    and self._in_scope(term, view.text, language)
                 ):
-                    yield self._located(term, view, start, end + 1, text)
+                    match = self._located(term, view, start, end + 1, text)
+                    if not _allowed(term, text, match.start, match.end):
+                        yield match
         for mask in MASK_WORD.finditer(view.text):
             word = mask.group(0)
             if sum(c.isalpha() for c in word) < 2:
                 continue
             shape = re.compile(re.sub(r"[*#]", ".", word))
-            for key, terms in self._single_words:
+            for key, entries in self._single_words:
                 if len(key) == len(word) and shape.fullmatch(key):
-                    for term in terms:
+                    for term, _ in entries:
                         if self._in_scope(term, view.text, language):
                             start, end = view.span(mask.start(), mask.end())
                             yield TermMatch(term, start, end, (*view.steps, "mask"))
 
     def _located(self, term: Term, view: View, start: int, end: int, text: str) -> TermMatch:
         first, last = view.span(start, end)
-        original = text[first:last].lower().translate(latin_fold())
-        plain = term.text.lower().translate(latin_fold()) in original
+        plain = plain_fold(text[first:last]) == plain_fold(term.text)
         return TermMatch(term, first, last, () if plain else view.steps)
 
     @staticmethod
@@ -160,6 +187,20 @@ class Lexicon:
         if not language:
             language.append(guess_language(WORDS.findall(text)))
         return language[0] == term.lang
+
+
+def _allowed(term: Term, text: str, start: int, end: int) -> bool:
+    """Whether the match lies inside one of the term's innocent phrases."""
+    if not term.allow:
+        return False
+    around = plain_fold(text)
+    for phrase in term.allow:
+        at = around.find(phrase, max(0, start - len(phrase)), end + len(phrase))
+        while at != -1 and at <= start:
+            if at + len(phrase) >= end:
+                return True
+            at = around.find(phrase, at + 1, end + len(phrase))
+    return False
 
 
 def _outermost(matches: Iterable[TermMatch]) -> list[TermMatch]:

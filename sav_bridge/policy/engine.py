@@ -1,0 +1,349 @@
+"""A compiled posting policy: `decide(text, audience)` says what may be posted, and why.
+
+Pure and synchronous: no I/O after the policy is loaded. For each audience the applicable rules are
+chosen once, at load time; a decision then runs at most one PII pass, one term scan (all term rules
+share one automaton) and one RE2 search per custom pattern.
+
+Precedence: block > require_dm > redact > warn. An `allow` rule is an exception: findings that
+overlap its words are dropped. A `redact` masks the spans (keeping the last four digits of numbers)
+and checks the masked text again; whatever is still found then blocks the reply.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import re2
+
+from sav_bridge.model import Audience, Decision, Finding
+from sav_bridge.policy import pii
+from sav_bridge.policy.document import load_document, parse_document
+from sav_bridge.policy.terms import Lexicon, Term, TermMatch, builtin_terms, plain_fold
+
+RANK = {"allow": 0, "warn": 1, "redact": 2, "require_dm": 3, "block": 4}
+MASK = "•"
+LABELS = {
+    "card": "payment card",
+    "iban": "IBAN",
+    "nir": "social security number (NIR)",
+    "email": "e-mail address",
+    "phone": "phone number",
+    "vulgar": "vulgar term",
+    "sexual": "sexual term",
+    "insult": "insult",
+    "custom": "custom term",
+}
+VERBS = {
+    "block": "blocked",
+    "require_dm": "allowed only as a DM",
+    "redact": "masked",
+    "warn": "warning",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of a policy document, with its detector's settings."""
+
+    id: str
+    kind: str
+    audiences: frozenset[Audience]
+    action: str
+    detector: Mapping[str, Any]
+    switch_to_dm: bool = False
+    advice: str = ""
+
+    @classmethod
+    def from_document(cls, data: Mapping[str, Any]) -> Rule:
+        audience = data.get("audience", ["public", "dm"])
+        audiences = [audience] if isinstance(audience, str) else audience
+        (kind, settings), *_ = data["detector"].items()
+        return cls(
+            id=data["id"],
+            kind=kind,
+            audiences=frozenset(Audience(a) for a in audiences),
+            action=data["action"],
+            detector={kind: settings},
+            switch_to_dm=bool(data.get("switch_to_dm", False)),
+            advice=data.get("advice", ""),
+        )
+
+    def selects(self, term: Term) -> bool:
+        """Whether a term found in the text is this rule's to report."""
+        if term.rule is not None:
+            return term.rule == self.id
+        options: Mapping[str, Any] = self.detector["terms"] or {}
+        if set(options) == {"extra"}:
+            return False
+        return (
+            term.lang in options.get("languages", (term.lang,))
+            and term.category in options.get("categories", (term.category,))
+            and term.severity == options.get("severity", term.severity)
+        )
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A custom RE2 pattern whose confidence words nearby raise or lower."""
+
+    rule: Rule
+    regex: Any
+    category: str
+    confidence: float
+    min_confidence: float
+    words: tuple[str, ...]
+    against: tuple[str, ...]
+    window: int
+    boost: float
+
+    @classmethod
+    def from_rule(cls, rule: Rule) -> Pattern:
+        spec = rule.detector["pattern"]
+        context = spec.get("context", {})
+        flags = "(?i)" if spec.get("ignore_case", True) else ""
+        return cls(
+            rule=rule,
+            regex=re2.compile(flags + spec["regex"]),
+            category=spec.get("category", "custom"),
+            confidence=spec.get("confidence", 0.8),
+            min_confidence=spec.get("min_confidence", 0.5),
+            words=tuple(plain_fold(w) for w in context.get("words", ())),
+            against=tuple(plain_fold(w) for w in context.get("against", ())),
+            window=context.get("window", 40),
+            boost=context.get("boost", 0.3),
+        )
+
+    def findings(self, text: str) -> Iterable[Finding]:
+        for match in self.regex.finditer(text):
+            start, end = match.span()
+            if start == end:
+                continue
+            confidence = self._confidence(text, start, end)
+            if confidence >= self.min_confidence:
+                yield Finding(
+                    self.rule.id,
+                    self.category,
+                    self.rule.action,
+                    start,
+                    end,
+                    detail=_mask_number(match.group(0)),
+                    confidence=round(confidence, 3),
+                )
+
+    def _confidence(self, text: str, start: int, end: int) -> float:
+        if not self.words and not self.against:
+            return self.confidence
+        near = plain_fold(text[max(0, start - self.window) : end + self.window])
+        near_words = set(re.findall(r"\w+", near))
+        confidence = self.confidence
+        if any(_mentions(w, near, near_words) for w in self.words):
+            confidence += self.boost
+        if any(_mentions(w, near, near_words) for w in self.against):
+            confidence -= self.boost
+        return max(0.0, min(1.0, confidence))
+
+
+def _mentions(word: str, near: str, near_words: set[str]) -> bool:
+    return word in near_words if word.isalnum() else word in near
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The rules of one audience, grouped by detector."""
+
+    pii: dict[str, tuple[Rule, ...]]
+    terms: tuple[Rule, ...]
+    patterns: tuple[Pattern, ...]
+    allow: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, rules: Iterable[Rule]) -> RuleSet:
+        pii_rules: dict[str, list[Rule]] = {}
+        terms: list[Rule] = []
+        patterns: list[Pattern] = []
+        allowed: list[str] = []
+        for rule in rules:
+            if rule.kind == "pii":
+                pii_rules.setdefault(rule.detector["pii"], []).append(rule)
+            elif rule.kind == "terms":
+                terms.append(rule)
+            elif rule.kind == "pattern":
+                patterns.append(Pattern.from_rule(rule))
+            else:
+                allowed.extend(plain_fold(p) for p in rule.detector["allow"])
+        allow = None
+        if allowed:
+            words = "|".join(re.escape(p) for p in sorted(allowed, key=len, reverse=True))
+            allow = re.compile(rf"(?<!\w)(?:{words})(?!\w)")
+        return cls({k: tuple(v) for k, v in pii_rules.items()}, tuple(terms), tuple(patterns), allow)
+
+
+class Policy:
+    """A validated policy document, compiled for fast decisions."""
+
+    def __init__(self, document: Mapping[str, Any], source: str = "<policy>") -> None:
+        self.source = source
+        self.version: str = document["version"]
+        self.name: str = document.get("name", "")
+        self.phone_region: str = document.get("settings", {}).get("phone_region", "FR")
+        self.rules = tuple(Rule.from_document(r) for r in document["rules"])
+        self._by_id = {r.id: r for r in self.rules}
+        extras = [
+            Term(text, "any", "custom", rule.action, rule=rule.id)
+            for rule in self.rules
+            if rule.kind == "terms"
+            for text in (rule.detector["terms"] or {}).get("extra", ())
+        ]
+        self.lexicon = Lexicon([*builtin_terms(), *extras])
+        self._rules = {a: RuleSet.of(r for r in self.rules if a in r.audiences) for a in Audience}
+
+    @classmethod
+    def from_file(cls, path: Path) -> Policy:
+        return cls(load_document(path), str(path))
+
+    @classmethod
+    def from_text(cls, text: str, source: str = "<policy>") -> Policy:
+        return cls(parse_document(text, source), source)
+
+    def decide(self, text: str, audience: Audience) -> Decision:
+        """The action for `text` read by `audience`, the text to post (None when nothing may be), and why."""
+        findings = self.findings(text, audience)
+        action = _strongest(findings, audience)
+        if action == "block":
+            return Decision("block", None, findings, self.version)
+        if action == "require_dm":
+            return self._require_dm(text, findings)
+        if action == "redact":
+            return self._redact(text, audience, findings)
+        return Decision(action, text, findings, self.version)
+
+    def findings(self, text: str, audience: Audience) -> tuple[Finding, ...]:
+        """Everything the rules of this audience see in `text`, allow rules applied."""
+        rules = self._rules[audience]
+        found: list[Finding] = []
+        if rules.pii:
+            for personal in pii.find(text, frozenset(rules.pii), self.phone_region):
+                found.extend(_pii_finding(rule, personal) for rule in rules.pii[personal.kind])
+        if rules.terms:
+            for term in self.lexicon.scan(text):
+                found.extend(_term_finding(rule, term) for rule in rules.terms if rule.selects(term.term))
+        for pattern in rules.patterns:
+            found.extend(pattern.findings(text))
+        if found and rules.allow is not None:
+            exempt = [m.span() for m in rules.allow.finditer(plain_fold(text))]
+            found = [f for f in found if not any(s < f.end and f.start < e for s, e in exempt)]
+        return tuple(sorted(found, key=lambda f: (f.start, -RANK[f.action])))
+
+    def _require_dm(self, text: str, findings: tuple[Finding, ...]) -> Decision:
+        """A public reply that may only go as a DM: held, or decided again for the DM audience."""
+        if not any(self._by_id[f.rule].switch_to_dm for f in findings if f.action == "require_dm"):
+            return Decision("require_dm", None, findings, self.version)
+        as_dm = self.decide(text, Audience.DM)
+        if as_dm.action == "block":
+            return replace(as_dm, findings=findings + as_dm.findings)
+        return Decision("require_dm", as_dm.text, findings + as_dm.findings, self.version, switch_to_dm=True)
+
+    def _redact(self, text: str, audience: Audience, findings: tuple[Finding, ...]) -> Decision:
+        redacted = redact(text, [f for f in findings if f.action == "redact"])
+        still = [f for f in self.findings(redacted, audience) if RANK[f.action] >= RANK["redact"]]
+        if still:
+            leftovers = tuple(replace(f, revealed_by=(*f.revealed_by, "after redaction")) for f in still)
+            return Decision("block", None, findings + leftovers, self.version)
+        return Decision("redact", redacted, findings, self.version)
+
+    def explain(self, decision: Decision) -> str:
+        """What the agent reads in the ticket: each finding, where it is, and what to do."""
+        lines = []
+        for finding in decision.findings:
+            rule = self._by_id.get(finding.rule)
+            label = LABELS.get(finding.category, finding.category)
+            what = f"{label} {finding.detail}".strip()
+            where = f"characters {finding.start + 1}–{finding.end}"
+            verb = VERBS.get(finding.action, finding.action)
+            line = f"• {verb}: {what} ({where}; rule {finding.rule}, policy {decision.policy_version})"
+            if finding.revealed_by:
+                line += f", seen after {', '.join(finding.revealed_by)}"
+            if rule and rule.advice and RANK[finding.action] >= RANK["redact"]:
+                line += f". {rule.advice}"
+            lines.append(line)
+        if decision.action == "redact":
+            lines.append("The reply was posted with these parts masked.")
+        if decision.switch_to_dm and decision.text is not None:
+            lines.append("The reply was sent as a DM instead of a public post.")
+        return "\n".join(lines)
+
+
+def _strongest(findings: Iterable[Finding], audience: Audience) -> str:
+    best = "allow"
+    for finding in findings:
+        action = finding.action
+        if action == "require_dm" and audience is Audience.DM:
+            action = "warn"  # already private: the rule is satisfied
+        if RANK[action] > RANK[best]:
+            best = action
+    return best
+
+
+def _pii_finding(rule: Rule, match: pii.PiiMatch) -> Finding:
+    return Finding(
+        rule.id,
+        match.kind,
+        rule.action,
+        match.start,
+        match.end,
+        detail=preview(match.kind, match.value),
+        revealed_by=match.revealed_by,
+        validators=dict(match.validators),
+    )
+
+
+def _term_finding(rule: Rule, match: TermMatch) -> Finding:
+    word = match.term.text
+    hidden = word if len(word) <= 2 else word[0] + MASK * (len(word) - 2) + word[-1]
+    language = f", {match.term.lang}" if match.term.lang in ("fr", "en") else ""
+    return Finding(
+        rule.id,
+        match.term.category,
+        rule.action,
+        match.start,
+        match.end,
+        detail=f"«{hidden}»{language}",
+        revealed_by=match.revealed_by,
+    )
+
+
+def preview(kind: str, value: str) -> str:
+    """A value as it may appear in a note or the audit log: never the whole of it."""
+    if kind == "email":
+        local, _, domain = value.partition("@")
+        name, _, tld = domain.rpartition(".")
+        return f"{local[:1]}{MASK * 3}@{name[:1]}{MASK * 3}.{tld}"
+    return _mask_number(value)
+
+
+def _mask_number(value: str) -> str:
+    digits = [c for c in value if c.isdigit()]
+    if len(digits) >= 6:
+        return f"{MASK * 4} {''.join(digits[-4:])}"
+    return MASK * 4
+
+
+def redact(text: str, findings: Iterable[Finding]) -> str:
+    """Mask every letter and digit of the spans, keeping the last four digits of long numbers."""
+    chars = list(text)
+    for finding in findings:
+        span = range(finding.start, finding.end)
+        digits = [i for i in span if chars[i].isdigit()]
+        keep = set(digits[-4:]) if len(digits) >= 8 else set()
+        for i in span:
+            if chars[i].isalnum() and i not in keep:
+                chars[i] = MASK
+    return "".join(chars)
+
+
+def load_policy(path: Path) -> Policy:
+    return Policy.from_file(path)
