@@ -9,10 +9,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sav_bridge import logs
+from sav_bridge import POLICY_DIR, logs
 from sav_bridge.config import Settings, load_settings
 from sav_bridge.errors import SavBridgeError
 from sav_bridge.helpdesks import available
+
+DEFAULT_POLICY = POLICY_DIR / "default.yaml"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="listen port (default: server.port, 8080)")
 
     commands.add_parser("demo", help="play a customer-care conversation on the built-in sandboxes")
+
+    policy = commands.add_parser("policy", help="validate and try posting policies (for compliance staff)")
+    policy_actions = policy.add_subparsers(dest="action", required=True)
+    validate = policy_actions.add_parser("validate", help="check policy files against the schema")
+    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check = policy_actions.add_parser("check", help="decide one text, or JSON lines from stdin")
+    check.add_argument(
+        "--policy", type=Path, default=DEFAULT_POLICY, help="policy file (default: %(default)s)"
+    )
+    check.add_argument("--audience", choices=["public", "dm"], default="public", help="default: public")
+    check.add_argument("--jsonl", action="store_true", help='read {"text", "audience"} lines on stdin')
+    check.add_argument("text", nargs="?", help="the reply to check")
 
     for name in sorted(available()):
         helpdesk = commands.add_parser(name, help=f"{name} set-up")
@@ -42,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sav_bridge.demo import run_demo
 
             return asyncio.run(run_demo(vendor_dir_from_env(os.environ)))
+        if args.command == "policy":
+            return policy_command(args)
         settings = load_settings(args.config, os.environ)
         logs.configure(settings.log_level, settings.secrets())
         if args.command == "serve":
@@ -50,6 +66,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SavBridgeError as exc:
         print(f"sav-bridge: {exc}", file=sys.stderr)
         return 2
+
+
+def policy_command(args: argparse.Namespace) -> int:
+    from sav_bridge.model import Audience
+    from sav_bridge.policy import Policy, console
+
+    if args.action == "validate":
+        return console.validate(args.files, sys.stdout)
+    policy = Policy.from_file(args.policy)
+    audience = Audience(args.audience)
+    if args.jsonl:
+        return console.check_jsonl(policy, audience, sys.stdin, sys.stdout, sys.stderr)
+    if args.text is None:
+        print("sav-bridge: policy check needs a text, or --jsonl to read stdin", file=sys.stderr)
+        return 2
+    return console.check(policy, args.text, audience, sys.stdout, color=sys.stdout.isatty())
 
 
 def vendor_dir_from_env(environ: os._Environ[str] | dict[str, str]) -> Path | None:

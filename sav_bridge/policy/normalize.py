@@ -46,6 +46,7 @@ class View:
     steps: tuple[str, ...]
     offsets: Offsets | None = None
     runs: tuple[int, ...] | None = None
+    spaced: tuple[tuple[int, int], ...] = ()  # spans of the original written letter by letter
 
     def has_runs(self, start: int, minimum: tuple[int, ...]) -> bool:
         """Whether the letters from `start` repeat at least as often as `minimum` asks.
@@ -175,11 +176,14 @@ def term_view(text: str, track: bool = False) -> View:
         folded = text.translate(term_table())
     if folded != text.lower():
         steps.append("homoglyphs/accents")
+    spaced: list[tuple[int, int]] = []
     for name, pattern, repl in (
         ("zero-width", ZERO_WIDTH, _drop),
         ("spaced letters", SPACED, _unspace),
         ("leet", LEET_WORD, _unleet),
     ):
+        if pattern is SPACED and offsets is not None:
+            spaced = [(offsets[m.start()][0], offsets[m.end() - 1][1]) for m in SPACED.finditer(folded)]
         before = folded
         folded, offsets = _sub(pattern, repl, folded, offsets)
         if folded != before:
@@ -188,7 +192,13 @@ def term_view(text: str, track: bool = False) -> View:
     squeezed, offsets = _sub(REPEATS, _squeeze, folded, offsets)
     if LONG_RUN.search(folded):
         steps.append("repeated letters")
-    return View(squeezed, tuple(steps), offsets, runs)
+    return View(squeezed, tuple(steps), offsets, runs, tuple(spaced))
+
+
+def within_spaced(view: View, start: int, end: int) -> bool:
+    """Whether original span [start, end) lies in letters written one by one ("a s l u t"), where
+    word boundaries are lost: "a" + "slut" is joined to "aslut"."""
+    return any(s <= start and end <= e for s, e in view.spaced)
 
 
 def letter_runs(text: str) -> tuple[int, ...]:

@@ -22,13 +22,14 @@ KINDS = ("card", "iban", "nir", "email", "phone")
 _NEEDS_VIEW = re2.compile(r"[^\x{0}-\x{24f}]")
 _SEVEN_DIGITS = re2.compile(r"\d(?:[^\d]{0,3}\d){6}")
 CARD = re.compile(r"(?<![\d\w])(?:\d[ \-./]?){11,18}\d(?![\d])")
-IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ \-]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
+IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ \-.]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
 NIR_CANDIDATE = re.compile(
     r"(?<![\d])[12][ .]?\d{2}[ .]?\d{2}[ .]?(?:\d{2}|2[ABab])[ .]?\d{3}[ .]?\d{3}[ .]?\d{2}(?![\d])"
 )
-EMAIL = re.compile(
-    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?![\w-])"
-)
+# Local parts and domains may hold any letter ("théodore.gillet@…", internationalised addresses).
+EMAIL = re.compile(r"(?<![\w.+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,24}(?![\w-])")
+# Company and tax identifiers are Luhn-valid digit runs too: a number right after one is not a card or phone.
+IDENTIFIER_BEFORE = re.compile(r"(?i)\b(?:siret|siren|rcs|tva|vat|n°\s*tva)\b[\s:°.n]*$")
 COMPACT = re.compile(r"[^0-9A-Za-z]")
 
 # Issuer identification ranges in use (prefix ranges, inclusive) and allowed lengths.
@@ -42,12 +43,15 @@ ISSUERS: tuple[tuple[str, int, int, int, frozenset[int]], ...] = (
     ("discover", 644, 649, 3, frozenset(range(16, 20))),
     ("discover", 65, 65, 2, frozenset(range(16, 20))),
     ("unionpay", 62, 62, 2, frozenset(range(16, 20))),
-    ("jcb", 3528, 3589, 4, frozenset(range(16, 20))),
+    # JCB's own range is 3528-3589; the rest of 35 is unassigned, and blocking it costs nothing.
+    ("jcb", 35, 35, 2, frozenset(range(16, 20))),
     ("diners", 300, 305, 3, frozenset(range(14, 20))),
     ("diners", 36, 36, 2, frozenset(range(14, 20))),
-    ("diners", 38, 39, 2, frozenset(range(16, 20))),
+    ("diners", 38, 39, 2, frozenset(range(14, 20))),
     ("maestro", 50, 50, 2, frozenset(range(12, 20))),
-    ("maestro", 56, 69, 2, frozenset(range(12, 20))),
+    ("maestro", 56, 58, 2, frozenset(range(12, 20))),
+    ("maestro", 639, 639, 3, frozenset(range(12, 20))),
+    ("maestro", 67, 67, 2, frozenset(range(12, 20))),
     ("mir", 2200, 2204, 4, frozenset(range(16, 20))),
 )
 
@@ -80,6 +84,7 @@ def find(text: str, kinds: frozenset[str], phone_region: str = "FR") -> list[Pii
                 found += finder(seen)
         if "phone" in kinds:
             found += [m for m in _phones(seen, phone_region) if not any(_overlap(m, f) for f in found)]
+        found = [m for m in found if m.kind not in ("card", "phone") or not _after_identifier(seen, m.start)]
     if "email" in kinds and "@" in seen:
         found += [PiiMatch("email", m.start(), m.end(), m.group(0)) for m in EMAIL.finditer(seen)]
     if view is None:
@@ -90,6 +95,10 @@ def find(text: str, kinds: frozenset[str], phone_region: str = "FR") -> list[Pii
 def _relocate(match: PiiMatch, view: View) -> PiiMatch:
     start, end = view.span(match.start, match.end)
     return PiiMatch(match.kind, start, end, match.value, match.validators, view.steps)
+
+
+def _after_identifier(text: str, start: int) -> bool:
+    return IDENTIFIER_BEFORE.search(text, max(0, start - 16), start) is not None
 
 
 def _overlap(a: PiiMatch, b: PiiMatch) -> bool:
@@ -111,7 +120,7 @@ def _ibans(text: str) -> Iterator[PiiMatch]:
         raw = m.group(0)
         # The pattern may run into a following word: try the longest valid prefix.
         for end in range(len(raw), 14, -1):
-            if raw[end - 1] in " -":
+            if raw[end - 1] in " -.":
                 continue
             compact = COMPACT.sub("", raw[:end]).upper()
             if iban.is_valid(compact):

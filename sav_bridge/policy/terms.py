@@ -18,7 +18,7 @@ from importlib import resources
 import ahocorasick
 import re2
 
-from sav_bridge.policy.normalize import MASK_WORD, View, fold_term, term_table, term_view
+from sav_bridge.policy.normalize import MASK_WORD, View, fold_term, term_table, term_view, within_spaced
 
 LATIN_END = 0x250
 _SUSPICIOUS = re2.compile(
@@ -155,14 +155,14 @@ class Lexicon:
         for end, (length, entries) in self._folded.iter(view.text):
             start = end - length + 1
             for term, runs in entries:
+                if not view.has_runs(start, runs) or not self._in_scope(term, view.text, language):
+                    continue
+                match = self._located(term, view, start, end + 1, text)
                 if (
                     _bounded(view.text, start, end + 1, term.match)
-                    and view.has_runs(start, runs)
-                    and self._in_scope(term, view.text, language)
-                ):
-                    match = self._located(term, view, start, end + 1, text)
-                    if not _allowed(term, text, match.start, match.end):
-                        yield match
+                    or within_spaced(view, match.start, match.end)
+                ) and not _allowed(term, text, match.start, match.end):
+                    yield match
         for mask in MASK_WORD.finditer(view.text):
             word = mask.group(0)
             if sum(c.isalpha() for c in word) < 2:
@@ -190,14 +190,14 @@ class Lexicon:
 
 
 def _allowed(term: Term, text: str, start: int, end: int) -> bool:
-    """Whether the match lies inside one of the term's innocent phrases."""
+    """Whether the match lies inside one of the term's innocent phrases, itself a whole word."""
     if not term.allow:
         return False
     around = plain_fold(text)
     for phrase in term.allow:
         at = around.find(phrase, max(0, start - len(phrase)), end + len(phrase))
         while at != -1 and at <= start:
-            if at + len(phrase) >= end:
+            if at + len(phrase) >= end and _bounded(around, at, at + len(phrase), "word"):
                 return True
             at = around.find(phrase, at + 1, end + len(phrase))
     return False
