@@ -145,14 +145,13 @@ class OutboundFlow:
             decision.policy_version,
         )
         note_key = reply.comment_id
-        if decision.action == "block" or decision.text is None:
-            return [self._note(reply, conv, f"⛔ Not posted on X. {self.explain(decision)}", note_key)]
         if decision.action == "require_dm" and audience is Audience.PUBLIC:
             if not decision.switch_to_dm or decision.text is None:
-                return [
-                    self._note(reply, conv, f"✋ Not posted publicly. {self.explain(decision)}", note_key)
-                ]
+                held = f"✋ Not posted publicly.\n{self.explain(decision)}"
+                return [self._note(reply, conv, held, note_key)]
             audience = Audience.DM
+        if decision.text is None:
+            return [self._note(reply, conv, f"⛔ Not posted on X.\n{self.explain(decision)}", note_key)]
         initials = await self.signer.initials(reply)
         signature = self.signer.suffix(initials)
         if audience is Audience.DM:

@@ -31,6 +31,7 @@ LEET_CHARS = "013457@$!|€"
 # A trailing '!' or '|' is punctuation ("thanks!!"), not a letter.
 LEET_WORD = re.compile(rf"(?<![\w@])(?=[a-z{re.escape(LEET_CHARS)}]*[a-z])(?=[a-z{re.escape(LEET_CHARS)}]*[{re.escape(LEET_CHARS)}])(?!@)[a-z{re.escape(LEET_CHARS)}]*[a-z{re.escape(LEET_CHARS.replace('!', '').replace('|', ''))}](?!\w)")  # fmt: skip
 SPACED = re.compile(r"(?<![\w])(?:[a-z][ ._\-·•/\\]+){2,}[a-z](?![\w])")
+WHITESPACE = re.compile(r"\s{2,}|[^\S ]")
 SEPARATORS = re.compile(r"[ ._\-·•/\\]+")
 REPEATS = re.compile(r"([a-z])\1+")
 RUNS = re.compile(r"([a-z])\1*|.", re.DOTALL)
@@ -156,6 +157,10 @@ def _unspace(match: re.Match[str]) -> str:
     return SEPARATORS.sub("", match.group(0))
 
 
+def _one_space(match: re.Match[str]) -> str:
+    return " "
+
+
 def _unleet(match: re.Match[str]) -> str:
     return match.group(0).translate(LEET)
 
@@ -179,6 +184,7 @@ def term_view(text: str, track: bool = False) -> View:
     spaced: list[tuple[int, int]] = []
     for name, pattern, repl in (
         ("zero-width", ZERO_WIDTH, _drop),
+        ("white space", WHITESPACE, _one_space),
         ("spaced letters", SPACED, _unspace),
         ("leet", LEET_WORD, _unleet),
     ):

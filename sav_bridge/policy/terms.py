@@ -26,6 +26,7 @@ _SUSPICIOUS = re2.compile(
     r"|[a-z][013457@$!|€]+[a-z]|[013457$!|€][a-z]{2}|[a-z]{2}[013457$!|€]"  # leet inside words
     r"|(?:^|[^a-z])[a-z][ ._\-/\\]+[a-z][ ._\-/\\]+[a-z](?:[^a-z]|$)"  # spaced or dotted letters
     r"|[a-z][*#]|[*#][a-z]"  # masks
+    r"|\s\s|[^\S ]"  # runs of white space, tabs and new lines (phrases split by them)
     r"|" + "|".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz")  # letter runs
 )
 WORDS = re.compile(r"[a-z]+")
