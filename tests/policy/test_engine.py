@@ -197,15 +197,15 @@ def test_a_decision_is_pure(default: Policy) -> None:
         (
             'version: "1"\nrules:\n  - id: a\n    detector: {pattern: {regex: "(a"}}\n    action: block\n',
             ":4: rules[0].detector.pattern.regex",
-        ),  # fmt: skip
+        ),
         (
             'version: "1"\nrules:\n  - id: a\n    detector: {pattern: {regex: "(a)\\\\1"}}\n    action: block\n',
             "RE2",
-        ),  # backreferences can hang: refused  # fmt: skip
+        ),
         (
             'version: "1"\nrules:\n  - {id: a, detector: {pii: card}, action: block}\n  - {id: a, detector: {pii: iban}, action: block}\n',
             "duplicate rule id",
-        ),  # fmt: skip
+        ),
         ('version: "1"\nrules:\n  - {id: a, detector: {pii: card}, action: allow}\n', "rules[0]"),
         ('version: "1"\nrules: []\n', "rules"),
         ("rules: [\n", "not valid YAML"),
