@@ -22,7 +22,8 @@ import re2
 from sav_bridge.model import Audience, Decision, Finding
 from sav_bridge.policy import pii
 from sav_bridge.policy.document import load_document, parse_document
-from sav_bridge.policy.terms import Lexicon, Term, TermMatch, builtin_terms, plain_fold
+from sav_bridge.policy.screen import DISGUISE, PERSONAL, TERM, Screen
+from sav_bridge.policy.terms import WORDS, Lexicon, Term, TermMatch, builtin_terms, guess_language, plain_fold
 
 RANK = {"allow": 0, "warn": 1, "redact": 2, "require_dm": 3, "block": 4}
 MASK = "•"
@@ -91,6 +92,7 @@ class Pattern:
     """A custom RE2 pattern whose confidence words nearby raise or lower."""
 
     rule: Rule
+    source: str
     regex: Any
     category: str
     confidence: float
@@ -104,10 +106,11 @@ class Pattern:
     def from_rule(cls, rule: Rule) -> Pattern:
         spec = rule.detector["pattern"]
         context = spec.get("context", {})
-        flags = "(?i)" if spec.get("ignore_case", True) else ""
+        source = ("(?i)" if spec.get("ignore_case", True) else "(?-i)") + spec["regex"]
         return cls(
             rule=rule,
-            regex=re2.compile(flags + spec["regex"]),
+            source=source,
+            regex=re2.compile(source),
             category=spec.get("category", "custom"),
             confidence=spec.get("confidence", 0.8),
             min_confidence=spec.get("min_confidence", 0.5),
@@ -156,15 +159,16 @@ class RuleSet:
     """The rules of one audience, grouped by detector."""
 
     pii: dict[str, tuple[Rule, ...]]
+    pii_kinds: frozenset[str]
     terms: tuple[Rule, ...]
-    patterns: tuple[Pattern, ...]
+    patterns: tuple[tuple[int, Pattern], ...]  # with the pattern's index in the screen
     allow: re.Pattern[str] | None
 
     @classmethod
-    def of(cls, rules: Iterable[Rule]) -> RuleSet:
+    def of(cls, rules: Iterable[Rule], compiled: Mapping[str, tuple[int, Pattern]]) -> RuleSet:
         pii_rules: dict[str, list[Rule]] = {}
         terms: list[Rule] = []
-        patterns: list[Pattern] = []
+        patterns: list[tuple[int, Pattern]] = []
         allowed: list[str] = []
         for rule in rules:
             if rule.kind == "pii":
@@ -172,14 +176,20 @@ class RuleSet:
             elif rule.kind == "terms":
                 terms.append(rule)
             elif rule.kind == "pattern":
-                patterns.append(Pattern.from_rule(rule))
+                patterns.append(compiled[rule.id])
             else:
                 allowed.extend(plain_fold(p) for p in rule.detector["allow"])
         allow = None
         if allowed:
             words = "|".join(re.escape(p) for p in sorted(allowed, key=len, reverse=True))
             allow = re.compile(rf"(?<!\w)(?:{words})(?!\w)")
-        return cls({k: tuple(v) for k, v in pii_rules.items()}, tuple(terms), tuple(patterns), allow)
+        return cls(
+            {k: tuple(v) for k, v in pii_rules.items()},
+            frozenset(pii_rules),
+            tuple(terms),
+            tuple(patterns),
+            allow,
+        )
 
 
 class Policy:
@@ -199,7 +209,10 @@ class Policy:
             for text in (rule.detector["terms"] or {}).get("extra", ())
         ]
         self.lexicon = Lexicon([*builtin_terms(), *extras])
-        self._rules = {a: RuleSet.of(r for r in self.rules if a in r.audiences) for a in Audience}
+        patterns = [Pattern.from_rule(rule) for rule in self.rules if rule.kind == "pattern"]
+        compiled = {pattern.rule.id: (index, pattern) for index, pattern in enumerate(patterns)}
+        self._screen = Screen(self.lexicon.terms, [pattern.source for pattern in patterns])
+        self._rules = {a: RuleSet.of((r for r in self.rules if a in r.audiences), compiled) for a in Audience}
 
     @classmethod
     def from_file(cls, path: Path) -> Policy:
@@ -223,17 +236,24 @@ class Policy:
 
     def findings(self, text: str, audience: Audience) -> tuple[Finding, ...]:
         """Everything the rules of this audience see in `text`, allow rules applied."""
+        look = self._screen.look(text)
+        if not look:
+            return ()  # most replies: one RE2 pass and nothing to look at
         rules = self._rules[audience]
         found: list[Finding] = []
-        if rules.pii:
-            for personal in pii.find(text, frozenset(rules.pii), self.phone_region):
+        kinds = rules.pii_kinds if f"{PERSONAL}:*" in look else rules.pii_kinds & _personal_kinds(look)
+        if kinds:
+            for personal in pii.find(text, kinds, self.phone_region):
                 found.extend(_pii_finding(rule, personal) for rule in rules.pii[personal.kind])
-        if rules.terms:
-            for term in self.lexicon.scan(text):
+        if rules.terms and (TERM in look or DISGUISE in look or _scoped_term_in_its_language(look, text)):
+            for term in self.lexicon.scan(text, thorough=TERM in look or DISGUISE not in look):
                 found.extend(_term_finding(rule, term) for rule in rules.terms if rule.selects(term.term))
-        for pattern in rules.patterns:
-            found.extend(pattern.findings(text))
-        if found and rules.allow is not None:
+        for index, pattern in rules.patterns:
+            if f"pattern:{index}" in look:
+                found.extend(pattern.findings(text))
+        if not found:
+            return ()
+        if rules.allow is not None:
             exempt = [m.span() for m in rules.allow.finditer(plain_fold(text))]
             found = [f for f in found if not any(s < f.end and f.start < e for s, e in exempt)]
         return tuple(sorted(found, key=lambda f: (f.start, -RANK[f.action])))
@@ -275,6 +295,16 @@ class Policy:
         if decision.switch_to_dm and decision.text is not None:
             lines.append("The reply was sent as a DM instead of a public post.")
         return "\n".join(lines)
+
+
+def _personal_kinds(look: frozenset[str]) -> frozenset[str]:
+    return frozenset(reason.partition(":")[2] for reason in look if reason.startswith(f"{PERSONAL}:"))
+
+
+def _scoped_term_in_its_language(look: frozenset[str], text: str) -> bool:
+    """Whether a term of one language only was seen, in a text written in that language."""
+    scoped = [reason for reason in look if reason.startswith(f"{TERM}:")]
+    return bool(scoped) and f"{TERM}:{guess_language(WORDS.findall(text.lower()))}" in scoped
 
 
 def _strongest(findings: Iterable[Finding], audience: Audience) -> str:

@@ -17,14 +17,15 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
 Offsets = list[tuple[int, int]]
 
-ZERO_WIDTH = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")  # fmt: skip
+ZERO_WIDTH_CHARS = "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
+ZERO_WIDTH = re.compile(f"[{ZERO_WIDTH_CHARS}]")
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"})  # fmt: skip
 LEET_CHARS = "013457@$!|€"
 # A token made of letters and leet characters, with at least one of each; '@' cannot start it (a handle).
@@ -110,6 +111,34 @@ def term_table() -> dict[int, str]:
             if folded != ch and len(folded) == 1:
                 table[code] = folded
     return table
+
+
+def char_class(codes: Iterable[int]) -> str:
+    """A regular-expression class (valid in `re` and RE2) of these code points, as ranges."""
+    ranges: list[list[int]] = []
+    for code in sorted(set(codes)):
+        if ranges and code == ranges[-1][1] + 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "[" + "".join(f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in ranges) + "]"
+
+
+def zero_width_codes() -> list[int]:
+    return [code for code in range(0x10000) if ZERO_WIDTH.match(chr(code))]
+
+
+@cache
+def hiding_characters() -> str:
+    """What can hide a letter outside Latin: look-alikes that fold to one, and invisible characters.
+    Emoji, the euro sign and typographic punctuation are not in it."""
+    return char_class([*(code for code in term_table() if code >= 0x250), *zero_width_codes()])
+
+
+@cache
+def pii_view_characters() -> str:
+    """What the PII view changes: digits and letters written in other forms, invisible characters."""
+    return char_class([*pii_table(), *zero_width_codes()])
 
 
 @cache

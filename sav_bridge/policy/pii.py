@@ -10,17 +10,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 
 import phonenumbers
-import re2
-from stdnum import iban, luhn
+from stdnum import iban, luhn, numdb
 from stdnum.fr import nir
 
-from sav_bridge.policy.normalize import View, pii_view
+from sav_bridge.policy.normalize import View, pii_view, pii_view_characters
 
 KINDS = ("card", "iban", "nir", "email", "phone")
-_NEEDS_VIEW = re2.compile(r"[^\x{0}-\x{24f}]")
-_SEVEN_DIGITS = re2.compile(r"\d(?:[^\d]{0,3}\d){6}")
+# Python's re here: our own fixed, linear patterns, and cheaper per call than RE2 on short texts.
+# `\d` is any Unicode digit, so fullwidth or mathematical digits pass this first look too.
+_WORTH_A_LOOK = re.compile(r"[@＠]|\d(?:\D{0,3}\d){6}")
+_NEEDS_VIEW = re.compile(pii_view_characters())
+_SEVEN_DIGITS = re.compile(r"\d(?:\D{0,3}\d){6}")
 CARD = re.compile(r"(?<![\d\w])(?:\d[ \-./]?){11,18}\d(?![\d])")
 IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ \-.]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
 NIR_CANDIDATE = re.compile(
@@ -30,6 +33,9 @@ NIR_CANDIDATE = re.compile(
 EMAIL = re.compile(r"(?<![\w.+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,24}(?![\w-])")
 # Company and tax identifiers are Luhn-valid digit runs too: a number right after one is not a card or phone.
 IDENTIFIER_BEFORE = re.compile(r"(?i)\b(?:siret|siren|rcs|tva|vat|n°\s*tva)\b[\s:°.n]*$")
+# Worth asking phonenumbers (slow: ~100 µs a text) only about a run of 8+ digits that is not a date.
+PHONE_SHAPE = re.compile(r"(?:\+|\b)\d(?:[\s.\-/()]{0,3}\d){7,16}")
+DATE_SHAPE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
 COMPACT = re.compile(r"[^0-9A-Za-z]")
 
 # Issuer identification ranges in use (prefix ranges, inclusive) and allowed lengths.
@@ -75,6 +81,8 @@ def card_issuer(digits: str) -> str | None:
 
 def find(text: str, kinds: frozenset[str], phone_region: str = "FR") -> list[PiiMatch]:
     """Every confirmed piece of personal data of the given kinds, with spans in `text`."""
+    if _WORTH_A_LOOK.search(text) is None:
+        return []  # most replies: no run of digits, no e-mail
     view: View | None = pii_view(text, track=True) if _NEEDS_VIEW.search(text) else None
     seen = view.text if view else text
     found: list[PiiMatch] = []
@@ -115,17 +123,24 @@ def _cards(text: str) -> Iterator[PiiMatch]:
             yield PiiMatch("card", m.start(), m.end(), digits, {"luhn": True, f"issuer:{issuer}": True})
 
 
+@cache
+def iban_length(country: str) -> int | None:
+    """How many characters an IBAN of this country has, from python-stdnum's registry."""
+    info = numdb.get("iban").info(country.upper())[0][1]
+    bban = info.get("bban")
+    return 4 + sum(int(n) for n in re.findall(r"(\d+)!", bban)) if bban else None
+
+
 def _ibans(text: str) -> Iterator[PiiMatch]:
     for m in IBAN_CANDIDATE.finditer(text):
         raw = m.group(0)
-        # The pattern may run into a following word: try the longest valid prefix.
-        for end in range(len(raw), 14, -1):
-            if raw[end - 1] in " -.":
-                continue
-            compact = COMPACT.sub("", raw[:end]).upper()
-            if iban.is_valid(compact):
-                yield PiiMatch("iban", m.start(), m.start() + end, compact, {"iban_mod97": True})
-                break
+        length = iban_length(raw[:2])
+        compact = COMPACT.sub("", raw).upper()
+        # The pattern may run into a following word: the country says where the IBAN ends.
+        if length is None or len(compact) < length or not iban.is_valid(compact[:length]):
+            continue
+        end = [i for i, c in enumerate(raw) if c.isalnum()][length - 1] + 1
+        yield PiiMatch("iban", m.start(), m.start() + end, compact[:length], {"iban_mod97": True})
 
 
 def _nirs(text: str) -> Iterator[PiiMatch]:
@@ -136,6 +151,15 @@ def _nirs(text: str) -> Iterator[PiiMatch]:
 
 
 def _phones(text: str, region: str) -> Iterator[PiiMatch]:
-    for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
-        formatted = phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
-        yield PiiMatch("phone", m.start, m.end, formatted, {"phonenumbers_valid": True})
+    """phonenumbers' matcher, run on each phone-shaped run of digits (with an opening bracket or
+    plus sign just before it) rather than on the whole text: it costs ~30 µs a call."""
+    for shape in PHONE_SHAPE.finditer(text):
+        if DATE_SHAPE.fullmatch(shape.group(0)):
+            continue
+        start = shape.start()
+        while start > 0 and shape.start() - start < 2 and text[start - 1] in "(+":
+            start -= 1
+        window = text[start : shape.end()]
+        for m in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID):
+            formatted = phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
+            yield PiiMatch("phone", start + m.start, start + m.end, formatted, {"phonenumbers_valid": True})

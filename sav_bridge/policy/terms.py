@@ -18,16 +18,27 @@ from importlib import resources
 import ahocorasick
 import re2
 
-from sav_bridge.policy.normalize import MASK_WORD, View, fold_term, term_table, term_view, within_spaced
+from sav_bridge.policy.normalize import (
+    MASK_WORD,
+    View,
+    fold_term,
+    hiding_characters,
+    term_table,
+    term_view,
+    within_spaced,
+)
 
 LATIN_END = 0x250
-_SUSPICIOUS = re2.compile(
-    r"[^\x{0}-\x{24f}]"  # other scripts, zero-width and format characters, maths letters
-    r"|[a-z][013457@$!|€]+[a-z]|[013457$!|€][a-z]{2}|[a-z]{2}[013457$!|€]"  # leet inside words
-    r"|(?:^|[^a-z])[a-z][ ._\-/\\]+[a-z][ ._\-/\\]+[a-z](?:[^a-z]|$)"  # spaced or dotted letters
-    r"|[a-z][*#]|[*#][a-z]"  # masks
-    r"|\s\s|[^\S ]"  # runs of white space, tabs and new lines (phrases split by them)
-    r"|" + "|".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz")  # letter runs
+# Shapes a disguised term takes in folded, lower-case text (also used by `screen`).
+DISGUISE_SHAPES = (
+    r"[a-z][013457@$!|€]+[a-z]|[013457$!|€][a-z]{2}|[a-z]{2}[013457$€]",  # leet in words ("journée!" is not)
+    r"(?:^|[^a-z])[a-z][ ._\-/\\]+[a-z][ ._\-/\\]+[a-z](?:[^a-z]|$)",  # spaced or dotted letters
+    r"[a-z][*#]|[*#][a-z]",  # masks
+    "|".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz"),  # letter runs
+)
+# Anything that may hide a term sends the text down the full normalisation; one RE2 scan decides.
+SUSPICIOUS = re2.compile(
+    "|".join((hiding_characters(), *DISGUISE_SHAPES, r"\s\s|[^\S ]"))  # + phrases split by white space
 )
 WORDS = re.compile(r"[a-z]+")
 _FR_STOPWORDS = "le la les un une des du de et est vous nous votre vos notre nos pour pas que qui dans sur avec ce cette je tu il elle merci bonjour"
@@ -128,13 +139,15 @@ class Lexicon:
         self._folded = _automaton(folded)
         self._single_words = [(key, entries) for key, entries in folded.items() if key.isalpha()]
 
-    def scan(self, text: str) -> list[TermMatch]:
-        """Every term in `text`, disguised or not, with its span in `text`; one match per place."""
+    def scan(self, text: str, thorough: bool = False) -> list[TermMatch]:
+        """Every term in `text`, disguised or not, with its span in `text`; one match per place.
+
+        `thorough` skips the fast path, for a text known to hold something term-like."""
         low = text.lower()
-        if len(low) == len(text):
+        if not thorough and len(low) == len(text):
             if not low.isascii():
                 low = low.translate(latin_fold())
-            if _SUSPICIOUS.search(low) is None:
+            if SUSPICIOUS.search(low) is None:
                 return _outermost(self._plain_matches(text, low))
         return _outermost(self._full_matches(text))
 

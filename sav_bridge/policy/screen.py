@@ -1,0 +1,110 @@
+"""One RE2 pass that tells whether a reply needs a closer look at all.
+
+Most replies hold no personal data and no listed term; for them the whole decision is this single
+native call. The screen is built from the policy itself and errs on the side of looking: it matches
+every term with any accents and any repeated letters, every shape a disguise takes (look-alike or
+invisible characters, leet, spaced letters, masks), every run of seven digits, every e-mail shape,
+and every custom pattern. Whatever it lets through, the detailed detectors cannot find either
+(`tests/policy/test_screen.py` holds it to that).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+
+import re2
+
+from sav_bridge.policy.normalize import (
+    char_class,
+    hiding_characters,
+    pii_view_characters,
+    term_table,
+    zero_width_codes,
+)
+from sav_bridge.policy.terms import DISGUISE_SHAPES, Term, plain_fold
+
+DISGUISE = "disguise"
+TERM = "term"
+PERSONAL = "personal"
+
+# Lookaround-free supersets of what `pii` looks for; `\d` is ASCII in RE2, so digits written in other
+# forms (fullwidth, mathematical, circled) are a family of their own that asks for every kind.
+SEPARATOR = (
+    char_class([*(c for c in range(0x3000 + 1) if chr(c).isspace()), *zero_width_codes(), *map(ord, ".-/()")])
+    + "{0,3}"
+)
+PERSONAL_DATA = {
+    "card": rf"\d(?:{SEPARATOR}\d){{11}}",
+    "nir": rf"\d(?:{SEPARATOR}\d){{11}}|[12]{SEPARATOR}\d\d{SEPARATOR}\d\d{SEPARATOR}2[ab]",
+    "iban": rf"[a-z]{{2}}\d\d(?:{SEPARATOR}[a-z0-9]){{11}}",
+    "phone": rf"\d(?:{SEPARATOR}\d){{7}}",
+    "email": r"[^\s@]@[^\s@]+\.",
+    "*": None,  # filled in by Screen: the characters the PII view folds
+}
+NOT_A_LETTER = r"(?:^|[^\pL\pN])"
+
+
+@cache
+def accented_variants() -> dict[str, str]:
+    """For each ASCII letter, every Latin letter that folds to it ("e" → "eéèêë…")."""
+    variants: dict[str, str] = {}
+    for code, folded in term_table().items():
+        if code < 0x250 and folded.isascii() and folded.isalpha():
+            variants[folded] = variants.get(folded, folded) + chr(code).lower()
+    return variants
+
+
+def term_pattern(term: Term) -> str:
+    """A term as RE2: any case, any accent, any repetition of each letter, its word boundaries."""
+    variants = accented_variants()
+    parts = []
+    for char in plain_fold(term.text):
+        if char.isalpha() and char in variants:
+            parts.append(f"[{re.escape(''.join(sorted(set(variants[char]))))}]+")
+        elif char.isspace() or char in "-'’":
+            parts.append(r"[\s\-'’_.]+")
+        else:
+            parts.append(re.escape(char))
+    body = "".join(parts)
+    left = "" if term.match == "substring" else NOT_A_LETTER
+    right = "(?:[^\\pL\\pN]|$)" if term.match == "word" else ""
+    return f"{left}{body}{right}"
+
+
+class Screen:
+    """A compiled RE2 set; `look(text)` names what is worth looking for, empty when nothing is."""
+
+    def __init__(self, terms: Iterable[Term], patterns: Iterable[str]) -> None:
+        options = re2.Options()
+        options.case_sensitive = False
+        options.never_capture = True
+        options.max_mem = 64 << 20
+        self._set = re2.Set.SearchSet(options)
+        # Terms that count in one language only ("retard" in English) are their own family, so that a
+        # French apology for a delay is not looked at twice.
+        words: dict[str, set[str]] = {}
+        for term in terms:
+            reason = f"{TERM}:{term.lang}" if term.scope == "lang" else TERM
+            words.setdefault(reason, set()).add(term_pattern(term))
+        self._reasons: list[str] = []
+        # Look-alikes are matched case-sensitively: the Kelvin sign must not stand for every "k".
+        families = [(DISGUISE, f"(?-i:{hiding_characters()})")]
+        families += [(DISGUISE, p) for p in DISGUISE_SHAPES]
+        for kind, pattern in PERSONAL_DATA.items():
+            families.append((f"{PERSONAL}:{kind}", pattern or f"(?-i:{pii_view_characters()})"))
+        families += [(reason, "|".join(sorted(ws))) for reason, ws in sorted(words.items())]
+        families += [(f"pattern:{i}", p) for i, p in enumerate(patterns)]
+        for reason, pattern in families:
+            self._set.Add(pattern)
+            self._reasons.append(reason)
+        self._set.Compile()
+
+    def look(self, text: str) -> frozenset[str]:
+        """`disguise`, `term`, `term:<lang>` (a term of that language only), `personal:<kind>` (or
+        `personal:*`, any kind) and `pattern:<n>` (the n-th custom pattern), as the text warrants."""
+        matched = self._set.Match(text)
+        if matched is None:
+            return frozenset()
+        return frozenset(self._reasons[i] for i in matched)
