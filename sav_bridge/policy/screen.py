@@ -23,7 +23,7 @@ from sav_bridge.policy.normalize import (
     term_table,
     zero_width_codes,
 )
-from sav_bridge.policy.terms import DISGUISE_SHAPES, Term, plain_fold
+from sav_bridge.policy.terms import Term, disguise_shapes, plain_fold
 
 DISGUISE = "disguise"
 TERM = "term"
@@ -43,7 +43,12 @@ PERSONAL_DATA = {
     "email": r"[^\s@]@[^\s@]+\.",
     "*": None,  # filled in by Screen: the characters the PII view folds
 }
-NOT_A_LETTER = r"(?:^|[^\pL\pN])"
+# Only Latin letters and digits count as letters here: cheaper to compile than \pL by a hundred
+# times, and what it gets wrong (a Cyrillic letter taken for a boundary) only makes the screen look more.
+LATIN_LETTER = r"a-z\x{c0}-\x{24f}"
+LETTER = LATIN_LETTER + "0-9"
+NOT_A_LETTER_BEFORE = rf"(?:^|[^{LETTER}])"
+NOT_A_LETTER_AFTER = rf"(?:[^{LETTER}]|$)"
 
 
 @cache
@@ -68,8 +73,8 @@ def term_pattern(term: Term) -> str:
         else:
             parts.append(re.escape(char))
     body = "".join(parts)
-    left = "" if term.match == "substring" else NOT_A_LETTER
-    right = "(?:[^\\pL\\pN]|$)" if term.match == "word" else ""
+    left = "" if term.match == "substring" else NOT_A_LETTER_BEFORE
+    right = NOT_A_LETTER_AFTER if term.match == "word" else ""
     return f"{left}{body}{right}"
 
 
@@ -91,7 +96,7 @@ class Screen:
         self._reasons: list[str] = []
         # Look-alikes are matched case-sensitively: the Kelvin sign must not stand for every "k".
         families = [(DISGUISE, f"(?-i:{hiding_characters()})")]
-        families += [(DISGUISE, p) for p in DISGUISE_SHAPES]
+        families += [(DISGUISE, p) for p in disguise_shapes(f"[{LATIN_LETTER}]", f"[^{LATIN_LETTER}]")]
         for kind, pattern in PERSONAL_DATA.items():
             families.append((f"{PERSONAL}:{kind}", pattern or f"(?-i:{pii_view_characters()})"))
         families += [(reason, "|".join(sorted(ws))) for reason, ws in sorted(words.items())]
@@ -100,6 +105,7 @@ class Screen:
             self._set.Add(pattern)
             self._reasons.append(reason)
         self._set.Compile()
+        self.everything = frozenset(self._reasons)
 
     def look(self, text: str) -> frozenset[str]:
         """`disguise`, `term`, `term:<lang>` (a term of that language only), `personal:<kind>` (or

@@ -29,16 +29,22 @@ from sav_bridge.policy.normalize import (
 )
 
 LATIN_END = 0x250
-# Shapes a disguised term takes in folded, lower-case text (also used by `screen`).
-DISGUISE_SHAPES = (
-    r"[a-z][013457@$!|€]+[a-z]|[013457$!|€][a-z]{2}|[a-z]{2}[013457$€]",  # leet in words ("journée!" is not)
-    r"(?:^|[^a-z])[a-z][ ._\-/\\]+[a-z][ ._\-/\\]+[a-z](?:[^a-z]|$)",  # spaced or dotted letters
-    r"[a-z][*#]|[*#][a-z]",  # masks
-    "|".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz"),  # letter runs
-)
+
+
+def disguise_shapes(letter: str = "[a-z]", other: str = "[^a-z]") -> tuple[str, ...]:
+    """Shapes a disguised term takes, for a given class of letters (also used by `screen`, on text
+    whose accents are not folded yet)."""
+    return (
+        rf"{letter}[013457@$!|€]+{letter}|[013457$!|€]{letter}{{2}}|{letter}{{2}}[013457$€]",  # leet in words ("journée!" is not)
+        rf"(?:^|{other}){letter}[ ._\-/\\]+{letter}[ ._\-/\\]+{letter}(?:{other}|$)",  # spaced or dotted letters
+        rf"{letter}[*#]|[*#]{letter}",  # masks
+        "|".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz"),  # letter runs
+    )
+
+
 # Anything that may hide a term sends the text down the full normalisation; one RE2 scan decides.
 SUSPICIOUS = re2.compile(
-    "|".join((hiding_characters(), *DISGUISE_SHAPES, r"\s\s|[^\S ]"))  # + phrases split by white space
+    "|".join((hiding_characters(), *disguise_shapes(), r"\s\s|[^\S ]"))  # + phrases split by white space
 )
 WORDS = re.compile(r"[a-z]+")
 _FR_STOPWORDS = "le la les un une des du de et est vous nous votre vos notre nos pour pas que qui dans sur avec ce cette je tu il elle merci bonjour"

@@ -1,0 +1,101 @@
+"""The screen in front of the detectors may look too often, never too little."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bench.policy_quality import load_rows
+from sav_bridge import POLICY_DIR
+from sav_bridge.model import Audience
+from sav_bridge.policy import Policy
+from sav_bridge.policy.screen import Screen
+from sav_bridge.policy.terms import builtin_terms
+
+NOISE = [
+    "",
+    " ",
+    ".",
+    "-",
+    "\u200b",
+    "\u00a0",
+    "é",
+    "😀",
+    "€",
+    "’",
+    "*",
+    "3",
+    "0",
+    "!",
+    "а",
+    "ｅ",
+    "\n",
+    "  ",
+]
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return Policy.from_file(POLICY_DIR / "default.yaml")
+
+
+def fuzzed_texts(count: int, seed: int = 11) -> list[str]:
+    """Terms and numbers with noise put in, taken out or doubled: what agents and macros produce."""
+    rng = random.Random(seed)
+    words = [t.text for t in builtin_terms()]
+    numbers = ["4970 1012 3456 7893", "FR76 3000 6000 0112 3456 7890 189", "1 85 05 78 006 084 91",
+               "06 12 34 56 78", "+44 20 7946 0958", "claire.dupont@gmail.com", "2 99 12 2A 123 456 88"]  # fmt: skip
+    texts = []
+    for _ in range(count):
+        base = rng.choice(words) if rng.random() < 0.6 else rng.choice(numbers)
+        chars = list(base)
+        for _ in range(rng.randrange(0, 3)):
+            i = rng.randrange(len(chars) + 1)
+            chars.insert(i, rng.choice(NOISE))
+        if rng.random() < 0.3:
+            i = rng.randrange(len(chars))
+            chars[i] = chars[i] * rng.randrange(2, 4)
+        word = "".join(chars)
+        word = word.upper() if rng.random() < 0.2 else word
+        texts.append(
+            f"{rng.choice(['Bonjour, ', 'Hi ', '', 'Quel '])}{word}{rng.choice(['', ' !', ' thanks', '.'])}"
+        )
+    return texts
+
+
+def test_screened_and_unscreened_findings_agree_on_the_labelled_set(policy: Policy) -> None:
+    for row in load_rows():
+        for audience in Audience:
+            assert policy.findings(row["text"], audience) == policy.findings(
+                row["text"], audience, screened=False
+            ), row
+
+
+def test_screened_and_unscreened_findings_agree_on_fuzzed_texts(policy: Policy) -> None:
+    disagreements = [
+        text
+        for text in fuzzed_texts(3000)
+        if policy.findings(text, Audience.PUBLIC) != policy.findings(text, Audience.PUBLIC, screened=False)
+    ]
+    assert disagreements == []
+
+
+def test_clean_replies_pass_the_screen_without_a_look(policy: Policy) -> None:
+    screen = Screen(builtin_terms(), [])
+    for text in [
+        "Bonjour Claire, désolés pour l’ttente, nous regardons tout de suite 🙂",
+        "Thanks Kevin! ^AJ",
+    ]:
+        assert screen.look(text) == frozenset()
+
+
+def test_screen_names_what_to_look_for() -> None:
+    screen = Screen(builtin_terms(), [r"(?i)\bCMD-\d+"])
+    assert screen.look("carte 4970 1012 3456 7893") >= {"personal:card", "personal:phone"}
+    assert screen.look("écrivez à claire@b.fr") >= {"personal:email"}  # and leet-like "e@b"
+    assert screen.look("quelle mérde") == {"term"}
+    assert screen.look("désolés du retard") == {"term:en"}  # counts only in English text
+    assert screen.look("sh1t") == {"disguise"}
+    assert screen.look("cmd-12") == {"pattern:0"}
+    assert screen.look("carte ４９７０") == {"personal:*"}
