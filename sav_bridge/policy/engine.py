@@ -211,7 +211,7 @@ class Policy:
         self.lexicon = Lexicon([*builtin_terms(), *extras])
         patterns = [Pattern.from_rule(rule) for rule in self.rules if rule.kind == "pattern"]
         compiled = {pattern.rule.id: (index, pattern) for index, pattern in enumerate(patterns)}
-        self._screen = Screen(self.lexicon.terms, [pattern.source for pattern in patterns])
+        self._screen = Screen(self.lexicon.terms, [pattern.source for pattern in patterns], self.phone_region)
         self._rules = {a: RuleSet.of((r for r in self.rules if a in r.audiences), compiled) for a in Audience}
 
     @classmethod

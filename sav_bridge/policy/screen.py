@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from functools import cache
 
+import phonenumbers
 import re2
 
 from sav_bridge.policy.normalize import (
@@ -39,7 +40,7 @@ PERSONAL_DATA = {
     "card": rf"\d(?:{SEPARATOR}\d){{11}}",
     "nir": rf"\d(?:{SEPARATOR}\d){{11}}|[12]{SEPARATOR}\d\d{SEPARATOR}\d\d{SEPARATOR}2[ab]",
     "iban": rf"[a-z]{{2}}\d\d(?:{SEPARATOR}[a-z0-9]){{11}}",
-    "phone": rf"\d(?:{SEPARATOR}\d){{7}}",
+    "phone": None,  # filled in by Screen: how many digits depends on the region
     "email": r"[^\s@]@[^\s@]+\.",
     "*": None,  # filled in by Screen: the characters the PII view folds
 }
@@ -59,6 +60,17 @@ def accented_variants() -> dict[str, str]:
         if code < 0x250 and folded.isascii() and folded.isalpha():
             variants[folded] = variants.get(folded, folded) + chr(code).lower()
     return variants
+
+
+def phone_shape(region: str) -> str:
+    """Runs of digits that may be a phone number: eight or more after a plus sign (as `pii` asks),
+    else at least as many as the shortest national number of the region (nine in France: a date,
+    2026-11-24, has eight)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    described = metadata.general_desc if metadata else None
+    lengths = described.possible_length if described else ()
+    national = max(8, min(lengths, default=8))
+    return rf"\+\d(?:{SEPARATOR}\d){{7}}|\d(?:{SEPARATOR}\d){{{national - 1}}}"
 
 
 def term_pattern(term: Term) -> str:
@@ -81,7 +93,7 @@ def term_pattern(term: Term) -> str:
 class Screen:
     """A compiled RE2 set; `look(text)` names what is worth looking for, empty when nothing is."""
 
-    def __init__(self, terms: Iterable[Term], patterns: Iterable[str]) -> None:
+    def __init__(self, terms: Iterable[Term], patterns: Iterable[str], phone_region: str = "FR") -> None:
         options = re2.Options()
         options.case_sensitive = False
         options.never_capture = True
@@ -97,8 +109,12 @@ class Screen:
         # Look-alikes are matched case-sensitively: the Kelvin sign must not stand for every "k".
         families = [(DISGUISE, f"(?-i:{hiding_characters()})")]
         families += [(DISGUISE, p) for p in disguise_shapes(f"[{LATIN_LETTER}]", f"[^{LATIN_LETTER}]")]
-        for kind, pattern in PERSONAL_DATA.items():
-            families.append((f"{PERSONAL}:{kind}", pattern or f"(?-i:{pii_view_characters()})"))
+        personal = {
+            **PERSONAL_DATA,
+            "phone": phone_shape(phone_region),
+            "*": f"(?-i:{pii_view_characters()})",
+        }
+        families += [(f"{PERSONAL}:{kind}", pattern) for kind, pattern in personal.items() if pattern]
         families += [(reason, "|".join(sorted(ws))) for reason, ws in sorted(words.items())]
         families += [(f"pattern:{i}", p) for i, p in enumerate(patterns)]
         for reason, pattern in families:

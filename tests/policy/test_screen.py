@@ -99,3 +99,12 @@ def test_screen_names_what_to_look_for() -> None:
     assert screen.look("sh1t") == {"disguise"}
     assert screen.look("cmd-12") == {"pattern:0"}
     assert screen.look("carte ４９７０") >= {"personal:*"}  # fullwidth digits also fold in the term view
+
+
+def test_a_date_is_not_a_phone_number_but_a_short_national_number_is() -> None:
+    french = Screen(builtin_terms(), [], "FR")
+    assert french.look("crédité le 2026-11-24") == frozenset()  # eight digits: no French number is that short
+    assert "personal:phone" in french.look("appelez le 06 12 34 56 78")
+    assert "personal:phone" in french.look("call +45 33 12 34 56")
+    danish = Screen(builtin_terms(), [], "DK")
+    assert "personal:phone" in danish.look("ring 33 12 34 56")
