@@ -35,7 +35,8 @@ def disguise_shapes(letter: str = "[a-z]", other: str = "[^a-z]") -> tuple[str, 
     """Shapes a disguised term takes, for a given class of letters (also used by `screen`, on text
     whose accents are not folded yet)."""
     return (
-        rf"{letter}[013457@$!|€]+{letter}|[013457$!|€]{letter}{{2}}|{letter}{{2}}[013457$€]",  # leet in words ("journée!" is not)
+        # leet in words: not "journée!" (punctuation), nor "ES70 …" (an IBAN, digits in a number)
+        rf"{letter}[013457@$!|€]+{letter}|[013457$!|€]{letter}{{2}}|{letter}{{2}}[013457$€]+(?:$|[^0-9\s]|\s+[^0-9\s])",
         rf"(?:^|{other}){letter}[ ._\-/\\]+{letter}[ ._\-/\\]+{letter}(?:{other}|$)",  # spaced or dotted letters
         rf"{letter}[*#]|[*#]{letter}",  # masks
         "|".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz"),  # letter runs
