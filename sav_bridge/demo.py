@@ -176,6 +176,22 @@ async def play(story: Story) -> None:
         story.show(f"posted: «{post.text}»")
     story.notes(claire_ticket, notes_before)
 
+    story.say("Amélie pastes a card number: the posting policy blocks it, and tells her why in the ticket")
+    before, notes_before = len(x.brand_posts), len(zd.notes(claire_ticket))
+    await story.agent_answers(
+        claire_ticket, amelie, "C'est bien la carte 4970 1012 3456 7893 qui est réactivée, bonne journée !"
+    )
+    story.show(f"posts on X since: {len(x.brand_posts) - before}")
+    story.notes(claire_ticket, notes_before)
+
+    story.say("Jean-Pierre gives Marc a phone number: fine in a DM, and a disguised insult is caught too")
+    dms_before, notes_before = len(x.dms), len(zd.notes(marc_ticket))
+    await story.agent_answers(marc_ticket, jp, "Appelez notre service virements au 01 23 45 67 89.")
+    await story.agent_answers(marc_ticket, jp, "Quelle m3rde ce retard, désolé.")
+    for dm in x.dms[dms_before:]:
+        story.show(f"DM sent on X to {dm['to']}: «{dm['text']}»")
+    story.notes(marc_ticket, notes_before)
+
     story.say("Our own posts come back from X as events: dropped (echo suppression)")
     answer = await story.from_x(x.echo_of(x.brand_posts[-1].id))
     story.show(f"dropped: {answer['dropped']}")

@@ -34,6 +34,8 @@ async def test_demo_plays_the_whole_story(
     assert "Zendesk ticket #" in out and "x_dm" in out
     assert "^AJ»" in out and "^JPM»" in out and " 1/2 ^AJ»" in out and " 2/2 ^AJ»" in out
     assert "dropped: {'echo': 1}" in out and "0 violation(s)" in out
+    assert "posts on X since: 0" in out and "⛔ Not posted on X." in out and "payment card •••• 7893" in out
+    assert "01 23 45 67 89. ^JPM»" in out and "vulgar term «m•••e»" in out
 
 
 def test_provision_dry_run_from_the_command_line(

@@ -194,12 +194,12 @@ class Lexicon:
                     for term, _ in entries:
                         if self._in_scope(term, view.text, language):
                             start, end = view.span(mask.start(), mask.end())
-                            yield TermMatch(term, start, end, (*view.steps, "mask"))
+                            steps = term_view(text[start:end]).steps
+                            yield TermMatch(term, start, end, (*steps, "mask"))
 
     def _located(self, term: Term, view: View, start: int, end: int, text: str) -> TermMatch:
         first, last = view.span(start, end)
-        plain = plain_fold(text[first:last]) == plain_fold(term.text)
-        return TermMatch(term, first, last, () if plain else view.steps)
+        return TermMatch(term, first, last, _steps_within(text[first:last], term, view))
 
     @staticmethod
     def _in_scope(term: Term, text: str, language: list[str | None]) -> bool:
@@ -208,6 +208,13 @@ class Lexicon:
         if not language:
             language.append(guess_language(WORDS.findall(text)))
         return language[0] == term.lang
+
+
+def _steps_within(found: str, term: Term, view: View) -> tuple[str, ...]:
+    """The normalisation steps that revealed this match, not those the rest of the text needed."""
+    if plain_fold(found) == plain_fold(term.text):
+        return ()
+    return term_view(found).steps or view.steps
 
 
 def _allowed(term: Term, text: str, start: int, end: int) -> bool:

@@ -69,6 +69,11 @@ def test_polysemous_words_count_only_in_their_language(lexicon: Lexicon) -> None
     assert lexicon.scan("We are con artists' worst enemy") == []
 
 
+def test_only_the_steps_that_revealed_the_term_are_named(lexicon: Lexicon) -> None:
+    [match] = lexicon.scan("Désolé, quelle m3rde 🙂")  # the accent of "Désolé" revealed nothing
+    assert match.revealed_by == ("leet",)
+
+
 def test_spans_point_into_the_original_text(lexicon: Lexicon) -> None:
     text = "Bon, quelle m\u200b3rdeeee 🙂"
     [match] = lexicon.scan(text)
