@@ -29,8 +29,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Benchmarks print ratios against a baseline measured in the same run (Presidio, installed here).
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.policy_throughput
+	$(BIN)/python -m bench.policy_quality
 
 serve: $(STAMP)
 	$(BIN)/sav-bridge serve

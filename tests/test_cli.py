@@ -26,6 +26,24 @@ def test_missing_key_stops_start_up_with_one_line(
     assert err == "sav-bridge: config: x.consumer_secret: is required"
 
 
+async def test_invalid_policy_stops_start_up_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from tests.harness import gateway_env
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('version: "1"\nrules:\n  - id: a\n    detector: {pii: cardd}\n    action: block\n')
+    for key, value in gateway_env(
+        f"sqlite:///{tmp_path / 'db.sqlite'}", SAV_BRIDGE_POLICY__PATH=str(policy)
+    ).items():
+        monkeypatch.setenv(key, value)
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err == f"sav-bridge: {policy}:4: rules[0].detector.pii: must be one of card, iban, nir, email, phone"
+    )
+
+
 async def test_demo_plays_the_whole_story(
     vendor_dir: Path | None, capsys: pytest.CaptureFixture[str]
 ) -> None:
