@@ -42,6 +42,8 @@ EN_INSULT_TEMPLATES = ["Honestly, what a {x} this is.", "You are such a {x}.", "
                        "This is {x}, sorry about that.", "Oh {x}, I missed the delivery."]  # fmt: skip
 HOMOGLYPHS = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у", "i": "і", "s": "ѕ"}
 LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
+CARRIERS = ["{x}", "{x}!", "«{x}»", "({x})", '"{x}"', "#{x}", "{x}...", "@marc {x}", "{x}?!", "tu es {x}",
+            "you're {x}", "{x}, vraiment", "{x}\nmerci"]  # fmt: skip
 INNOCENT_FR = [
     "Désolés du retard de livraison, le colis arrive demain.",
     "Le fichier PDF est joint à votre espace client.",
@@ -58,6 +60,8 @@ INNOCENT_FR = [
     "Le spécialiste vous contacte pour l'analyse du dossier.",
     "Nos conseillers sont à votre écoute, c'est promis.",
     "Votre colis est en transit à Cognac, puis à Bitche en Moselle.",
+    "Nous allons baisser vos frais de tenue de compte dès janvier.",
+    "Il y a 3 jours, votre demande a été transmise au service concerné.",
     "La connexion à votre espace est rétablie.",
     "Nous avons reçu la photo du connecteur, merci.",
 ]
@@ -78,6 +82,9 @@ INNOCENT_EN = [
     "The analyst will call you back this afternoon.",
     "Your cocktail glasses were shipped from Hancock county.",
     "Thanks!!! Your assessment is complete.",
+    "Mr Pratt from our Cumbria office will call you back.",
+    "She graduated magna cum laude, congratulations to her!",
+    "Version 8.4.1 fixes it; see #release-notes in the app.",
 ]
 
 
@@ -230,6 +237,16 @@ def main() -> None:
         for i in range(PER_KIND):
             word, how = disguise(rng, terms[i % len(terms)])
             add(rng.choice(templates).format(x=word), [f"terms-{lang}"], "positive", how)
+    for lang, terms in (("fr", FR_TERMS), ("en", EN_TERMS)):
+        for i in range(PER_KIND // 2):
+            word, how = disguise(rng, terms[i % len(terms)])
+            if rng.random() < 0.7:
+                try:
+                    word, second = disguise(rng, word)
+                    how = f"{how}+{second}"
+                except (IndexError, ValueError):
+                    pass  # a second disguise that does not apply to the first
+            add(rng.choice(CARRIERS).format(x=word), [f"terms-{lang}"], "positive", how)
     # Innocent look-alikes: numbers that are not personal data, words that resemble a term.
     for _ in range(PER_KIND):
         number = "".join(str(rng.randrange(10)) for _ in range(16))
@@ -244,6 +261,13 @@ def main() -> None:
         add(
             embed(rng, f"le colis 6A{rng.randrange(10**10, 10**11)}", "fr"), [], "negative", "tracking number"
         )
+    prose = [Faker(locale) for locale in ("fr_FR", "en_GB", "en_US", "fr_CA")]
+    for fake in prose:
+        fake.seed_instance(SEED)
+    for i in range(PER_KIND):
+        fake = prose[i % len(prose)]
+        text = fake.text(max_nb_chars=200) if fake.locales[0] == "fr_FR" else fake.catch_phrase()
+        add(f"{fake.name()} ({fake.company()}, {fake.city()}) : {text}", [], "negative", "generated prose")
     for text in INNOCENT_FR + INNOCENT_EN:
         add(text, [], "negative", "innocent words")
         add(text + " 🙂", [], "negative", "innocent words with emoji")

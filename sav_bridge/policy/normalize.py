@@ -30,14 +30,25 @@ LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"
 LEET_CHARS = "013457@$!|€"
 # A token made of letters and leet characters, with at least one of each; '@' cannot start it (a handle).
 # A trailing '!' or '|' is punctuation ("thanks!!"), not a letter.
-LEET_WORD = re.compile(rf"(?<![\w@])(?=[a-z{re.escape(LEET_CHARS)}]*[a-z])(?=[a-z{re.escape(LEET_CHARS)}]*[{re.escape(LEET_CHARS)}])(?!@)[a-z{re.escape(LEET_CHARS)}]*[a-z{re.escape(LEET_CHARS.replace('!', '').replace('|', ''))}](?!\w)")  # fmt: skip
-SPACED = re.compile(r"(?<![\w])(?:[a-z][ ._\-·•/\\]+){2,}[a-z](?![\w])")
+_LEET = re.escape(LEET_CHARS)
+_IN_WORD = f"a-z{_LEET}*#"  # masks may stand between leet characters ("sh*7")
+LEET_WORD = re.compile(
+    rf"(?<![\w@])(?=[{_IN_WORD}]*[a-z])(?=[{_IN_WORD}]*[{_LEET}])(?!@)"
+    rf"[{_IN_WORD}]*[a-z*#{re.escape(LEET_CHARS.replace('!', '').replace('|', ''))}](?!\w)"
+)
+# Letters written one by one ("f.u.c.k", "s 4 l 4 u d", "m * r d e", "C h i e rrr"): single letters,
+# leet or mask characters, the last one possibly repeated; joined only when two or more are letters.
+SPACED_UNIT = "[a-z013457@$!|€*#]"
+SPACED = re.compile(
+    rf"(?<![\w*])(?:{SPACED_UNIT}[ ._\-·•/\\]+){{2,}}(?:(?P<run>[a-z])(?P=run)*|{SPACED_UNIT})(?![\w*#])"
+)
 WHITESPACE = re.compile(r"\s{2,}|[^\S ]")
 SEPARATORS = re.compile(r"[ ._\-·•/\\]+")
 REPEATS = re.compile(r"([a-z])\1+")
 RUNS = re.compile(r"([a-z])\1*|.", re.DOTALL)
 LONG_RUN = re.compile(r"([a-z])\1\1")
-MASK_WORD = re.compile(r"(?<![\w*#])[a-z][a-z*#]*[*#][a-z*#]*(?![\w*#])")
+# A masked word ("f*ck", "m#rde"); a "#" before the first letter is a hashtag, not a mask.
+MASK_WORD = re.compile(r"(?<![\w*])[a-z][a-z*#]*[*#][a-z*#]*(?![\w*#])")
 
 
 @dataclass(frozen=True)
@@ -51,14 +62,18 @@ class View:
     spaced: tuple[tuple[int, int], ...] = ()  # spans of the original written letter by letter
 
     def has_runs(self, start: int, minimum: tuple[int, ...]) -> bool:
-        """Whether the letters from `start` repeat at least as often as `minimum` asks.
+        """Whether the letters from `start` repeat as the term's do, or are stretched (three or more).
 
-        Repeated letters are squeezed on both sides ("merdeeee" and "merde" meet), so without this
-        check "as" would meet "ass" and "pis" would meet "piss".
+        Repeated letters are squeezed on both sides ("merdeeee" and "merde" meet); without this check
+        "as" would meet "ass", "pis" "piss", and a doubled letter is spelling, not stretching:
+        "baisser" is not "baiser", "Pratt" is not "prat".
         """
         if self.runs is None:
             return True
-        return all(have >= need for have, need in zip(self.runs[start:], minimum, strict=False))
+        return all(
+            have == need or have >= max(3, need)
+            for have, need in zip(self.runs[start:], minimum, strict=False)
+        )
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         if self.offsets is None:
@@ -183,6 +198,8 @@ def _sub(
 
 
 def _unspace(match: re.Match[str]) -> str:
+    if sum(c.isalpha() for c in match.group(0)) < 2:
+        return match.group(0)  # "1 . 3 . 5", a version or a list: not a word
     return SEPARATORS.sub("", match.group(0))
 
 
@@ -218,7 +235,11 @@ def term_view(text: str, track: bool = False) -> View:
         ("leet", LEET_WORD, _unleet),
     ):
         if pattern is SPACED and offsets is not None:
-            spaced = [(offsets[m.start()][0], offsets[m.end() - 1][1]) for m in SPACED.finditer(folded)]
+            spaced = [
+                (offsets[m.start()][0], offsets[m.end() - 1][1])
+                for m in SPACED.finditer(folded)
+                if _unspace(m) != m.group(0)
+            ]
         before = folded
         folded, offsets = _sub(pattern, repl, folded, offsets)
         if folded != before:

@@ -108,7 +108,7 @@ class Screen:
         self._reasons: list[str] = []
         # Look-alikes are matched case-sensitively: the Kelvin sign must not stand for every "k".
         families = [(DISGUISE, f"(?-i:{hiding_characters()})")]
-        families += [(DISGUISE, p) for p in disguise_shapes(f"[{LATIN_LETTER}]", f"[^{LATIN_LETTER}]")]
+        families += [(DISGUISE, p) for p in disguise_shapes(LATIN_LETTER)]
         personal = {
             **PERSONAL_DATA,
             "phone": phone_shape(phone_region),

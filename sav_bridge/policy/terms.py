@@ -31,14 +31,17 @@ from sav_bridge.policy.normalize import (
 LATIN_END = 0x250
 
 
-def disguise_shapes(letter: str = "[a-z]", other: str = "[^a-z]") -> tuple[str, ...]:
-    """Shapes a disguised term takes, for a given class of letters (also used by `screen`, on text
-    whose accents are not folded yet)."""
+def disguise_shapes(letters: str = "a-z") -> tuple[str, ...]:
+    """Shapes a disguised term takes, for a class of letters (`screen` passes accented ones too, as
+    it reads text whose accents are not folded yet)."""
+    letter, other = f"[{letters}]", f"[^{letters}]"
+    unit, gap = f"[{letters}013457@$!|€*#]", r"[ ._\-/\\·•]+"
     return (
         # leet in words: not "journée!" (punctuation), nor "ES70 …" (an IBAN, digits in a number)
         rf"{letter}[013457@$!|€]+{letter}|[013457$!|€]{letter}{{2}}|{letter}{{2}}[013457$€]+(?:$|[^0-9\s]|\s+[^0-9\s])",
-        rf"(?:^|{other}){letter}[ ._\-/\\]+{letter}[ ._\-/\\]+{letter}(?:{other}|$)",  # spaced or dotted letters
-        rf"{letter}[*#]|[*#]{letter}",  # masks
+        # letters written one by one, some of them leet or masked
+        rf"(?:^|{other})(?:{letter}{gap}{unit}{gap}{unit}|{unit}{gap}{letter}{gap}{unit}|{unit}{gap}{unit}{gap}{letter})(?:{other}|$)",
+        rf"{letter}[*#]|\*{letter}",  # masks ("#word" is a hashtag)
         "|".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz"),  # letter runs
     )
 
@@ -188,9 +191,11 @@ class Lexicon:
             word = mask.group(0)
             if sum(c.isalpha() for c in word) < 2:
                 continue
-            shape = re.compile(re.sub(r"[*#]", ".", word))
+            # A mask hides one letter, or none where the letter next to it was doubled and squeezed.
+            masks = sum(c in "*#" for c in word)
+            shape = re.compile("".join(".?" if c in "*#" else re.escape(c) for c in word))
             for key, entries in self._single_words:
-                if len(key) == len(word) and shape.fullmatch(key):
+                if len(word) - masks <= len(key) <= len(word) and shape.fullmatch(key):
                     for term, _ in entries:
                         if self._in_scope(term, view.text, language):
                             start, end = view.span(mask.start(), mask.end())

@@ -58,6 +58,11 @@ def test_disguised_terms_are_found_with_the_step_that_revealed_them(
         "A bite-sized summary.",  # "bite" counts only in French text
         "Thanks!!!! Your assessment is complete.",
         "@sh1tbank n'est pas notre compte",
+        "Nous allons baisser vos frais dès ce mois-ci 🙂",  # a doubled letter is spelling: not "baiser"
+        "Mr Pratt will call you back.",  # nor is "Pratt" a stretched "prat"
+        "She graduated magna cum laude, congratulations!",
+        "The PD of Springfield confirmed it.",  # "pd" is a slur only in French
+        "Merci pour votre patience. ^PD",  # a signature
     ],
 )
 def test_innocent_look_alikes_are_not_terms(lexicon: Lexicon, text: str) -> None:
