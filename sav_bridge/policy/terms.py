@@ -34,13 +34,13 @@ LATIN_END = 0x250
 def disguise_shapes(letters: str = "a-z") -> tuple[str, ...]:
     """Shapes a disguised term takes, for a class of letters (`screen` passes accented ones too, as
     it reads text whose accents are not folded yet)."""
-    letter, other = f"[{letters}]", f"[^{letters}]"
+    letter, edge = f"[{letters}]", f"[^{letters}0-9]"  # a digit ends no word: "à 18 h" is not spaced
     unit, gap = f"[{letters}013457@$!|€*#]", r"[ ._\-/\\·•]+"
     return (
         # leet in words: not "journée!" (punctuation), nor "ES70 …" (an IBAN, digits in a number)
         rf"{letter}[013457@$!|€]+{letter}|[013457$!|€]{letter}{{2}}|{letter}{{2}}[013457$€]+(?:$|[^0-9\s]|\s+[^0-9\s])",
         # letters written one by one, some of them leet or masked
-        rf"(?:^|{other})(?:{letter}{gap}{unit}{gap}{unit}|{unit}{gap}{letter}{gap}{unit}|{unit}{gap}{unit}{gap}{letter})(?:{other}|$)",
+        rf"(?:^|{edge})(?:{letter}{gap}{unit}{gap}{unit}|{unit}{gap}{letter}{gap}{unit}|{unit}{gap}{unit}{gap}{letter})(?:{edge}|$)",
         rf"{letter}[*#]|\*{letter}",  # masks ("#word" is a hashtag)
         "|".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz"),  # letter runs
     )

@@ -108,3 +108,14 @@ def test_a_date_is_not_a_phone_number_but_a_short_national_number_is() -> None:
     assert "personal:phone" in french.look("call +45 33 12 34 56")
     danish = Screen(builtin_terms(), [], "DK")
     assert "personal:phone" in danish.look("ring 33 12 34 56")
+
+
+def test_most_everyday_replies_cost_one_pass() -> None:
+    """What keeps decisions fast: a clean reply needs no detector (a regression here is silent)."""
+    from bench.policy_throughput import everyday_replies
+
+    screen = Screen(builtin_terms(), [r"(?i)\b(?:CMD|ORD)[- ]?\d{6,10}\b"], "FR")
+    positives = {row["text"] for row in load_rows() if row["kind"] == "positive"}
+    clean = [text for text in everyday_replies() if text not in positives]
+    looked = [text for text in clean if screen.look(text) - {"term:en"}]  # "retard": one cheap language guess
+    assert len(looked) / len(clean) <= 0.02, looked[:5]
