@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 
 Offsets = list[tuple[int, int]]
@@ -58,8 +58,13 @@ class View:
     text: str
     steps: tuple[str, ...]
     offsets: Offsets | None = None
-    runs: tuple[int, ...] | None = None
+    unsqueezed: str | None = None  # the text before repeated letters were squeezed
     spaced: tuple[tuple[int, int], ...] = ()  # spans of the original written letter by letter
+
+    @cached_property
+    def runs(self) -> tuple[int, ...] | None:
+        """How many times each character stood in a row before squeezing (worked out on a match only)."""
+        return None if self.unsqueezed is None else letter_runs(self.unsqueezed)
 
     def has_runs(self, start: int, minimum: tuple[int, ...]) -> bool:
         """Whether the letters from `start` repeat as the term's do, or are stretched (three or more).
@@ -244,11 +249,10 @@ def term_view(text: str, track: bool = False) -> View:
         folded, offsets = _sub(pattern, repl, folded, offsets)
         if folded != before:
             steps.append(name)
-    runs = letter_runs(folded)
     squeezed, offsets = _sub(REPEATS, _squeeze, folded, offsets)
     if LONG_RUN.search(folded):
         steps.append("repeated letters")
-    return View(squeezed, tuple(steps), offsets, runs, tuple(spaced))
+    return View(squeezed, tuple(steps), offsets, folded, tuple(spaced))
 
 
 def within_spaced(view: View, start: int, end: int) -> bool:

@@ -38,7 +38,9 @@ def disguise_shapes(letters: str = "a-z") -> tuple[str, ...]:
     unit, gap = f"[{letters}013457@$!|€*#]", r"[ ._\-/\\·•]+"
     return (
         # leet in words: not "journée!" (punctuation), nor "ES70 …" (an IBAN, digits in a number)
-        rf"{letter}[013457@$!|€]+{letter}|[013457$!|€]{letter}{{2}}|{letter}{{2}}[013457$€]+(?:$|[^0-9\s]|\s+[^0-9\s])",
+        # and not an e-mail address: "s@lope" is leet, "claire@gmail.com" is not
+        rf"{letter}[013457$!|€]+{letter}|{letter}@{letter}+(?:$|[^.{letters}]|\.(?:\s|$))"
+        rf"|[013457$!|€]{letter}{{2}}|{letter}{{2}}[013457$€]+(?:$|[^0-9\s]|\s+[^0-9\s])",
         # letters written one by one, some of them leet or masked
         rf"(?:^|{edge})(?:{letter}{gap}{unit}{gap}{unit}|{unit}{gap}{letter}{gap}{unit}|{unit}{gap}{unit}{gap}{letter})(?:{edge}|$)",
         rf"{letter}[*#]|\*{letter}",  # masks ("#word" is a hashtag)
