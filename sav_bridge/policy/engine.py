@@ -1,8 +1,9 @@
 """A compiled posting policy: `decide(text, audience)` says what may be posted, and why.
 
 Pure and synchronous: no I/O after the policy is loaded. For each audience the applicable rules are
-chosen once, at load time; a decision then runs at most one PII pass, one term scan (all term rules
-share one automaton) and one RE2 search per custom pattern.
+chosen once, at load time. A decision starts with one RE2 pass (`screen`) that names the detectors
+worth running; most replies need none. Then at most one PII pass, one term scan (all term rules share
+one automaton) and one RE2 search per custom pattern the screen saw.
 
 Precedence: block > require_dm > redact > warn. An `allow` rule is an exception: findings that
 overlap its words are dropped. A `redact` masks the spans (keeping the last four digits of numbers)
@@ -11,22 +12,20 @@ and checks the masked text again; whatever is still found then blocks the reply.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-import re2
 
 from sav_bridge.model import Audience, Decision, Finding
 from sav_bridge.policy import pii
 from sav_bridge.policy.document import load_document, parse_document
+from sav_bridge.policy.masking import MASK, preview, redact
+from sav_bridge.policy.rules import Pattern, Rule, RuleSet
 from sav_bridge.policy.screen import DISGUISE, PERSONAL, TERM, Screen
 from sav_bridge.policy.terms import WORDS, Lexicon, Term, TermMatch, builtin_terms, guess_language, plain_fold
 
 RANK = {"allow": 0, "warn": 1, "redact": 2, "require_dm": 3, "block": 4}
-MASK = "•"
 LABELS = {
     "card": "payment card",
     "iban": "IBAN",
@@ -44,152 +43,6 @@ VERBS = {
     "redact": "masked",
     "warn": "warning",
 }
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One rule of a policy document, with its detector's settings."""
-
-    id: str
-    kind: str
-    audiences: frozenset[Audience]
-    action: str
-    detector: Mapping[str, Any]
-    switch_to_dm: bool = False
-    advice: str = ""
-
-    @classmethod
-    def from_document(cls, data: Mapping[str, Any]) -> Rule:
-        audience = data.get("audience", ["public", "dm"])
-        audiences = [audience] if isinstance(audience, str) else audience
-        (kind, settings), *_ = data["detector"].items()
-        return cls(
-            id=data["id"],
-            kind=kind,
-            audiences=frozenset(Audience(a) for a in audiences),
-            action=data["action"],
-            detector={kind: settings},
-            switch_to_dm=bool(data.get("switch_to_dm", False)),
-            advice=data.get("advice", ""),
-        )
-
-    def selects(self, term: Term) -> bool:
-        """Whether a term found in the text is this rule's to report."""
-        if term.rule is not None:
-            return term.rule == self.id
-        options: Mapping[str, Any] = self.detector["terms"] or {}
-        if set(options) == {"extra"}:
-            return False
-        return (
-            term.lang in options.get("languages", (term.lang,))
-            and term.category in options.get("categories", (term.category,))
-            and term.severity == options.get("severity", term.severity)
-        )
-
-
-@dataclass(frozen=True)
-class Pattern:
-    """A custom RE2 pattern whose confidence words nearby raise or lower."""
-
-    rule: Rule
-    source: str
-    regex: Any
-    category: str
-    confidence: float
-    min_confidence: float
-    words: tuple[str, ...]
-    against: tuple[str, ...]
-    window: int
-    boost: float
-
-    @classmethod
-    def from_rule(cls, rule: Rule) -> Pattern:
-        spec = rule.detector["pattern"]
-        context = spec.get("context", {})
-        source = ("(?i)" if spec.get("ignore_case", True) else "(?-i)") + spec["regex"]
-        return cls(
-            rule=rule,
-            source=source,
-            regex=re2.compile(source),
-            category=spec.get("category", "custom"),
-            confidence=spec.get("confidence", 0.8),
-            min_confidence=spec.get("min_confidence", 0.5),
-            words=tuple(plain_fold(w) for w in context.get("words", ())),
-            against=tuple(plain_fold(w) for w in context.get("against", ())),
-            window=context.get("window", 40),
-            boost=context.get("boost", 0.3),
-        )
-
-    def findings(self, text: str) -> Iterable[Finding]:
-        for match in self.regex.finditer(text):
-            start, end = match.span()
-            if start == end:
-                continue
-            confidence = self._confidence(text, start, end)
-            if confidence >= self.min_confidence:
-                yield Finding(
-                    self.rule.id,
-                    self.category,
-                    self.rule.action,
-                    start,
-                    end,
-                    detail=_mask_number(match.group(0)),
-                    confidence=round(confidence, 3),
-                )
-
-    def _confidence(self, text: str, start: int, end: int) -> float:
-        if not self.words and not self.against:
-            return self.confidence
-        near = plain_fold(text[max(0, start - self.window) : end + self.window])
-        near_words = set(re.findall(r"\w+", near))
-        confidence = self.confidence
-        if any(_mentions(w, near, near_words) for w in self.words):
-            confidence += self.boost
-        if any(_mentions(w, near, near_words) for w in self.against):
-            confidence -= self.boost
-        return max(0.0, min(1.0, confidence))
-
-
-def _mentions(word: str, near: str, near_words: set[str]) -> bool:
-    return word in near_words if word.isalnum() else word in near
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    """The rules of one audience, grouped by detector."""
-
-    pii: dict[str, tuple[Rule, ...]]
-    pii_kinds: frozenset[str]
-    terms: tuple[Rule, ...]
-    patterns: tuple[tuple[int, Pattern], ...]  # with the pattern's index in the screen
-    allow: re.Pattern[str] | None
-
-    @classmethod
-    def of(cls, rules: Iterable[Rule], compiled: Mapping[str, tuple[int, Pattern]]) -> RuleSet:
-        pii_rules: dict[str, list[Rule]] = {}
-        terms: list[Rule] = []
-        patterns: list[tuple[int, Pattern]] = []
-        allowed: list[str] = []
-        for rule in rules:
-            if rule.kind == "pii":
-                pii_rules.setdefault(rule.detector["pii"], []).append(rule)
-            elif rule.kind == "terms":
-                terms.append(rule)
-            elif rule.kind == "pattern":
-                patterns.append(compiled[rule.id])
-            else:
-                allowed.extend(plain_fold(p) for p in rule.detector["allow"])
-        allow = None
-        if allowed:
-            words = "|".join(re.escape(p) for p in sorted(allowed, key=len, reverse=True))
-            allow = re.compile(rf"(?<!\w)(?:{words})(?!\w)")
-        return cls(
-            {k: tuple(v) for k, v in pii_rules.items()},
-            frozenset(pii_rules),
-            tuple(terms),
-            tuple(patterns),
-            allow,
-        )
 
 
 class Policy:
@@ -347,35 +200,6 @@ def _term_finding(rule: Rule, match: TermMatch) -> Finding:
         detail=f"«{hidden}»{language}",
         revealed_by=match.revealed_by,
     )
-
-
-def preview(kind: str, value: str) -> str:
-    """A value as it may appear in a note or the audit log: never the whole of it."""
-    if kind == "email":
-        local, _, domain = value.partition("@")
-        name, _, tld = domain.rpartition(".")
-        return f"{local[:1]}{MASK * 3}@{name[:1]}{MASK * 3}.{tld}"
-    return _mask_number(value)
-
-
-def _mask_number(value: str) -> str:
-    digits = [c for c in value if c.isdigit()]
-    if len(digits) >= 6:
-        return f"{MASK * 4} {''.join(digits[-4:])}"
-    return MASK * 4
-
-
-def redact(text: str, findings: Iterable[Finding]) -> str:
-    """Mask every letter and digit of the spans, keeping the last four digits of long numbers."""
-    chars = list(text)
-    for finding in findings:
-        span = range(finding.start, finding.end)
-        digits = [i for i in span if chars[i].isdigit()]
-        keep = set(digits[-4:]) if len(digits) >= 8 else set()
-        for i in span:
-            if chars[i].isalnum() and i not in keep:
-                chars[i] = MASK
-    return "".join(chars)
 
 
 def load_policy(path: Path) -> Policy:

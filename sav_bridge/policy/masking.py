@@ -1,0 +1,39 @@
+"""What a finding may show of what it found, in a note, the audit log or the posted text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sav_bridge.model import Finding
+
+MASK = "•"
+
+
+def preview(kind: str, value: str) -> str:
+    """A value as it may appear in a note or the audit log: never the whole of it."""
+    if kind == "email":
+        local, _, domain = value.partition("@")
+        name, _, tld = domain.rpartition(".")
+        return f"{local[:1]}{MASK * 3}@{name[:1]}{MASK * 3}.{tld}"
+    return mask_number(value)
+
+
+def mask_number(value: str) -> str:
+    """The last four digits of a long number, the rest hidden."""
+    digits = [c for c in value if c.isdigit()]
+    if len(digits) >= 6:
+        return f"{MASK * 4} {''.join(digits[-4:])}"
+    return MASK * 4
+
+
+def redact(text: str, findings: Iterable[Finding]) -> str:
+    """Mask every letter and digit of the spans, keeping the last four digits of long numbers."""
+    chars = list(text)
+    for finding in findings:
+        span = range(finding.start, finding.end)
+        digits = [i for i in span if chars[i].isdigit()]
+        keep = set(digits[-4:]) if len(digits) >= 8 else set()
+        for i in span:
+            if chars[i].isalnum() and i not in keep:
+                chars[i] = MASK
+    return "".join(chars)
