@@ -9,12 +9,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sav_bridge import POLICY_DIR, logs
-from sav_bridge.config import Settings, load_settings
+from sav_bridge import logs
+from sav_bridge.config import Settings, configured_policy_path, load_settings
 from sav_bridge.errors import SavBridgeError
 from sav_bridge.helpdesks import available
-
-DEFAULT_POLICY = POLICY_DIR / "default.yaml"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,9 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = policy_actions.add_parser("validate", help="check policy files against the schema")
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check = policy_actions.add_parser("check", help="decide one text, or JSON lines from stdin")
-    check.add_argument(
-        "--policy", type=Path, default=DEFAULT_POLICY, help="policy file (default: %(default)s)"
-    )
+    check.add_argument("--policy", type=Path, help="policy file (default: policy.path of the configuration)")
     check.add_argument("--audience", choices=["public", "dm"], default="public", help="default: public")
     check.add_argument("--jsonl", action="store_true", help='read {"text", "audience"} lines on stdin')
     check.add_argument("text", nargs="?", help="the reply to check")
@@ -74,7 +70,7 @@ def policy_command(args: argparse.Namespace) -> int:
 
     if args.action == "validate":
         return console.validate(args.files, sys.stdout)
-    policy = Policy.from_file(args.policy)
+    policy = Policy.from_file(args.policy or configured_policy_path(args.config, os.environ))
     audience = Audience(args.audience)
     if args.jsonl:
         return console.check_jsonl(policy, audience, sys.stdin, sys.stdout, sys.stderr)
@@ -95,14 +91,13 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
     from sav_bridge.app import create_app
+    from sav_bridge.policy import load_policy
 
     transport = None
     if settings.sandbox:
         from sav_bridge.sandbox import Sandbox
 
         transport = Sandbox(settings, vendor_dir_from_env(os.environ)).transport()
-    from sav_bridge.policy import load_policy
-
     policy = load_policy(settings.policy_path)  # an invalid policy stops start-up here, in one line
     app = create_app(settings, transport=transport, policy=policy)
     uvicorn.run(

@@ -109,17 +109,28 @@ def load_schema() -> dict[str, Any]:
 
 def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the YAML file (if any) and the environment, validate, and build `Settings`."""
-    environ = {} if environ is None else environ
     schema = load_schema()
+    raw = _raw(path, {} if environ is None else environ, schema)
+    _apply_defaults(raw, schema)
+    _validate(raw, schema)
+    return _build(raw, schema)
+
+
+def configured_policy_path(path: str | Path | None, environ: Mapping[str, str]) -> Path:
+    """`policy.path` alone, for `sav-bridge policy …`: compliance staff need no X or helpdesk secrets."""
+    configured = _raw(path, environ, load_schema()).get("policy", {}).get("path")
+    return Path(configured) if configured else POLICY_DIR / "default.yaml"
+
+
+def _raw(path: str | Path | None, environ: Mapping[str, str], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The YAML file (if any) with the environment laid over it, before defaults and validation."""
     path = path or environ.get(ENV_PREFIX + "CONFIG")
     raw: dict[str, Any] = _read_yaml(Path(path)) if path else {}
     for name, value in sorted(environ.items()):
         if name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX) :] not in RESERVED_ENV:
             keys = name[len(ENV_PREFIX) :].lower().split("__")
             _set_path(raw, keys, _coerce(value, _schema_at(schema, keys), ".".join(keys)))
-    _apply_defaults(raw, schema)
-    _validate(raw, schema)
-    return _build(raw, schema)
+    return raw
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

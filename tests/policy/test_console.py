@@ -47,6 +47,18 @@ def test_check_with_another_policy_file(tmp_path: Path, capsys: pytest.CaptureFi
     assert "policy s-1" in out and "decision: BLOCK" in out
 
 
+def test_check_uses_the_gateways_configured_policy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configured = tmp_path / "configured.yaml"
+    configured.write_text(
+        'version: "conf-1"\nrules:\n  - {id: mail, detector: {pii: email}, action: block}\n'
+    )
+    monkeypatch.setenv("SAV_BRIDGE_POLICY__PATH", str(configured))  # no X or helpdesk secrets needed
+    assert main(["policy", "check", "--audience", "dm", "a@b.fr"]) == 0
+    assert "policy conf-1" in capsys.readouterr().out
+
+
 def test_jsonl_batch_replays_past_replies(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
