@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Job], Awaitable[list[NewJob] | None]]
 DeadHandler = Callable[[Job, str], Awaitable[None]]
+Scrubber = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
 class Outbox:
@@ -34,9 +35,13 @@ class Outbox:
         metrics: Metrics,
         on_dead: DeadHandler | None = None,
         rng: random.Random | None = None,
+        scrubbers: Mapping[str, Scrubber] | None = None,
     ) -> None:
+        """`scrubbers`, by job kind, rewrite a done job's payload so that what it no longer needs
+        (an agent's reply text) is not kept; a dead job keeps its payload, to be replayed."""
         self.store = store
         self.handlers = handlers
+        self.scrubbers = scrubbers or {}
         self.settings = settings
         self.metrics = metrics
         self.on_dead = on_dead
@@ -71,7 +76,8 @@ class Outbox:
             log.exception("job %s (%s) crashed", job.id, job.kind)
             await self._retry(job, f"internal error: {type(exc).__name__}: {exc}", None)
         else:
-            if not await self.store.finish(job, follow_ups or ()):
+            scrub = self.scrubbers.get(job.kind)
+            if not await self.store.finish(job, follow_ups or (), scrub(job.payload) if scrub else None):
                 log.warning("job %s lost its lease before finishing", job.id)
             elif follow_ups:
                 self.wake()

@@ -22,6 +22,7 @@ from sav_bridge.flows import (
     JOB_TICKET_CHANGED,
     InboundFlow,
     OutboundFlow,
+    scrub_reply,
 )
 from sav_bridge.helpdesks import Helpdesk, load_helpdesk
 from sav_bridge.metrics import Metrics
@@ -78,7 +79,14 @@ class Runtime:
             JOB_PUBLISH_REPLY: outbound.publish,
             JOB_NOTE: outbound.note,
         }
-        outbox = Outbox(store, handlers, settings.workers, metrics, on_dead=outbound.on_dead)
+        outbox = Outbox(
+            store,
+            handlers,
+            settings.workers,
+            metrics,
+            on_dead=outbound.on_dead,
+            scrubbers={JOB_PUBLISH_REPLY: scrub_reply},
+        )
         return cls(settings, store, http, helpdesk, x, metrics, outbox, clock)
 
     def start_workers(self) -> None:

@@ -39,6 +39,10 @@ async def test_blocked_reply_is_never_posted_and_the_agent_reads_why(gateway: Ga
     assert audit["policy_version"] == "2026.11-1"
     assert detail["action"] == "block" and detail["findings"][0]["rule"] == "card-number"
     assert CARD not in audit["detail"]  # the audit keeps a hash of the text, not the number
+    jobs = await gateway.runtime.store.job_rows()
+    assert all(CARD not in job["payload"] for job in jobs)  # nor does the outbox, once the job is done
+    [reply_job] = [job for job in jobs if job["kind"] == "reply.publish"]
+    assert json.loads(reply_job["payload"])["body_sha256"] == detail["text_sha256"]
 
 
 async def test_redacted_reply_is_posted_masked_and_the_note_says_so(gateway: Gateway) -> None:

@@ -12,6 +12,7 @@ from sav_bridge.flows.outbound import (
     JOB_TICKET_CHANGED,
     OutboundFlow,
     accept_helpdesk_notice,
+    scrub_reply,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "OutboundFlow",
     "accept_helpdesk_notice",
     "accept_x_body",
+    "scrub_reply",
 ]

@@ -58,6 +58,18 @@ def reply_to_json(reply: AgentReply) -> dict[str, Any]:
     }
 
 
+def scrub_reply(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A published (or held) reply's job payload without its text: it may hold a card number."""
+    scrubbed = {k: v for k, v in payload.items() if k != "body"}
+    scrubbed["body_sha256"] = text_digest(payload.get("body", ""))
+    return scrubbed
+
+
+def text_digest(text: str) -> str:
+    """How the audit log and scrubbed jobs refer to a reply's text without keeping it."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def reply_from_json(data: Mapping[str, Any]) -> AgentReply:
     return AgentReply(
         ticket=TicketRef(data["helpdesk"], data["ticket_id"]),
@@ -140,7 +152,7 @@ class OutboundFlow:
                 "action": decision.action,
                 "audience": audience.value,
                 "findings": [f.__dict__ for f in decision.findings],
-                "text_sha256": hashlib.sha256(reply.body.encode()).hexdigest(),
+                "text_sha256": text_digest(reply.body),
             },
             decision.policy_version,
         )

@@ -182,14 +182,18 @@ class Store:
             )
             return _job(claimed) if claimed else None
 
-    async def finish(self, job: Job, follow_ups: Iterable[NewJob] = ()) -> bool:
-        """Mark a job done (and enqueue what it causes). False if our lease was lost meanwhile."""
+    async def finish(
+        self, job: Job, follow_ups: Iterable[NewJob] = (), payload: dict[str, Any] | None = None
+    ) -> bool:
+        """Mark a job done (and enqueue what it causes), replacing its payload when one is given (to
+        keep nothing sensitive once it is no longer needed). False if our lease was lost meanwhile."""
         now = self.clock()
+        stored = json.dumps(job.payload if payload is None else payload, ensure_ascii=False)
         async with self.db.transaction() as tx:
             done = await tx.execute(
-                "UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = ?"
-                " WHERE id = ? AND lease_token = ? AND state = 'running'",
-                (now, job.id, job.lease_token),
+                "UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = ?,"
+                " payload = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
+                (now, stored, job.id, job.lease_token),
             )
             if done:
                 await self._enqueue(tx, follow_ups, now)
