@@ -30,8 +30,9 @@ DISGUISE = "disguise"
 TERM = "term"
 PERSONAL = "personal"
 
-# Lookaround-free supersets of what `pii` looks for; `\d` is ASCII in RE2, so digits written in other
-# forms (fullwidth, mathematical, circled) are a family of their own that asks for every kind.
+# Lookaround-free supersets of what `pii` looks for. Phone numbers depend on the region
+# (`phone_shape`); `\d` is ASCII in RE2, so digits written in other forms (fullwidth, mathematical,
+# circled) are a family of their own, `personal:*`, that asks for every kind.
 SEPARATOR = (
     char_class([*(c for c in range(0x3000 + 1) if chr(c).isspace()), *zero_width_codes(), *map(ord, ".-/()")])
     + "{0,3}"
@@ -40,9 +41,7 @@ PERSONAL_DATA = {
     "card": rf"\d(?:{SEPARATOR}\d){{11}}",
     "nir": rf"\d(?:{SEPARATOR}\d){{11}}|[12]{SEPARATOR}\d\d{SEPARATOR}\d\d{SEPARATOR}2[ab]",
     "iban": rf"[a-z]{{2}}\d\d(?:{SEPARATOR}[a-z0-9]){{11}}",
-    "phone": None,  # filled in by Screen: how many digits depends on the region
     "email": r"[^\s@]@[^\s@]+\.",
-    "*": None,  # filled in by Screen: the characters the PII view folds
 }
 # Only Latin letters and digits count as letters here: cheaper to compile than \pL by a hundred
 # times, and what it gets wrong (a Cyrillic letter taken for a boundary) only makes the screen look more.
@@ -114,7 +113,7 @@ class Screen:
             "phone": phone_shape(phone_region),
             "*": f"(?-i:{pii_view_characters()})",
         }
-        families += [(f"{PERSONAL}:{kind}", pattern) for kind, pattern in personal.items() if pattern]
+        families += [(f"{PERSONAL}:{kind}", pattern) for kind, pattern in personal.items()]
         families += [(reason, "|".join(sorted(ws))) for reason, ws in sorted(words.items())]
         families += [(f"pattern:{i}", p) for i, p in enumerate(patterns)]
         for reason, pattern in families:
