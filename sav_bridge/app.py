@@ -92,12 +92,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    runtime = _runtime(request)
     try:
-        await _runtime(request).store.ping()
+        await runtime.store.ping()
     except Exception as exc:
         log.warning("store not reachable: %s", type(exc).__name__)
         return JSONResponse({"status": "unavailable", "store": type(exc).__name__}, 503)
-    return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "ready", "policy_version": runtime.policy.version})
 
 
 async def metrics(request: Request) -> Response:

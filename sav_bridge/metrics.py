@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info, generate_latest
 
 
 class Metrics:
@@ -41,6 +41,7 @@ class Metrics:
             "sav_bridge_dead_letters", "Jobs given up", ["kind"], registry=self.registry
         )
         self.queue_depth = Gauge("sav_bridge_queue_depth", "Jobs by state", ["state"], registry=self.registry)
+        self.policy = Info("sav_bridge_policy", "The posting policy in force", registry=self.registry)
 
     def render(self, jobs_by_state: dict[str, int]) -> bytes:
         for state in ("pending", "running", "done", "dead"):

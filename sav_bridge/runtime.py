@@ -44,6 +44,7 @@ class Runtime:
     metrics: Metrics
     outbox: Outbox
     clock: Callable[[], float]
+    policy: Policy
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -87,7 +88,8 @@ class Runtime:
             on_dead=outbound.on_dead,
             scrubbers={JOB_PUBLISH_REPLY: scrub_reply},
         )
-        return cls(settings, store, http, helpdesk, x, metrics, outbox, clock)
+        metrics.policy.info({"version": policy.version, "source": policy.source})
+        return cls(settings, store, http, helpdesk, x, metrics, outbox, clock, policy)
 
     def start_workers(self) -> None:
         for _ in range(self.settings.workers.count):
