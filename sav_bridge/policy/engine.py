@@ -103,7 +103,8 @@ class Policy:
                 found.extend(_pii_finding(rule, personal) for rule in rules.pii[personal.kind])
         if rules.terms and (TERM in look or DISGUISE in look or _scoped_term_in_its_language(look, text)):
             for term in self.lexicon.scan(text, thorough=TERM in look or DISGUISE not in look):
-                found.extend(_term_finding(rule, term) for rule in rules.terms if rule.selects(term.term))
+                if not _initials(text, term):
+                    found.extend(_term_finding(rule, term) for rule in rules.terms if rule.selects(term.term))
         for index, pattern in rules.patterns:
             if f"pattern:{index}" in look:
                 found.extend(pattern.findings(text))
@@ -151,6 +152,11 @@ class Policy:
         if decision.switch_to_dm and decision.text is not None:
             lines.append("The reply was sent as a DM instead of a public post.")
         return "\n".join(lines)
+
+
+def _initials(text: str, term: TermMatch) -> bool:
+    """An agent's initials typed as a signature ("… ^PD", "^TG"): never a term."""
+    return term.start > 0 and text[term.start - 1] == "^" and term.end - term.start <= 4
 
 
 def _personal_kinds(look: frozenset[str]) -> frozenset[str]:

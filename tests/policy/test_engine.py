@@ -52,6 +52,11 @@ def test_default_policy_decisions(default: Policy, text: str, audience: Audience
     assert default.decide(text, audience).action == action
 
 
+def test_typed_initials_are_a_signature_not_a_term(default: Policy) -> None:
+    assert default.decide("Bonne journée, à bientôt ! ^PD", PUBLIC).action == "allow"
+    assert default.decide("Vous êtes vraiment un PD", PUBLIC).action == "block"
+
+
 def test_block_wins_over_everything_and_posts_nothing(default: Policy) -> None:
     decision = default.decide(f"Carte {CARD}, tel 06 12 34 56 78, mail a.b@gmail.com, merde", PUBLIC)
     assert decision.action == "block" and decision.text is None

@@ -62,7 +62,6 @@ def test_disguised_terms_are_found_with_the_step_that_revealed_them(
         "Mr Pratt will call you back.",  # nor is "Pratt" a stretched "prat"
         "She graduated magna cum laude, congratulations!",
         "The PD of Springfield confirmed it.",  # "pd" is a slur only in French
-        "Merci pour votre patience. ^PD",  # a signature
     ],
 )
 def test_innocent_look_alikes_are_not_terms(lexicon: Lexicon, text: str) -> None:
