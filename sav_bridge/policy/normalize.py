@@ -3,8 +3,10 @@
 Two views:
 - the **term view** folds everything an agent (or a pasted text) might use to hide a word: NFKC,
   zero-width and format characters, case, accents, look-alike letters (Cyrillic, Greek, maths, from
-  Unicode confusables), spaced or dotted letters ("f.u.c.k"), leet inside words ("m3rde"), and repeated
-  letters ("merdeeee"). Lexicon entries go through the same folding, so both sides meet.
+  Unicode confusables), phrases split by line breaks, spaced or dotted letters ("f.u.c.k", "s 4 l 0 p e"),
+  leet inside words ("m3rde"), and repeated letters ("merdeeee", with their run lengths kept so that
+  "as" never meets "ass"). Masks ("f*ck") stay, for `terms` to match against entries of their shape.
+  Lexicon entries go through the same folding, so both sides meet.
 - the **PII view** is lighter: NFKC digits and letters, no format characters, but no leet (O is not 0)
   and no case folding (IBANs).
 
@@ -38,7 +40,7 @@ LEET_WORD = re.compile(
 )
 # Letters written one by one ("f.u.c.k", "s 4 l 4 u d", "m * r d e", "C h i e rrr"): single letters,
 # leet or mask characters, the last one possibly repeated; joined only when two or more are letters.
-SPACED_UNIT = "[a-z013457@$!|€*#]"
+SPACED_UNIT = f"[{_IN_WORD}]"
 SPACED = re.compile(
     rf"(?<![\w*])(?:{SPACED_UNIT}[ ._\-·•/\\]+){{2,}}(?:(?P<run>[a-z])(?P=run)*|{SPACED_UNIT})(?![\w*#])"
 )
