@@ -196,13 +196,12 @@ class Lexicon:
             # A mask hides one letter, or none where the letter next to it was doubled and squeezed.
             masks = sum(c in "*#" for c in word)
             shape = re.compile("".join(".?" if c in "*#" else re.escape(c) for c in word))
+            start, end = view.span(mask.start(), mask.end())
             for key, entries in self._single_words:
                 if len(word) - masks <= len(key) <= len(word) and shape.fullmatch(key):
                     for term, _ in entries:
-                        if self._in_scope(term, view.text, language):
-                            start, end = view.span(mask.start(), mask.end())
-                            steps = term_view(text[start:end]).steps
-                            yield TermMatch(term, start, end, (*steps, "mask"))
+                        if self._in_scope(term, view.text, language) and not _allowed(term, text, start, end):
+                            yield TermMatch(term, start, end, (*term_view(text[start:end]).steps, "mask"))
 
     def _located(self, term: Term, view: View, start: int, end: int, text: str) -> TermMatch:
         first, last = view.span(start, end)
