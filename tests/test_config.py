@@ -89,3 +89,22 @@ def test_secrets_never_show_in_repr() -> None:
     shown = repr(settings)
     assert "x-consumer-secret-for-tests" not in shown and "zendesk-api-token-for-tests" not in shown
     assert set(settings.secrets()) >= {"x-consumer-secret-for-tests", "zendesk-webhook-secret-for-tests"}
+
+
+def test_the_readme_example_configuration_loads(tmp_path: Path) -> None:
+    """The example a deployer copies must pass the schema as it stands."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Configuration", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = tmp_path / "sav-bridge.yaml"
+    config.write_text(example)
+    secrets = {
+        "SAV_BRIDGE_X__CONSUMER_SECRET": "c",
+        "SAV_BRIDGE_X__ACCESS_TOKEN": "t",
+        "SAV_BRIDGE_ZENDESK__API_TOKEN": "z",
+        "SAV_BRIDGE_ZENDESK__WEBHOOK_SECRET": "w",
+    }
+    settings = load_settings(config, secrets)
+    assert settings.x.account_id == "1234567890"
+    assert settings.policy_path == Path("/etc/sav-bridge/policy.yaml")
+    assert settings.database_url.startswith("postgresql://")
