@@ -226,3 +226,16 @@ def test_shipped_default_policy_is_valid_and_used_by_default(default: Policy, tm
     assert default.version and len(default.rules) >= 8
     with pytest.raises(PolicyError, match="cannot read"):
         Policy.from_file(tmp_path / "missing.yaml")
+
+
+def test_the_readme_example_policy_is_valid_and_does_what_it_says() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Writing a rule", 1)[1]
+    example = Policy.from_text(section.split("```yaml\n", 1)[1].split("```", 1)[0], "README")
+    assert example.decide(f"Carte {CARD}", DM).action == "block"
+    assert example.decide("Chez Banque Rivale c'est pire", PUBLIC).action == "warn"
+    assert (
+        example.decide("Votre contrat CT-123456 est résilié", PUBLIC).text
+        == "Votre contrat ••-•••••• est résilié"
+    )
+    assert example.decide("Livraison à Bitche", PUBLIC).action == "allow"
