@@ -29,6 +29,7 @@ from sav_bridge.policy.normalize import (
 )
 
 LATIN_END = 0x250
+MASK_IN_RUN = re.compile(r"([a-z])[*#]+\1+")
 
 
 def disguise_shapes(letters: str = "a-z") -> tuple[str, ...]:
@@ -40,7 +41,8 @@ def disguise_shapes(letters: str = "a-z") -> tuple[str, ...]:
         # leet in words: not "journée!" (punctuation), nor "ES70 …" (an IBAN, digits in a number)
         # and not an e-mail address: "s@lope" is leet, "claire@gmail.com" is not
         rf"{letter}[013457$!|€]+{letter}|{letter}@{letter}+(?:$|[^.{letters}]|\.(?:\s|$))"
-        rf"|[013457$!|€]{letter}{{2}}|{letter}{{2}}[013457$€]+(?:$|[^0-9\s]|\s+[^0-9\s])",
+        rf"|[013457$!|€]{letter}{{2}}|{letter}{{2}}[013457$€]+(?:$|[^0-9\s]|\s+[^0-9\s])"
+        rf"|[013457$!|€]{letter}[013457$€]",  # one letter among leet characters: "7w47"
         # letters written one by one, some of them leet or masked
         rf"(?:^|{edge})(?:{letter}{gap}{unit}{gap}{unit}|{unit}{gap}{letter}{gap}{unit}|{unit}{gap}{unit}{gap}{letter})(?:{edge}|$)",
         rf"{letter}[*#]|\*{letter}",  # masks ("#word" is a hashtag)
@@ -149,7 +151,11 @@ class Lexicon:
             folded.setdefault(key, []).append((term, runs))
         self._plain = _automaton(plain)
         self._folded = _automaton(folded)
-        self._single_words = [(key, entries) for key, entries in folded.items() if key.isalpha()]
+        # Single-word entries by length, for masked words ("f*ck" is matched against the 4-letter ones).
+        self._single_words: dict[int, list[tuple[str, list[Entry]]]] = {}
+        for key, found in folded.items():
+            if key.isalpha():
+                self._single_words.setdefault(len(key), []).append((key, found))
 
     def scan(self, text: str, thorough: bool = False) -> list[TermMatch]:
         """Every term in `text`, disguised or not, with its span in `text`; one match per place.
@@ -190,18 +196,26 @@ class Lexicon:
                 ) and not _allowed(term, text, match.start, match.end):
                     yield match
         for mask in MASK_WORD.finditer(view.text):
-            word = mask.group(0)
-            if sum(c.isalpha() for c in word) < 2:
+            if sum(c.isalpha() for c in mask.group(0)) < 2:
                 continue
-            # A mask hides one letter, or none where the letter next to it was doubled and squeezed.
-            masks = sum(c in "*#" for c in word)
-            shape = re.compile("".join(".?" if c in "*#" else re.escape(c) for c in word))
             start, end = view.span(mask.start(), mask.end())
-            for key, entries in self._single_words:
-                if len(word) - masks <= len(key) <= len(word) and shape.fullmatch(key):
-                    for term, _ in entries:
-                        if self._in_scope(term, view.text, language) and not _allowed(term, text, start, end):
-                            yield TermMatch(term, start, end, (*term_view(text[start:end]).steps, "mask"))
+            for term in self._masked(mask.group(0)):
+                if self._in_scope(term, view.text, language) and not _allowed(term, text, start, end):
+                    yield TermMatch(term, start, end, (*term_view(text[start:end]).steps, "mask"))
+
+    def _masked(self, word: str) -> Iterator[Term]:
+        """Single-word entries a masked word may stand for. A mask hides one letter, or none where
+        the letter next to it was doubled and squeezed; between two equal letters ("abrutii*i",
+        squeezed to "abruti*i") it may be one more of them."""
+        seen: set[str] = set()
+        for shape in {word, MASK_IN_RUN.sub(r"\1", word)}:
+            masks = sum(c in "*#" for c in shape)
+            pattern = re.compile("".join(".?" if c in "*#" else re.escape(c) for c in shape))
+            for n in range(len(shape) - masks, len(shape) + 1):
+                for key, entries in self._single_words.get(n, ()):
+                    if key not in seen and pattern.fullmatch(key):
+                        seen.add(key)
+                        yield from (term for term, _ in entries)
 
     def _located(self, term: Term, view: View, start: int, end: int, text: str) -> TermMatch:
         first, last = view.span(start, end)

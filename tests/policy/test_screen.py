@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import pytest
@@ -119,3 +120,23 @@ def test_most_everyday_replies_cost_one_pass() -> None:
     clean = [text for text in everyday_replies() if text not in positives]
     looked = [text for text in clean if screen.look(text) - {"term:en"}]  # "retard": one cheap language guess
     assert len(looked) / len(clean) <= 0.02, looked[:5]
+
+
+@pytest.mark.parametrize("seed", [101, 102, 103])
+def test_terms_under_two_combined_disguises_are_found_and_screened_alike(policy: Policy, seed: int) -> None:
+    from bench.make_eval_set import CARRIERS, EN_TERMS, FR_TERMS, disguise
+
+    rng = random.Random(seed)
+    missed, disagreements = [], []
+    for i in range(400):
+        word, _ = disguise(rng, (FR_TERMS + EN_TERMS)[i % (len(FR_TERMS) + len(EN_TERMS))])
+        with contextlib.suppress(IndexError, ValueError):  # a second disguise may not apply to the first
+            word, _ = disguise(rng, word)
+        text = rng.choice(CARRIERS).format(x=word)
+        found = policy.findings(text, Audience.PUBLIC)
+        if found != policy.findings(text, Audience.PUBLIC, screened=False):
+            disagreements.append(text)
+        if not found:
+            missed.append(text)
+    assert disagreements == []
+    assert len(missed) <= 4, missed  # ≥ 99 %

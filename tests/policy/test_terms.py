@@ -29,6 +29,8 @@ def lexicon() -> Lexicon:
             ("spaced letters",),
         ),  # "a s l u t": the article is not part of it
         ("a$$hole", "asshole", ("leet",)),
+        ("what a 7w47", "twat", ("leet",)),  # one real letter
+        ("tu es abrutii*i", "abruti", ("mask",)),  # a mask in a stretched run
         ("ENCULÉ", "enculé", ()),
         ("bande de connardises", "connard", ()),  # prefix entry; "bande" is not "bandé"
     ],
