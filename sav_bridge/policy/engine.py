@@ -23,7 +23,7 @@ from sav_bridge.policy.document import load_document, parse_document
 from sav_bridge.policy.masking import MASK, preview, redact
 from sav_bridge.policy.rules import Pattern, Rule, RuleSet
 from sav_bridge.policy.screen import DISGUISE, PERSONAL, TERM, Screen
-from sav_bridge.policy.terms import WORDS, Lexicon, Term, TermMatch, builtin_terms, guess_language, plain_fold
+from sav_bridge.policy.terms import Lexicon, Term, TermMatch, builtin_terms, guess_language, plain_fold
 
 RANK = {"allow": 0, "warn": 1, "redact": 2, "require_dm": 3, "block": 4}
 LABELS = {
@@ -166,7 +166,7 @@ def _personal_kinds(look: frozenset[str]) -> frozenset[str]:
 def _scoped_term_in_its_language(look: frozenset[str], text: str) -> bool:
     """Whether a term of one language only was seen, in a text written in that language."""
     scoped = [reason for reason in look if reason.startswith(f"{TERM}:")]
-    return bool(scoped) and f"{TERM}:{guess_language(WORDS.findall(text.lower()))}" in scoped
+    return bool(scoped) and f"{TERM}:{guess_language(text)}" in scoped
 
 
 def _strongest(findings: Iterable[Finding], audience: Audience) -> str:

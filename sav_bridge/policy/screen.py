@@ -37,6 +37,8 @@ SEPARATOR = (
     char_class([*(c for c in range(0x3000 + 1) if chr(c).isspace()), *zero_width_codes(), *map(ord, ".-/()")])
     + "{0,3}"
 )
+# Between the words of a phrase: any white space (no-break included), hyphen, apostrophe, dot.
+WORD_GAP = char_class([*(c for c in range(0x3000 + 1) if chr(c).isspace()), *map(ord, "-'’_.")]) + "+"
 PERSONAL_DATA = {
     "card": rf"\d(?:{SEPARATOR}\d){{11}}",
     "nir": rf"\d(?:{SEPARATOR}\d){{11}}|[12]{SEPARATOR}\d\d{SEPARATOR}\d\d{SEPARATOR}2[ab]",
@@ -80,7 +82,7 @@ def term_pattern(term: Term) -> str:
         if char.isalpha() and char in variants:
             parts.append(f"[{re.escape(''.join(sorted(set(variants[char]))))}]+")
         elif char.isspace() or char in "-'’":
-            parts.append(r"[\s\-'’_.]+")
+            parts.append(WORD_GAP)
         else:
             parts.append(re.escape(char))
     body = "".join(parts)

@@ -21,6 +21,7 @@ import re2
 from sav_bridge.policy.normalize import (
     MASK_WORD,
     View,
+    char_class,
     fold_term,
     hiding_characters,
     term_table,
@@ -32,11 +33,18 @@ LATIN_END = 0x250
 MASK_IN_RUN = re.compile(r"([a-z])[*#]+\1+")
 
 
+# What may stand between letters written one by one: any white space (line breaks and no-break spaces
+# included: the term view turns them into spaces first), dots, dashes, slashes, bullets.
+_GAP = char_class([*(c for c in range(0x3000 + 1) if chr(c).isspace()), *map(ord, "._-/\\·•")]) + "+"
+
+
 def disguise_shapes(letters: str = "a-z") -> tuple[str, ...]:
     """Shapes a disguised term takes, for a class of letters (`screen` passes accented ones too, as
     it reads text whose accents are not folded yet)."""
     letter, edge = f"[{letters}]", f"[^{letters}0-9]"  # a digit ends no word: "à 18 h" is not spaced
-    unit, gap = f"[{letters}013457@$!|€*#]", r"[ ._\-/\\·•]+"
+    unit, gap = f"[{letters}013457@$!|€*#]", _GAP
+    run = "(?:" + "|".join(f"{c}+" for c in "abcdefghijklmnopqrstuvwxyz") + f"|{letter})"
+    last = f"(?:{run}|{unit})"
     return (
         # leet in words: not "journée!" (punctuation), nor "ES70 …" (an IBAN, digits in a number)
         # and not an e-mail address: "s@lope" is leet, "claire@gmail.com" is not
@@ -44,16 +52,17 @@ def disguise_shapes(letters: str = "a-z") -> tuple[str, ...]:
         rf"|[013457$!|€]{letter}{{2}}|{letter}{{2}}[013457$€]+(?:$|[^0-9\s]|\s+[^0-9\s])"
         rf"|[013457$!|€]{letter}[013457$€]",  # one letter among leet characters: "7w47"
         # letters written one by one, some of them leet or masked
-        rf"(?:^|{edge})(?:{letter}{gap}{unit}{gap}{unit}|{unit}{gap}{letter}{gap}{unit}|{unit}{gap}{unit}{gap}{letter})(?:{edge}|$)",
+        # (the last may be stretched: "p i ss"; RE2 has no back-references, so each run is spelt out)
+        rf"(?:^|{edge})(?:{letter}{gap}{unit}{gap}{last}|{unit}{gap}{letter}{gap}{last}|{unit}{gap}{unit}{gap}{run})(?:{edge}|$)",
         rf"{letter}[*#]|\*{letter}",  # masks ("#word" is a hashtag)
         "|".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz"),  # letter runs
     )
 
 
 # Anything that may hide a term sends the text down the full normalisation; one RE2 scan decides.
-SUSPICIOUS = re2.compile(
-    "|".join((hiding_characters(), *disguise_shapes(), r"\s\s|[^\S ]"))  # + phrases split by white space
-)
+# Phrases split by white space other than one plain space (RE2's \s is ASCII: list them all).
+_OTHER_SPACE = char_class([c for c in range(0x3000 + 1) if chr(c).isspace() and c != 0x20])
+SUSPICIOUS = re2.compile("|".join((hiding_characters(), *disguise_shapes(), rf"\s\s|{_OTHER_SPACE}")))
 WORDS = re.compile(r"[a-z]+")
 _FR_STOPWORDS = "le la les un une des du de et est vous nous votre vos notre nos pour pas que qui dans sur avec ce cette je tu il elle merci bonjour"
 _EN_STOPWORDS = "the a an and is are you we your our for not that who in on with this i he she it thanks thank hello hi please"
@@ -116,8 +125,10 @@ def builtin_terms() -> tuple[Term, ...]:
     return tuple(load_terms(data.splitlines()))
 
 
-def guess_language(words: list[str]) -> str | None:
-    """French or English by function words; None when the text does not say."""
+def guess_language(text: str) -> str | None:
+    """French or English by function words of the text as written (accents folded); None when it
+    does not say. The screen's shortcut and the detectors both ask this, so they always agree."""
+    words = WORDS.findall(plain_fold(text))
     fr = sum(w in STOPWORDS["fr"] for w in words)
     en = sum(w in STOPWORDS["en"] for w in words)
     if fr == en:
@@ -176,7 +187,7 @@ class Lexicon:
             for term, _ in entries:
                 if (
                     _bounded(low, start, end + 1, term.match)
-                    and self._in_scope(term, low, language)
+                    and self._in_scope(term, text, language)
                     and not _allowed(term, text, start, end + 1)
                 ):
                     yield TermMatch(term, start, end + 1, ())
@@ -187,7 +198,7 @@ class Lexicon:
         for end, (length, entries) in self._folded.iter(view.text):
             start = end - length + 1
             for term, runs in entries:
-                if not view.has_runs(start, runs) or not self._in_scope(term, view.text, language):
+                if not view.has_runs(start, runs) or not self._in_scope(term, text, language):
                     continue
                 match = self._located(term, view, start, end + 1, text)
                 if (
@@ -200,7 +211,7 @@ class Lexicon:
                 continue
             start, end = view.span(mask.start(), mask.end())
             for term in self._masked(mask.group(0)):
-                if self._in_scope(term, view.text, language) and not _allowed(term, text, start, end):
+                if self._in_scope(term, text, language) and not _allowed(term, text, start, end):
                     yield TermMatch(term, start, end, (*term_view(text[start:end]).steps, "mask"))
 
     def _masked(self, word: str) -> Iterator[Term]:
@@ -226,7 +237,7 @@ class Lexicon:
         if term.scope != "lang":
             return True
         if not language:
-            language.append(guess_language(WORDS.findall(text)))
+            language.append(guess_language(text))
         return language[0] == term.lang
 
 

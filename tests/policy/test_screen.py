@@ -140,3 +140,19 @@ def test_terms_under_two_combined_disguises_are_found_and_screened_alike(policy:
             missed.append(text)
     assert disagreements == []
     assert len(missed) <= 4, missed  # ≥ 99 %
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Bonjour, SHUT \u00a0UP",  # a no-break space inside a phrase
+        "Hi w\nt.f thanks",  # letters one by one across a line break
+        "Quel p\ni  ss off.",  # … the last one stretched
+        "Quel suc.er lla bite !",  # a language-scoped term: both paths guess the language alike
+        "#7w47",  # one letter among leet characters
+        "Quel péd€€é !",  # leet next to an accented letter
+    ],
+)
+def test_cases_fuzzing_found_are_screened_alike(policy: Policy, text: str) -> None:
+    for audience in Audience:
+        assert policy.findings(text, audience) == policy.findings(text, audience, screened=False)

@@ -30,6 +30,7 @@ def lexicon() -> Lexicon:
         ),  # "a s l u t": the article is not part of it
         ("a$$hole", "asshole", ("leet",)),
         ("what a 7w47", "twat", ("leet",)),  # one real letter
+        ("Bonjour, trou\u00a0 du cul", "trou du cul", ("white space",)),  # a no-break space in a phrase
         ("tu es abrutii*i", "abruti", ("mask",)),  # a mask in a stretched run
         ("ENCULÉ", "enculé", ()),
         ("bande de connardises", "connard", ()),  # prefix entry; "bande" is not "bandé"
