@@ -230,6 +230,13 @@ def main() -> None:
     ):
         for value in values:
             add(embed(rng, value, rng.choice(["fr", "en"])), [category], "positive", value)
+    for value in phones(rng)[: PER_KIND // 4]:  # joined to a reference number: one run of digits
+        if not value.startswith("+"):
+            add(embed(rng, f"réf. {rng.randrange(1000, 99999)} {value}", "fr"), ["phone"], "positive", value)
+    for value in nirs(rng, fr)[: PER_KIND // 4]:  # a NIR with a typo in its key: nothing to report
+        typo = value[:-1] + str((int(value[-1]) + 1) % 10)
+        if not nir.is_valid(typo.replace(" ", "")):
+            add(embed(rng, f"NIR {typo}", "fr"), [], "negative", "NIR with a typo")
     for lang, terms, templates in (
         ("fr", FR_TERMS, FR_INSULT_TEMPLATES),
         ("en", EN_TERMS, EN_INSULT_TEMPLATES),

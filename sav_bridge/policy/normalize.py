@@ -68,17 +68,18 @@ class View:
         """How many times each character stood in a row before squeezing (worked out on a match only)."""
         return None if self.unsqueezed is None else letter_runs(self.unsqueezed)
 
-    def has_runs(self, start: int, minimum: tuple[int, ...]) -> bool:
+    def has_runs(self, start: int, minimum: tuple[int, ...], loose: bool = False) -> bool:
         """Whether the letters from `start` repeat as the term's do, or are stretched (three or more).
 
         Repeated letters are squeezed on both sides ("merdeeee" and "merde" meet); without this check
         "as" would meet "ass", "pis" "piss", and a doubled letter is spelling, not stretching:
-        "baisser" is not "baiser", "Pratt" is not "prat".
+        "baisser" is not "baiser", "Pratt" is not "prat". `loose` (letters written one by one, where
+        "a a s s h o l e" doubles the article's "a") only asks for at least as many.
         """
         if self.runs is None:
             return True
         return all(
-            have == need or have >= max(3, need)
+            have >= need if loose else have == need or have >= max(3, need)
             for have, need in zip(self.runs[start:], minimum, strict=False)
         )
 

@@ -34,7 +34,8 @@ EMAIL = re.compile(r"(?<![\w.+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,24}(?
 # Company and tax identifiers are Luhn-valid digit runs too: a number right after one is not a card or phone.
 IDENTIFIER_BEFORE = re.compile(r"(?i)\b(?:siret|siren|rcs|tva|vat|n°\s*tva)\b[\s:°.n]*$")
 # Worth asking phonenumbers (slow: ~100 µs a text) only about a run of 8+ digits that is not a date.
-PHONE_SHAPE = re.compile(r"(?:\+|\b)\d(?:[\s.\-/()]{0,3}\d){7,16}")
+PHONE_SHAPE = re.compile(r"(?:\+|\b)\d(?:[\s.\-/()]{0,3}\d){7,}")
+DIGIT_GROUP = re.compile(r"\d+")
 DATE_SHAPE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
 COMPACT = re.compile(r"[^0-9A-Za-z]")
 
@@ -147,18 +148,91 @@ def _nirs(text: str) -> Iterator[PiiMatch]:
 
 
 def _phones(text: str, region: str, taken: list[tuple[int, int]]) -> Iterator[PiiMatch]:
-    """phonenumbers' matcher, run on each phone-shaped run of digits (with an opening bracket or
-    plus sign just before it) that is not a date nor part of a card, IBAN or NIR already found,
-    rather than on the whole text: it costs ~30 µs a call."""
+    """Phone numbers in each phone-shaped run of digits that is not a date: a number is a sequence of
+    the run's digit groups that phonenumbers parses as a valid number, tried leftmost and longest
+    first, so that one joined to a reference ("Réf 4521 06 12 34 56 78") or to another number is
+    found too. Groups already part of a card, IBAN or NIR are left out."""
+    lengths = national_lengths(region)
     for shape in PHONE_SHAPE.finditer(text):
-        if DATE_SHAPE.fullmatch(shape.group(0)) or any(
-            s < shape.end() and shape.start() < e for s, e in taken
-        ):
+        if DATE_SHAPE.fullmatch(shape.group(0)):
             continue
-        start = shape.start()
-        while start > 0 and shape.start() - start < 2 and text[start - 1] in "(+":
-            start -= 1
-        window = text[start : shape.end()]
-        for m in phonenumbers.PhoneNumberMatcher(window, region, leniency=phonenumbers.Leniency.VALID):
-            formatted = phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
-            yield PiiMatch("phone", start + m.start, start + m.end, formatted, {"phonenumbers_valid": True})
+        groups = [m.span() for m in DIGIT_GROUP.finditer(text, shape.start(), shape.end())]
+        free = [g for g in groups if not any(s < g[1] and g[0] < e for s, e in taken)]
+        for segment in _contiguous(groups, free):
+            yield from _numbers_in(text, segment, region, lengths, whole=segment == groups)
+
+
+def _contiguous(
+    groups: list[tuple[int, int]], free: list[tuple[int, int]]
+) -> Iterator[list[tuple[int, int]]]:
+    """Runs of free groups that follow each other in the shape (a taken group breaks a run)."""
+    segment: list[tuple[int, int]] = []
+    for group in groups:
+        if group in free:
+            segment.append(group)
+        elif segment:
+            yield segment
+            segment = []
+    if segment:
+        yield segment
+
+
+def _numbers_in(
+    text: str, groups: list[tuple[int, int]], region: str, lengths: frozenset[int], whole: bool
+) -> Iterator[PiiMatch]:
+    """Numbers among these groups. One that is not the whole run must also be grouped as its plan
+    writes numbers ("Réf 4521 06 12 34 56 78"), so that the middle of a NIR or a card with a typo
+    ("… 05 78 006 084 …") is not taken for one."""
+    first = 0
+    while first < len(groups):
+        begin = groups[first][0]
+        while begin > 0 and groups[first][0] - begin < 2 and text[begin - 1] in "(+":
+            begin -= 1
+        international = text.startswith(("+", "00"), begin)
+        found = None
+        for last in range(len(groups) - 1, first - 1, -1):
+            digits = sum(end - start for start, end in groups[first : last + 1])
+            if not (8 <= digits <= 17 if international else digits in lengths):
+                continue
+            strict = not whole or first > 0 or last < len(groups) - 1
+            number = _valid_number(text[begin : groups[last][1]], region, strict)
+            if number is not None:
+                found = PiiMatch("phone", begin, groups[last][1], number, {"phonenumbers_valid": True})
+                break
+        if found is None:
+            first += 1
+            continue
+        yield found
+        first = (
+            next(i for i, group in enumerate(groups) if group[0] >= found.end)
+            if groups[-1][0] >= found.end
+            else len(groups)
+        )
+
+
+def _valid_number(candidate: str, region: str, strict: bool) -> str | None:
+    """The number in E.164 if phonenumbers finds it valid for the region (or its own + code) and
+    written as one: its matcher's leniency rules (a French number needs its trunk 0, so the order
+    number 300275006 is not one) are asked only once the cheap parse has said valid."""
+    try:
+        number = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    leniency = phonenumbers.Leniency.STRICT_GROUPING if strict else phonenumbers.Leniency.VALID
+    matches = phonenumbers.PhoneNumberMatcher(candidate, region, leniency=leniency)
+    if not any(m.start == 0 and m.end == len(candidate) for m in matches):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@cache
+def national_lengths(region: str) -> frozenset[int]:
+    """How many digits a number written the national way may have: the numbering plan's lengths,
+    with and without the trunk prefix ("06 12 34 56 78": nine digits after the 0)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    described = metadata.general_desc if metadata else None
+    lengths = set(described.possible_length if described else range(7, 16))
+    prefix = len(metadata.national_prefix or "") if metadata else 0
+    return frozenset(lengths | {n + prefix for n in lengths})

@@ -49,7 +49,7 @@ def disguise_shapes(letters: str = "a-z") -> tuple[str, ...]:
         # leet in words: not "journée!" (punctuation), nor "ES70 …" (an IBAN, digits in a number)
         # and not an e-mail address: "s@lope" is leet, "claire@gmail.com" is not
         rf"{letter}[013457$!|€]+{letter}|{letter}@{letter}+(?:$|[^.{letters}]|\.(?:\s|$))"
-        rf"|[013457$!|€]{letter}{{2}}|{letter}{{2}}[013457$€]+(?:$|[^0-9\s]|\s+[^0-9\s])"
+        rf"|[013457$!|€]{letter}{{2}}|{letter}{{2}}[013457$€]+(?:$|[^0-9\s]|\s+(?:[^0-9\s]|$))"
         rf"|[013457$!|€]{letter}[013457$€]",  # one letter among leet characters: "7w47"
         # letters written one by one, some of them leet or masked
         # (the last may be stretched: "p i ss"; RE2 has no back-references, so each run is spelt out)
@@ -198,13 +198,15 @@ class Lexicon:
         for end, (length, entries) in self._folded.iter(view.text):
             start = end - length + 1
             for term, runs in entries:
-                if not view.has_runs(start, runs) or not self._in_scope(term, text, language):
+                if not self._in_scope(term, text, language):
                     continue
                 match = self._located(term, view, start, end + 1, text)
+                spaced = within_spaced(view, match.start, match.end)
                 if (
-                    _bounded(view.text, start, end + 1, term.match)
-                    or within_spaced(view, match.start, match.end)
-                ) and not _allowed(term, text, match.start, match.end):
+                    view.has_runs(start, runs, loose=spaced)
+                    and (spaced or _bounded(view.text, start, end + 1, term.match))
+                    and not _allowed(term, text, match.start, match.end)
+                ):
                     yield match
         for mask in MASK_WORD.finditer(view.text):
             if sum(c.isalpha() for c in mask.group(0)) < 2:

@@ -113,6 +113,21 @@ def test_phone_numbers_french_and_international(text: str, phone: str) -> None:
     assert kinds_in(text) == [("phone", phone)]
 
 
+@pytest.mark.parametrize(
+    ("text", "phones"),
+    [
+        ("Réf 4521 06 12 34 56 78", ["06 12 34 56 78"]),  # joined to a reference
+        ("au 06 12 34 56 78 07 98 76 54 32", ["06 12 34 56 78", "07 98 76 54 32"]),  # two side by side
+        ("Tel 06 12 34 56 78 / 07 98 76 54 32", ["06 12 34 56 78", "07 98 76 54 32"]),
+        ("IBAN FR76 3000 6000 0112 3456 7890 189 06 12 34 56 78", ["06 12 34 56 78"]),  # after an IBAN
+        ("NIR 1 85 05 78 006 084 92", []),  # a NIR with a typo: "05 78 006 084" is not grouped as a phone
+        ("commande n° 300275006", []),  # nine digits without the trunk 0: not written as a French number
+    ],
+)
+def test_phone_numbers_inside_longer_runs_of_digits(text: str, phones: list[str]) -> None:
+    assert [found for kind, found in kinds_in(text) if kind == "phone"] == phones
+
+
 def test_phone_region_decides_numbers_without_country_code() -> None:
     text = "call (415) 555-2671 today"
     assert kinds_in(text, "FR") == []

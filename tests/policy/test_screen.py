@@ -151,6 +151,7 @@ def test_terms_under_two_combined_disguises_are_found_and_screened_alike(policy:
         "Quel suc.er lla bite !",  # a language-scoped term: both paths guess the language alike
         "#7w47",  # one letter among leet characters
         "Quel péd€€é !",  # leet next to an accented letter
+        "Hi dumb0 ",  # leet at the end, then only white space
     ],
 )
 def test_cases_fuzzing_found_are_screened_alike(policy: Policy, text: str) -> None:
