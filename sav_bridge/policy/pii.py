@@ -154,7 +154,7 @@ def _phones(text: str, region: str, taken: list[tuple[int, int]]) -> Iterator[Pi
     found too. Groups already part of a card, IBAN or NIR are left out."""
     lengths = national_lengths(region)
     for shape in PHONE_SHAPE.finditer(text):
-        if DATE_SHAPE.fullmatch(shape.group(0)):
+        if DATE_SHAPE.fullmatch(shape.group(0)) or _after_identifier(text, shape.start()):
             continue
         groups = [m.span() for m in DIGIT_GROUP.finditer(text, shape.start(), shape.end())]
         free = [g for g in groups if not any(s < g[1] and g[0] < e for s, e in taken)]
