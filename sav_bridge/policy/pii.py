@@ -167,8 +167,9 @@ def _contiguous(
 ) -> Iterator[list[tuple[int, int]]]:
     """Runs of free groups that follow each other in the shape (a taken group breaks a run)."""
     segment: list[tuple[int, int]] = []
+    available = set(free)
     for group in groups:
-        if group in free:
+        if group in available:
             segment.append(group)
         elif segment:
             yield segment
@@ -180,34 +181,37 @@ def _contiguous(
 def _numbers_in(
     text: str, groups: list[tuple[int, int]], region: str, lengths: frozenset[int], whole: bool
 ) -> Iterator[PiiMatch]:
-    """Numbers among these groups. One that is not the whole run must also be grouped as its plan
-    writes numbers ("Réf 4521 06 12 34 56 78"), so that the middle of a NIR or a card with a typo
-    ("… 05 78 006 084 …") is not taken for one."""
+    """Numbers among these groups, leftmost first. One that is not the whole run must also be grouped
+    as its plan writes numbers ("Réf 4521 06 12 34 56 78"), so that the middle of a NIR or a card
+    with a typo ("… 05 78 006 084 …") is not taken for one."""
     first = 0
     while first < len(groups):
-        begin = groups[first][0]
-        while begin > 0 and groups[first][0] - begin < 2 and text[begin - 1] in "(+":
-            begin -= 1
-        international = text.startswith(("+", "00"), begin)
-        found = None
-        for last in range(len(groups) - 1, first - 1, -1):
-            digits = sum(end - start for start, end in groups[first : last + 1])
-            if not (8 <= digits <= 17 if international else digits in lengths):
-                continue
-            strict = not whole or first > 0 or last < len(groups) - 1
-            number = _valid_number(text[begin : groups[last][1]], region, strict)
-            if number is not None:
-                found = PiiMatch("phone", begin, groups[last][1], number, {"phonenumbers_valid": True})
-                break
+        found = _longest_number(text, groups, first, region, lengths, whole)
         if found is None:
             first += 1
+        else:
+            number, last = found
+            yield number
+            first = last + 1
+
+
+def _longest_number(
+    text: str, groups: list[tuple[int, int]], first: int, region: str, lengths: frozenset[int], whole: bool
+) -> tuple[PiiMatch, int] | None:
+    """The longest valid number starting at group `first`, with the index of its last group."""
+    begin = groups[first][0]
+    while begin > 0 and groups[first][0] - begin < 2 and text[begin - 1] in "(+":
+        begin -= 1
+    international = text.startswith(("+", "00"), begin)
+    for last in range(len(groups) - 1, first - 1, -1):
+        digits = sum(end - start for start, end in groups[first : last + 1])
+        if not (8 <= digits <= 17 if international else digits in lengths):
             continue
-        yield found
-        first = (
-            next(i for i, group in enumerate(groups) if group[0] >= found.end)
-            if groups[-1][0] >= found.end
-            else len(groups)
-        )
+        strict = not whole or first > 0 or last < len(groups) - 1
+        number = _valid_number(text[begin : groups[last][1]], region, strict)
+        if number is not None:
+            return PiiMatch("phone", begin, groups[last][1], number, {"phonenumbers_valid": True}), last
+    return None
 
 
 def _valid_number(candidate: str, region: str, strict: bool) -> str | None:
