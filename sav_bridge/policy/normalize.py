@@ -147,8 +147,17 @@ def char_class(codes: Iterable[int]) -> str:
     return "[" + "".join(f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in ranges) + "]"
 
 
-def zero_width_codes() -> list[int]:
-    return [code for code in range(0x10000) if ZERO_WIDTH.match(chr(code))]
+@cache
+def zero_width_codes() -> tuple[int, ...]:
+    """The invisible characters the views drop, as code points."""
+    return tuple(code for code in range(0x10000) if ZERO_WIDTH.match(chr(code)))
+
+
+@cache
+def space_codes() -> tuple[int, ...]:
+    r"""Every white-space character (no-break and ideographic spaces, line breaks), as code points:
+    RE2's `\s` knows only ASCII ones. None lies above U+3000."""
+    return tuple(code for code in range(0x3000 + 1) if chr(code).isspace())
 
 
 @cache

@@ -14,16 +14,17 @@ import re
 from collections.abc import Iterable
 from functools import cache
 
-import phonenumbers
 import re2
 
 from sav_bridge.policy.normalize import (
     char_class,
     hiding_characters,
     pii_view_characters,
+    space_codes,
     term_table,
     zero_width_codes,
 )
+from sav_bridge.policy.pii import national_lengths
 from sav_bridge.policy.terms import Term, disguise_shapes, plain_fold
 
 DISGUISE = "disguise"
@@ -33,12 +34,9 @@ PERSONAL = "personal"
 # Lookaround-free supersets of what `pii` looks for. Phone numbers depend on the region
 # (`phone_shape`); `\d` is ASCII in RE2, so digits written in other forms (fullwidth, mathematical,
 # circled) are a family of their own, `personal:*`, that asks for every kind.
-SEPARATOR = (
-    char_class([*(c for c in range(0x3000 + 1) if chr(c).isspace()), *zero_width_codes(), *map(ord, ".-/()")])
-    + "{0,3}"
-)
+SEPARATOR = char_class([*space_codes(), *zero_width_codes(), *map(ord, ".-/()")]) + "{0,3}"
 # Between the words of a phrase: any white space (no-break included), hyphen, apostrophe, dot.
-WORD_GAP = char_class([*(c for c in range(0x3000 + 1) if chr(c).isspace()), *map(ord, "-'’_.")]) + "+"
+WORD_GAP = char_class([*space_codes(), *map(ord, "-'’_.")]) + "+"
 PERSONAL_DATA = {
     "card": rf"\d(?:{SEPARATOR}\d){{11}}",
     "nir": rf"\d(?:{SEPARATOR}\d){{11}}|[12]{SEPARATOR}\d\d{SEPARATOR}\d\d{SEPARATOR}2[ab]",
@@ -67,10 +65,7 @@ def phone_shape(region: str) -> str:
     """Runs of digits that may be a phone number: eight or more after a plus sign (as `pii` asks),
     else at least as many as the shortest national number of the region (nine in France: a date,
     2026-11-24, has eight)."""
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    described = metadata.general_desc if metadata else None
-    lengths = described.possible_length if described else ()
-    national = max(8, min(lengths, default=8))
+    national = max(8, min(national_lengths(region)))
     return rf"\+\d(?:{SEPARATOR}\d){{7}}|\d(?:{SEPARATOR}\d){{{national - 1}}}"
 
 

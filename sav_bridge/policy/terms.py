@@ -24,6 +24,7 @@ from sav_bridge.policy.normalize import (
     char_class,
     fold_term,
     hiding_characters,
+    space_codes,
     term_table,
     term_view,
     within_spaced,
@@ -35,7 +36,7 @@ MASK_IN_RUN = re.compile(r"([a-z])[*#]+\1+")
 
 # What may stand between letters written one by one: any white space (line breaks and no-break spaces
 # included: the term view turns them into spaces first), dots, dashes, slashes, bullets.
-_GAP = char_class([*(c for c in range(0x3000 + 1) if chr(c).isspace()), *map(ord, "._-/\\·•")]) + "+"
+_GAP = char_class([*space_codes(), *map(ord, "._-/\\·•")]) + "+"
 
 
 def disguise_shapes(letters: str = "a-z") -> tuple[str, ...]:
@@ -61,7 +62,7 @@ def disguise_shapes(letters: str = "a-z") -> tuple[str, ...]:
 
 # Anything that may hide a term sends the text down the full normalisation; one RE2 scan decides.
 # Phrases split by white space other than one plain space (RE2's \s is ASCII: list them all).
-_OTHER_SPACE = char_class([c for c in range(0x3000 + 1) if chr(c).isspace() and c != 0x20])
+_OTHER_SPACE = char_class([c for c in space_codes() if c != ord(" ")])
 SUSPICIOUS = re2.compile("|".join((hiding_characters(), *disguise_shapes(), rf"\s\s|{_OTHER_SPACE}")))
 WORDS = re.compile(r"[a-z]+")
 _FR_STOPWORDS = "le la les un une des du de et est vous nous votre vos notre nos pour pas que qui dans sur avec ce cette je tu il elle merci bonjour"
