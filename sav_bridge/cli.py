@@ -91,14 +91,14 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
     from sav_bridge.app import create_app
-    from sav_bridge.policy import load_policy
+    from sav_bridge.policy import Policy
 
     transport = None
     if settings.sandbox:
         from sav_bridge.sandbox import Sandbox
 
         transport = Sandbox(settings, vendor_dir_from_env(os.environ)).transport()
-    policy = load_policy(settings.policy_path)  # an invalid policy stops start-up here, in one line
+    policy = Policy.from_file(settings.policy_path)  # an invalid policy stops start-up here, in one line
     app = create_app(settings, transport=transport, policy=policy)
     uvicorn.run(
         app, host=host or settings.host, port=port or settings.port, log_config=None, access_log=False

@@ -27,7 +27,7 @@ from sav_bridge.flows import (
 from sav_bridge.helpdesks import Helpdesk, load_helpdesk
 from sav_bridge.metrics import Metrics
 from sav_bridge.outbox import Outbox
-from sav_bridge.policy import Policy, load_policy
+from sav_bridge.policy import Policy
 from sav_bridge.signature import Signer
 from sav_bridge.store import Store, open_store
 
@@ -57,7 +57,7 @@ class Runtime:
         policy: Policy | None = None,
     ) -> Runtime:
         """Open the store and the clients; `policy` is loaded from `settings.policy_path` unless given."""
-        policy = policy or load_policy(settings.policy_path)
+        policy = policy or Policy.from_file(settings.policy_path)
         store = await open_store(settings.database_url, clock)
         http = httpx.AsyncClient(
             transport=transport,

@@ -20,9 +20,9 @@ from typing import Any
 from sav_bridge.model import Audience, Decision, Finding
 from sav_bridge.policy import pii
 from sav_bridge.policy.document import load_document, parse_document
-from sav_bridge.policy.masking import MASK, preview, redact
+from sav_bridge.policy.masking import hide_word, preview, redact
 from sav_bridge.policy.rules import Pattern, Rule, RuleSet
-from sav_bridge.policy.screen import DISGUISE, PERSONAL, TERM, Screen
+from sav_bridge.policy.screen import DISGUISE, TERM, Screen, pattern_reason, personal_kinds, term_languages
 from sav_bridge.policy.terms import Lexicon, Term, TermMatch, builtin_terms, guess_language, plain_fold
 
 RANK = {"allow": 0, "warn": 1, "redact": 2, "require_dm": 3, "block": 4}
@@ -97,16 +97,17 @@ class Policy:
             return ()  # most replies: one RE2 pass and nothing to look at
         rules = self._rules[audience]
         found: list[Finding] = []
-        kinds = rules.pii_kinds if f"{PERSONAL}:*" in look else rules.pii_kinds & _personal_kinds(look)
+        kinds = personal_kinds(look, rules.pii_kinds)
         if kinds:
             for personal in pii.find(text, kinds, self.phone_region):
                 found.extend(_pii_finding(rule, personal) for rule in rules.pii[personal.kind])
-        if rules.terms and (TERM in look or DISGUISE in look or _scoped_term_in_its_language(look, text)):
+        scoped = term_languages(look)  # one-language terms count only in a text of that language
+        if rules.terms and (TERM in look or DISGUISE in look or (scoped and guess_language(text) in scoped)):
             for term in self.lexicon.scan(text, thorough=TERM in look or DISGUISE not in look):
                 if not _initials(text, term):
                     found.extend(_term_finding(rule, term) for rule in rules.terms if rule.selects(term.term))
         for index, pattern in rules.patterns:
-            if f"pattern:{index}" in look:
+            if pattern_reason(index) in look:
                 found.extend(pattern.findings(text))
         if not found:
             return ()
@@ -159,16 +160,6 @@ def _initials(text: str, term: TermMatch) -> bool:
     return term.start > 0 and text[term.start - 1] == "^" and term.end - term.start <= 4
 
 
-def _personal_kinds(look: frozenset[str]) -> frozenset[str]:
-    return frozenset(reason.partition(":")[2] for reason in look if reason.startswith(f"{PERSONAL}:"))
-
-
-def _scoped_term_in_its_language(look: frozenset[str], text: str) -> bool:
-    """Whether a term of one language only was seen, in a text written in that language."""
-    scoped = [reason for reason in look if reason.startswith(f"{TERM}:")]
-    return bool(scoped) and f"{TERM}:{guess_language(text)}" in scoped
-
-
 def _strongest(findings: Iterable[Finding], audience: Audience) -> str:
     best = "allow"
     for finding in findings:
@@ -194,8 +185,6 @@ def _pii_finding(rule: Rule, match: pii.PiiMatch) -> Finding:
 
 
 def _term_finding(rule: Rule, match: TermMatch) -> Finding:
-    word = match.term.text
-    hidden = word if len(word) <= 2 else word[0] + MASK * (len(word) - 2) + word[-1]
     language = f", {match.term.lang}" if match.term.lang in ("fr", "en") else ""
     return Finding(
         rule.id,
@@ -203,10 +192,6 @@ def _term_finding(rule: Rule, match: TermMatch) -> Finding:
         rule.action,
         match.start,
         match.end,
-        detail=f"«{hidden}»{language}",
+        detail=f"«{hide_word(match.term.text)}»{language}",
         revealed_by=match.revealed_by,
     )
-
-
-def load_policy(path: Path) -> Policy:
-    return Policy.from_file(path)

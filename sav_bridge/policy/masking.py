@@ -18,6 +18,11 @@ def preview(kind: str, value: str) -> str:
     return mask_number(value)
 
 
+def hide_word(word: str) -> str:
+    """A listed term as a note may show it: first and last letters ("m•••e")."""
+    return word if len(word) <= 2 else word[0] + MASK * (len(word) - 2) + word[-1]
+
+
 def mask_number(value: str) -> str:
     """The last four digits of a long number, the rest hidden."""
     digits = [c for c in value if c.isdigit()]

@@ -112,7 +112,7 @@ class Screen:
         }
         families += [(f"{PERSONAL}:{kind}", pattern) for kind, pattern in personal.items()]
         families += [(reason, "|".join(sorted(ws))) for reason, ws in sorted(words.items())]
-        families += [(f"pattern:{i}", p) for i, p in enumerate(patterns)]
+        families += [(pattern_reason(i), p) for i, p in enumerate(patterns)]
         for reason, pattern in families:
             self._set.Add(pattern)
             self._reasons.append(reason)
@@ -126,3 +126,20 @@ class Screen:
         if matched is None:
             return frozenset()
         return frozenset(self._reasons[i] for i in matched)
+
+
+def pattern_reason(index: int) -> str:
+    """The reason `look` gives when the `index`-th custom pattern matched."""
+    return f"pattern:{index}"
+
+
+def personal_kinds(look: frozenset[str], kinds: frozenset[str]) -> frozenset[str]:
+    """Of these PII kinds, those whose shape the screen saw (all of them for `personal:*`)."""
+    if f"{PERSONAL}:*" in look:
+        return kinds
+    return kinds & {reason.partition(":")[2] for reason in look if reason.startswith(f"{PERSONAL}:")}
+
+
+def term_languages(look: frozenset[str]) -> frozenset[str]:
+    """The languages of the one-language terms the screen saw ("retard" counts only in English)."""
+    return frozenset(reason.partition(":")[2] for reason in look if reason.startswith(f"{TERM}:"))
