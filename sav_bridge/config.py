@@ -19,6 +19,8 @@ import yaml
 from sav_bridge import POLICY_DIR, SCHEMA_DIR
 from sav_bridge.errors import ConfigError
 
+DEFAULT_POLICY = POLICY_DIR / "default.yaml"
+
 ENV_PREFIX = "SAV_BRIDGE_"
 #: Variables under the prefix that are not configuration keys.
 RESERVED_ENV = frozenset({"CONFIG", "VENDOR_DIR", "TEST_DATABASE_URL"})
@@ -88,7 +90,7 @@ class Settings:
     port: int = 8080
     workers: WorkerSettings = field(default_factory=WorkerSettings)
     signature: SignatureSettings = field(default_factory=SignatureSettings)
-    policy_path: Path = POLICY_DIR / "default.yaml"
+    policy_path: Path = DEFAULT_POLICY
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def helpdesk_section(self) -> Mapping[str, Any]:
@@ -119,7 +121,7 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
 def configured_policy_path(path: str | Path | None, environ: Mapping[str, str]) -> Path:
     """`policy.path` alone, for `sav-bridge policy …`: compliance staff need no X or helpdesk secrets."""
     configured = _raw(path, environ, load_schema()).get("policy", {}).get("path")
-    return Path(configured) if configured else POLICY_DIR / "default.yaml"
+    return Path(configured) if configured else DEFAULT_POLICY
 
 
 def _raw(path: str | Path | None, environ: Mapping[str, str], schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -271,6 +273,6 @@ def _build(raw: dict[str, Any], schema: Mapping[str, Any]) -> Settings:
         port=raw["server"]["port"],
         workers=WorkerSettings(**raw["workers"]),
         signature=SignatureSettings(**raw["signature"]),
-        policy_path=Path(policy) if policy else POLICY_DIR / "default.yaml",
+        policy_path=Path(policy) if policy else DEFAULT_POLICY,
         sections=sections,
     )

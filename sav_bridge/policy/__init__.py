@@ -9,6 +9,5 @@ hides what they found, and `engine.Policy.decide` applies the rules and explains
 from __future__ import annotations
 
 from sav_bridge.policy.engine import Policy
-from sav_bridge.policy.masking import redact
 
-__all__ = ["Policy", "redact"]
+__all__ = ["Policy"]

@@ -188,12 +188,12 @@ class Store:
         """Mark a job done (and enqueue what it causes), replacing its payload when one is given (to
         keep nothing sensitive once it is no longer needed). False if our lease was lost meanwhile."""
         now = self.clock()
-        stored = json.dumps(job.payload if payload is None else payload, ensure_ascii=False)
+        replaced = None if payload is None else json.dumps(payload, ensure_ascii=False)
         async with self.db.transaction() as tx:
             done = await tx.execute(
                 "UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = ?,"
-                " payload = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
-                (now, stored, job.id, job.lease_token),
+                " payload = COALESCE(?, payload) WHERE id = ? AND lease_token = ? AND state = 'running'",
+                (now, replaced, job.id, job.lease_token),
             )
             if done:
                 await self._enqueue(tx, follow_ups, now)
