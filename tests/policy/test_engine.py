@@ -222,7 +222,9 @@ def test_policy_errors_point_at_line_and_key(document: str, where: str) -> None:
     assert where in str(error.value)
 
 
-def test_shipped_default_policy_loads_and_a_missing_file_is_a_clear_error(default: Policy, tmp_path: Path) -> None:
+def test_shipped_default_policy_loads_and_a_missing_file_is_a_clear_error(
+    default: Policy, tmp_path: Path
+) -> None:
     assert default.version and len(default.rules) >= 8
     with pytest.raises(PolicyError, match="cannot read"):
         Policy.from_file(tmp_path / "missing.yaml")
