@@ -15,14 +15,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from sav_bridge.channels.x.events import CHANNEL
+from sav_bridge.channels.x.events import CHANNEL, parse_body
 from sav_bridge.channels.x.signing import SIGNATURE_HEADER, crc_response, verify_signature
 from sav_bridge.config import Settings
-from sav_bridge.errors import MalformedRequest, PayloadTooLarge, WebhookRejected
+from sav_bridge.errors import MalformedRequest, PayloadTooLarge, UnsupportedMediaType, WebhookRejected
 from sav_bridge.flows import accept_helpdesk_notice, accept_x_body
 from sav_bridge.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+JSON_TYPES = frozenset({"application/json", "text/json"})
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -53,20 +55,41 @@ async def x_crc(request: Request) -> Response:
     return JSONResponse(crc_response(runtime.settings.x.consumer_secret.reveal(), token))
 
 
+def decode_json(body: bytes, content_type: str | None) -> Any:
+    """The JSON document of a webhook body; `MalformedRequest` for anything else, however odd."""
+    if content_type and content_type.split(";")[0].strip().lower() not in JSON_TYPES:
+        raise UnsupportedMediaType(f"content-type must be application/json, not {content_type[:60]!r}")
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise MalformedRequest("JSON nested too deeply") from None
+    except ValueError:
+        raise MalformedRequest("body is not valid JSON") from None
+
+
 async def x_webhook(request: Request) -> Response:
     runtime = _runtime(request)
     body = await read_body(request, runtime.settings.max_body_bytes)
     verify_signature(runtime.settings.x.consumer_secret.reveal(), body, request.headers.get(SIGNATURE_HEADER))
     try:
-        decoded = json.loads(body)
-        result = await accept_x_body(runtime.store, runtime.metrics, runtime.settings.x.account_id, decoded)
-    except (ValueError, MalformedRequest) as exc:
-        reason = exc.reason if isinstance(exc, MalformedRequest) else "body is not valid JSON"
+        parsed = parse_body(
+            decode_json(body, request.headers.get("content-type")), runtime.settings.x.account_id
+        )
+    except (MalformedRequest, UnsupportedMediaType) as exc:
+        await runtime.store.quarantine(CHANNEL, body, exc.reason)
+        raise type(exc)(f"{exc.reason}; the body was kept in quarantine") from None
+    if parsed.problems:
+        reason = "; ".join(parsed.problems)[:2000]
         await runtime.store.quarantine(CHANNEL, body, reason)
-        raise MalformedRequest(f"{reason}; the body was kept in quarantine") from None
+        if not parsed.usable:
+            raise MalformedRequest(f"{reason}; the body was kept in quarantine")
+    result = await accept_x_body(runtime.store, runtime.metrics, parsed)
     if result.accepted:
         runtime.outbox.wake()
-    return JSONResponse(result.as_json())
+    answer = result.as_json()
+    if parsed.problems:
+        answer["quarantined"] = parsed.problems
+    return JSONResponse(answer)
 
 
 async def helpdesk_webhook(request: Request) -> Response:

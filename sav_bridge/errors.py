@@ -4,9 +4,11 @@
     ├── ConfigError            bad or missing configuration key (start-up stops)
     ├── PolicyError            a policy document that does not validate (file, line, key)
     ├── UnknownHelpdesk        no plugin registered under that name
+    ├── Unavailable            a dependency (the database) cannot be reached (start-up stops)
     ├── WebhookRejected        an inbound request we refuse; carries its HTTP status
     │   ├── Unauthorized       missing/forged signature, stale timestamp (401)
     │   ├── PayloadTooLarge    body over the limit (413)
+    │   ├── UnsupportedMediaType  a content type the sender's contract does not use (415)
     │   └── MalformedRequest   not what the sender's contract says (400)
     └── DeliveryError          a call to the outside world failed
         ├── RetryableError     try again later (429, 5xx, timeouts); may say when
@@ -52,6 +54,19 @@ class UnknownHelpdesk(SavBridgeError):
         super().__init__(f"unknown helpdesk {name!r}; installed: {', '.join(sorted(known)) or 'none'}")
 
 
+class Unavailable(SavBridgeError):
+    """Something the gateway depends on cannot be reached or opened; the message names where, not secrets.
+
+    Distinct from `ConfigError` so that the command line can say "try again later" (exit code 3)
+    rather than "fix the configuration" (exit code 2).
+    """
+
+    def __init__(self, dependency: str, detail: str) -> None:
+        self.dependency = dependency
+        self.detail = detail
+        super().__init__(f"{dependency}: {detail}")
+
+
 class WebhookRejected(SavBridgeError):
     """An inbound request is refused before anything is stored."""
 
@@ -72,6 +87,12 @@ class PayloadTooLarge(WebhookRejected):
     """The body is over the configured limit."""
 
     status_code = 413
+
+
+class UnsupportedMediaType(WebhookRejected):
+    """The body is declared as something other than what the sender's contract says (not JSON)."""
+
+    status_code = 415
 
 
 class MalformedRequest(WebhookRejected):

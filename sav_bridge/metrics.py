@@ -24,6 +24,11 @@ class Metrics:
             ["source", "status"],
             registry=self.registry,
         )
+        self.x_revocations = Counter(
+            "sav_bridge_x_revocations",
+            "Times the brand account revoked the app's access on X (alert on any)",
+            registry=self.registry,
+        )
         self.tickets_opened = Counter("sav_bridge_tickets_opened", "Tickets opened", registry=self.registry)
         self.comments_added = Counter(
             "sav_bridge_comments_added", "Customer follow-ups added to tickets", registry=self.registry

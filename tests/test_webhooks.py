@@ -91,6 +91,8 @@ async def test_unknown_event_types_and_retweets_are_acknowledged_and_ignored(sql
     assert response.json()["dropped"] == {"retweet": 1, "ignored_type": 1, "unknown_type": 1}
     xaa = {"data": {"event_uuid": "1", "filter": {"user_id": sqlite_gateway.settings.x.account_id},
                     "event_type": "profile.update.bio", "payload": {}}}  # fmt: skip
+    assert (await sqlite_gateway.post_x(xaa)).json()["dropped"] == {"ignored_type": 1}
+    xaa["data"]["event_type"] = "brand.new.type"
     assert (await sqlite_gateway.post_x(xaa)).json()["dropped"] == {"unknown_type": 1}
     assert await stored(sqlite_gateway) == (0, 0, 0)
 

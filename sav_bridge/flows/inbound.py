@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sav_bridge.channels.x.events import CHANNEL, parse_body
+from sav_bridge.channels.x.events import CHANNEL, ParsedBody
 from sav_bridge.helpdesks import Helpdesk
 from sav_bridge.metrics import Metrics
 from sav_bridge.model import Conversation, MessageKind, SocialMessage
@@ -29,12 +29,26 @@ class AcceptResult:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "dropped": self.dropped}
 
 
-async def accept_x_body(store: Store, metrics: Metrics, account_id: str, body: Any) -> AcceptResult:
-    """Store each message of an authenticated X body with its delivery job; duplicates are absorbed."""
-    parsed = parse_body(body, account_id)
+async def accept_x_body(store: Store, metrics: Metrics, parsed: ParsedBody) -> AcceptResult:
+    """Store each message of an authenticated, parsed X body with its delivery job; duplicates are absorbed.
+
+    The brand's own posts (echoes) make no job but record their place in the thread, so that a customer
+    answering an agent who replied natively on X lands on the conversation's ticket.
+    """
     result = AcceptResult(dropped=dict(parsed.dropped))
     for reason, count in parsed.dropped.items():
         metrics.events_dropped.labels(CHANNEL, reason).inc(count)
+    if parsed.brand_revoked:
+        metrics.x_revocations.inc()
+        log.error(
+            "X: the brand account %s revoked this app's access; X stops sending its events and posts will "
+            "fail until the account authorises the app again",
+            parsed.account_id,
+        )
+    for echo in parsed.echoes:
+        parent = await store.message_link(CHANNEL, echo.in_reply_to) if echo.in_reply_to else None
+        thread_key = parent["thread_key"] if parent else echo.thread_key
+        await store.link_message(CHANNEL, echo.id, thread_key, "out")
     for message in parsed.messages:
         message = await _thread(store, message)
         group = "dm" if message.kind is MessageKind.DM else "post"

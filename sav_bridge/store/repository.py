@@ -17,6 +17,7 @@ from sav_bridge.model import Audience, Conversation, SocialUser, TicketRef
 from sav_bridge.store.database import Database, Row, Tx
 
 Clock = Callable[[], float]
+INTENT_PREFIX = "intent:"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,21 @@ class NewJob:
     idempotency_key: str
     ordering_key: str
     not_before: float | None = None
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A post or DM about to be sent: enough to recognise it on X without keeping its text.
+
+    `match_sha256` is the digest of the text in the form X gives it back (see
+    `sav_bridge.channels.x.readback`); `first_at` and `at` are the first and latest send attempts."""
+
+    key: str
+    target: str
+    text_sha256: str
+    match_sha256: str
+    first_at: float
+    at: float
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,11 @@ def _conversation(row: Row) -> Conversation:
         last_customer_message_id=row["last_customer_message_id"],
         last_summoning_message_id=row["last_summoning_message_id"],
     )
+
+
+def _storable(body: bytes) -> str:
+    """A raw body as text any database keeps: invalid UTF-8 replaced, NUL written as its JSON escape."""
+    return body.decode("utf-8", "replace").replace("\x00", "\\u0000")
 
 
 class Store:
@@ -118,7 +139,7 @@ class Store:
                 await tx.execute(
                     "INSERT INTO quarantine (source, digest, reason, body, received_at) VALUES (?, ?, ?, ?, ?)"
                     " ON CONFLICT (digest) DO NOTHING",
-                    (source, digest, reason, body.decode("utf-8", "replace"), self.clock()),
+                    (source, digest, reason, _storable(body), self.clock()),
                 )
             )
 
@@ -263,6 +284,59 @@ class Store:
             )
             row = await tx.fetchone("SELECT value FROM effects WHERE key = ?", (key,))
             return json.loads(row["value"]) if row else None
+
+    # -- intents: a write about to go out, kept until its result is recorded -------------------
+    async def record_intent(self, key: str, target: str, text_sha256: str, match_sha256: str) -> Intent:
+        """Note durably, before sending, what the write of `key` will look like once done.
+
+        Called before every send: `first_at` stays the first attempt's time, so a read-back covers
+        every attempt; `at` moves to this one."""
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone("SELECT value FROM effects WHERE key = ?", (INTENT_PREFIX + key,))
+            first_at = float(json.loads(row["value"])["first_at"]) if row else now
+            intent = Intent(key, target, text_sha256, match_sha256, first_at, now)
+            value = {
+                "target": target,
+                "text_sha256": text_sha256,
+                "match_sha256": match_sha256,
+                "first_at": first_at,
+                "at": now,
+            }
+            await tx.execute(
+                "INSERT INTO effects (key, value, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (INTENT_PREFIX + key, json.dumps(value), now),
+            )
+            return intent
+
+    async def intent(self, key: str) -> Intent | None:
+        """The write of `key` that was about to go out and has no recorded result yet."""
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone("SELECT value FROM effects WHERE key = ?", (INTENT_PREFIX + key,))
+        if row is None:
+            return None
+        data = json.loads(row["value"])
+        return Intent(
+            key, data["target"], data["text_sha256"], data["match_sha256"], data["first_at"], data["at"]
+        )
+
+    async def drop_intent(self, key: str) -> None:
+        """Forget an intent whose write certainly did not happen (refused, never sent)."""
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM effects WHERE key = ?", (INTENT_PREFIX + key,))
+
+    async def complete_intent(self, key: str, value: Any) -> Any:
+        """Record the result of the write of `key` and drop its intent, atomically; return the result
+        kept (an earlier one wins)."""
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO effects (key, value, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                (key, json.dumps(value), self.clock()),
+            )
+            await tx.execute("DELETE FROM effects WHERE key = ?", (INTENT_PREFIX + key,))
+            row = await tx.fetchone("SELECT value FROM effects WHERE key = ?", (key,))
+            return json.loads(row["value"]) if row else value
 
     # -- conversations and message links -------------------------------------------------------
     async def conversation(self, thread_key: str) -> Conversation | None:

@@ -75,23 +75,97 @@ def test_activity_api_dm_sent_is_our_echo(sample: Sample) -> None:
     assert parsed.messages == [] and parsed.dropped == {"echo": 1}
 
 
-@pytest.mark.parametrize(
-    "name", ["xaa__follow.follow.json", "xaa__like.create.json", "xaa__profile.update.bio.json"]
-)
-def test_other_activity_events_are_acknowledged_and_ignored(sample: Sample, name: str) -> None:
-    body = sample(name)
+XAA_SAMPLES = [
+    "broadcast.chat", "broadcast.end", "broadcast.start", "chat.received", "chat.sent", "dm.received",
+    "dm.sent", "follow.follow", "follow.unfollow", "like.create", "news.new", "oauth.revoke", "post.create",
+    "post.delete", "post.mention.create", "post.quote.create", "post.reply.create", "post.repost.create",
+    "profile.update.banner_picture", "profile.update.bio", "profile.update.geo",
+    "profile.update.profile_picture", "profile.update.screenname", "profile.update.url", "spaces.end",
+    "spaces.start",
+]  # fmt: skip
+AAA_SAMPLES = [
+    "direct_message_events", "direct_message_indicate_typing_events", "direct_message_mark_read_events",
+    "tweet_delete_events", "user_event",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("event_type", XAA_SAMPLES)
+def test_every_documented_activity_event_is_understood(sample: Sample, event_type: str) -> None:
+    body = sample(f"xaa__{event_type}.json")
+    brand = body["data"]["filter"].get("user_id") or body["data"]["payload"].get("user_id", "1")
+    parsed = parse_body(body, brand)
+    assert parsed.problems == [] and "unknown_type" not in parsed.dropped
+    assert parsed.usable
+
+
+@pytest.mark.parametrize("event_type", AAA_SAMPLES)
+def test_every_documented_account_activity_event_is_understood(sample: Sample, event_type: str) -> None:
+    body = sample(f"aaa__{event_type}.json")
+    parsed = parse_body(body, body.get("for_user_id", "63046977"))
+    assert parsed.problems == [] and "unknown_type" not in parsed.dropped
+    assert parsed.usable
+
+
+def test_revocation_without_for_user_id_flags_the_brand_account_only(sample: Sample) -> None:
+    body = sample("aaa__user_event.json")
+    assert "for_user_id" not in body
+    assert parse_body(body, "63046977").brand_revoked  # source.user_id is the brand: alert
+    assert not parse_body(body, "1111111111111111111").brand_revoked  # another user of the app
+    xaa = sample("xaa__oauth.revoke.json")
+    assert parse_body(xaa, xaa["data"]["payload"]["user_id"]).brand_revoked
+
+
+def test_brand_posts_are_echoes_that_keep_their_place_in_the_thread(sample: Sample) -> None:
+    body = sample("xaa__post.create.json")
     parsed = parse_body(body, body["data"]["filter"]["user_id"])
-    assert parsed.messages == [] and parsed.dropped == {"unknown_type": 1}
+    [echo] = parsed.echoes
+    assert parsed.messages == [] and echo.id == body["data"]["payload"]["id"]
 
 
 @pytest.mark.parametrize(
     "body",
-    [[], "text", {"data": "x"}, {"for_user_id": 12}, {"for_user_id": "1", "tweet_create_events": {}},
-     {"for_user_id": "1", "tweet_create_events": [{"user": {}}]}],
+    [[], "text", {"data": "x"}, {"data": {"event_type": {"a": 1}}}, {"for_user_id": 12},
+     {"for_user_id": "1", "tweet_create_events": {}}, {"for_user_id": "١٢٣"}, {"for_user_id": "²"}],
 )  # fmt: skip
-def test_malformed_bodies_are_refused(body: Any) -> None:
+def test_malformed_envelopes_are_refused(body: Any) -> None:
     with pytest.raises(MalformedRequest):
         parse_body(body, "1")
+
+
+@pytest.mark.parametrize(
+    "tweet",
+    [{"user": {}}, {"user": {"id_str": "7"}, "id_str": 12}, {"user": {"id_str": "7"}, "id_str": {"a": 1}},
+     {"user": {"id_str": "7"}, "id_str": "١٢٣"}, {"user": {"id_str": "7"}, "id_str": "1" * 40}, 5, None],
+)  # fmt: skip
+def test_an_unreadable_item_is_set_aside_without_losing_its_neighbours(tweet: Any) -> None:
+    good = {"id_str": "9", "text": "@brand hi", "user": {"id_str": "7", "screen_name": "c"}}
+    parsed = parse_body({"for_user_id": "1", "tweet_create_events": [tweet, good]}, "1")
+    assert [m.id for m in parsed.messages] == ["9"]
+    assert len(parsed.problems) == 1 and parsed.dropped == {"malformed": 1}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("entities", 5), ("user.name", {"first": "C"}), ("user.screen_name", 7), ("text", ["a"]),
+     ("created_at", "Mon Jan 01 00:00:00 +0000 99999"), ("in_reply_to_status_id_str", "²"),
+     ("extended_tweet", "x"), ("text", "nul\x00 and lone \ud800 surrogate")],
+)  # fmt: skip
+def test_odd_optional_fields_are_stored_in_a_shape_every_later_step_accepts(field: str, value: Any) -> None:
+    tweet: dict[str, Any] = {"id_str": "9", "text": "@brand hi", "user": {"id_str": "7", "screen_name": "c"}}
+    parent, _, leaf = field.rpartition(".")
+    (tweet[parent] if parent else tweet)[leaf] = value
+    [msg] = parse_body({"for_user_id": "1", "tweet_create_events": [tweet]}, "1").messages
+    encoded = json.dumps(msg.to_json(), ensure_ascii=False).encode("utf-8")  # no lone surrogate left
+    assert b"\\u0000" not in encoded and "\x00" not in msg.text
+    assert msg.in_reply_to is None or msg.in_reply_to.isascii()
+
+
+def test_dm_timestamps_out_of_range_are_left_empty(sample: Sample) -> None:
+    body = sample("aaa__direct_message_events.json")
+    for stamp in ["9" * 30, "-99999999999999999", "١٢٣", "nan", {"a": 1}]:
+        body["direct_message_events"][0]["created_timestamp"] = stamp
+        [msg] = parse_body(body, "4337869213").messages
+        assert msg.created_at == "" or msg.created_at.startswith("19")
 
 
 def test_every_parsed_sample_matches_the_normalised_event_schema(sample: Sample) -> None:
