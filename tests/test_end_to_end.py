@@ -227,6 +227,22 @@ async def test_our_own_posts_coming_back_are_dropped(gateway: Gateway) -> None:
     assert len(gateway.zendesk.public_comments(ticket_id)) == 2  # customer's + agent's, no echo
 
 
+async def test_customer_answering_an_agent_who_replied_natively_on_x_stays_on_the_ticket(
+    gateway: Gateway,
+) -> None:
+    tweet_id, ticket_id = await open_conversation(gateway)
+    echo = gateway.x.brand_reply_on_x(f"@{CLAIRE.screen_name} Nous regardons ça. ^AJ", in_reply_to=tweet_id)
+    response = await gateway.post_x(echo)
+    assert response.json()["dropped"] == {"echo": 1}
+    brand_post = echo["tweet_create_events"][0]["id_str"]
+    # The customer answers the brand's post, not her own first post: the chain goes through the echo.
+    await gateway.post_x(gateway.x.customer_post(CLAIRE, "Merci, j'attends", in_reply_to=brand_post))
+    await gateway.drain()
+    assert len(gateway.zendesk.tickets) == 1
+    assert gateway.zendesk.public_comments(ticket_id)[-1]["body"].startswith("Merci, j'attends")
+    assert len(gateway.zendesk.public_comments(ticket_id)) == 2  # the echo itself made no comment
+
+
 async def test_agents_with_same_initials_get_distinct_signatures(gateway: Gateway) -> None:
     _, ticket_id = await open_conversation(gateway)
     alain = gateway.zendesk.add_agent("Alain Jacob", "alain@mabanque.fr")

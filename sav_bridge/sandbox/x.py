@@ -254,6 +254,12 @@ class FakeX(FakeVendor):
             }
         return {"for_user_id": self.account_id, "direct_message_events": [event], "users": {who.id: user}}
 
+    def brand_reply_on_x(self, text: str, in_reply_to: str) -> dict[str, Any]:
+        """An agent answers on X itself, not through the helpdesk; returns the echo X delivers for it."""
+        post = Post(self.next_id(), self.account_id, text, in_reply_to)
+        self.posts[post.id] = post
+        return self.echo_of(post.id)
+
     def echo_of(self, post_id: str) -> dict[str, Any]:
         """The Account Activity event X sends back for one of the brand's own posts."""
         post = self.posts[post_id]
