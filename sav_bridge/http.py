@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,20 +42,46 @@ class VendorErrors:
     retryable_status: frozenset[int] = field(default=RETRYABLE_STATUS)
 
 
+#: The longest a vendor's hint may park a job: past a day, a person should look (and a typo such as
+#: `Retry-After: 1e400` must not park it for ever).
+MAX_RETRY_AFTER = 24 * 3600.0
+
+
 def retry_after_seconds(response: httpx.Response, vendor: VendorErrors, now: float) -> float | None:
+    """The vendor's wait hint in seconds, clamped to [0, MAX_RETRY_AFTER]; None when absent or unreadable."""
     for header in vendor.retry_after_headers:
         value = response.headers.get(header)
         if value:
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                parsed = email.utils.parsedate_to_datetime(value)
-                return max(0.0, parsed.timestamp() - now)
+            return _clamp(_seconds_or_date(value, now))
     for header in vendor.reset_epoch_headers:
         value = response.headers.get(header)
-        if value and value.isdigit():
-            return max(0.0, float(value) - now)
+        if value:
+            reset = _number(value)
+            return _clamp(None if reset is None else reset - now)
     return None
+
+
+def _number(value: str) -> float | None:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return None if math.isnan(number) else number  # ±inf is clamped by the caller
+
+
+def _seconds_or_date(value: str, now: float) -> float | None:
+    """`Retry-After` is delay-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    number = _number(value)
+    if number is not None:
+        return number
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp() - now
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _clamp(seconds: float | None) -> float | None:
+    return None if seconds is None else min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 def raise_for_vendor(response: httpx.Response, vendor: VendorErrors, now: float | None = None) -> None:

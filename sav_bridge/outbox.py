@@ -2,7 +2,9 @@
 
 Retry schedule: exponential with full jitter, capped (`workers.max_backoff_seconds`); a vendor's own
 `Retry-After` wins. After `workers.max_attempts`, or at once for a `PermanentError`, the job is moved
-to the dead letters and `on_dead` runs (the flows tell the agent, in the ticket). Completion is
+to the dead letters and `on_dead` runs (the flows tell the agent, in the ticket). A job whose own data
+cannot be processed (`UNFIXABLE`), or that crashes the same way twice, is buried at once: a dead job never
+holds the later messages of its conversation. Completion is
 fenced by the lease token, so a worker that lost its lease cannot overwrite a newer claimer.
 """
 
@@ -20,6 +22,10 @@ from sav_bridge.metrics import Metrics
 from sav_bridge.store import Job, NewJob, Store
 
 log = logging.getLogger(__name__)
+
+#: Errors that say the job's own data is wrong: the next attempt would fail the same way, so the job goes
+#: to the dead letters at once instead of holding its conversation through every retry.
+UNFIXABLE: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError, AttributeError, LookupError)
 
 Handler = Callable[[Job], Awaitable[list[NewJob] | None]]
 DeadHandler = Callable[[Job, str], Awaitable[None]]
@@ -72,9 +78,18 @@ class Outbox:
             await self._give_up(job, str(exc))
         except RetryableError as exc:
             await self._retry(job, str(exc), exc.retry_after)
+        except UNFIXABLE as exc:
+            log.exception("job %s (%s) cannot be processed", job.id, job.kind)
+            await self._give_up(
+                job, f"cannot be processed (no retry can fix it): {type(exc).__name__}: {exc}"
+            )
         except Exception as exc:
             log.exception("job %s (%s) crashed", job.id, job.kind)
-            await self._retry(job, f"internal error: {type(exc).__name__}: {exc}", None)
+            error = f"internal error: {type(exc).__name__}: {exc}"
+            if job.last_error == error[:2000]:  # stored truncated
+                await self._give_up(job, f"failed the same way twice: {error}")
+            else:
+                await self._retry(job, error, None)
         else:
             scrub = self.scrubbers.get(job.kind)
             if not await self.store.finish(job, follow_ups or (), scrub(job.payload) if scrub else None):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -26,12 +26,23 @@ from sav_bridge.flows import (
 )
 from sav_bridge.helpdesks import Helpdesk, load_helpdesk
 from sav_bridge.metrics import Metrics
-from sav_bridge.outbox import Outbox
+from sav_bridge.outbox import DeadHandler, Outbox
 from sav_bridge.policy import Policy
 from sav_bridge.signature import Signer
-from sav_bridge.store import Store, open_store
+from sav_bridge.store import Job, Store, open_store
 
 USER_AGENT = "sav-bridge/0.1 (+https://github.com/sav-bridge)"
+
+
+def dead_letter_handler(handlers: Mapping[str, DeadHandler]) -> DeadHandler:
+    """One `on_dead` for the outbox that tells whoever cares about that kind of job."""
+
+    async def on_dead(job: Job, error: str) -> None:
+        handler = handlers.get(job.kind)
+        if handler is not None:
+            await handler(job, error)
+
+    return on_dead
 
 
 @dataclass
@@ -85,7 +96,9 @@ class Runtime:
             handlers,
             settings.workers,
             metrics,
-            on_dead=outbound.on_dead,
+            on_dead=dead_letter_handler(
+                {JOB_SOCIAL_MESSAGE: inbound.on_dead, JOB_PUBLISH_REPLY: outbound.on_dead}
+            ),
             scrubbers={JOB_PUBLISH_REPLY: scrub_reply},
         )
         metrics.policy.info({"version": policy.version, "source": policy.source})

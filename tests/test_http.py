@@ -90,3 +90,21 @@ async def test_status_mapping(response: httpx.Response, error: type, retry_after
             await send(client, VENDOR, "POST", "https://acme.test/a", attempts=1, sleep=no_sleep)
     if retry_after is not None:
         assert retry_after - 300 <= caught.value.retry_after <= retry_after  # epoch taken at collection
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [({"Retry-After": "garbage"}, None), ({"Retry-After": "1e400"}, 86400.0), ({"Retry-After": "nan"}, None),
+     ({"Retry-After": "-5"}, 0.0), ({"Retry-After": "Wed, 21 Oct 99999 07:28:00 GMT"}, None),
+     ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0), ({"x-rate-limit-reset": "9" * 400}, 86400.0),
+     ({"x-rate-limit-reset": "soon"}, None)],
+)  # fmt: skip
+@respx.mock
+async def test_malformed_wait_hints_are_clamped_never_a_crash_or_an_endless_park(
+    headers: dict[str, str], expected: float | None
+) -> None:
+    respx.post("https://acme.test/a").mock(return_value=httpx.Response(429, headers=headers))
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(RetryableError) as caught:
+            await send(client, VENDOR, "POST", "https://acme.test/a", sleep=no_sleep)
+    assert caught.value.retry_after == expected

@@ -72,15 +72,67 @@ async def test_permanent_failure_goes_to_dead_letters_at_once(sqlite_url: str) -
     await store.close()
 
 
-@pytest.mark.parametrize("error", [RetryableError("x", "HTTP 500"), ValueError("bug")])
+@pytest.mark.parametrize("error", [RetryableError("x", "HTTP 500"), OSError("disk hiccup")])
 async def test_attempts_are_capped(sqlite_url: str, error: Exception) -> None:
     async def failing(job: Job) -> None:
         raise error
 
     store, outbox, clock, dead = await make(sqlite_url, failing, max_attempts=3)
-    for _ in range(5):
+    for attempt in range(5):
+        if isinstance(error, OSError):
+            error.args = (f"disk hiccup {attempt}",)  # a different failure each time keeps it retryable
         await outbox.drain()
         clock.advance(10_000)
     assert await store.jobs_by_state() == {"dead": 1}
     assert dead[0][1].startswith("gave up after 3 attempts")
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    "error", [KeyError("text"), TypeError("'int' object is not iterable"), ValueError("x")]
+)
+async def test_a_job_whose_data_cannot_be_processed_is_dead_at_once(
+    sqlite_url: str, error: Exception
+) -> None:
+    async def broken(job: Job) -> None:
+        raise error
+
+    store, outbox, _, dead = await make(sqlite_url, broken, max_attempts=15)
+    await outbox.drain()
+    assert await store.jobs_by_state() == {"dead": 1}
+    assert "no retry can fix it" in dead[0][1]
+    await store.close()
+
+
+async def test_a_job_that_crashes_the_same_way_twice_is_dead_not_retried_fifteen_times(
+    sqlite_url: str,
+) -> None:
+    async def crashing(job: Job) -> None:
+        raise RuntimeError("the same bug")
+
+    store, outbox, clock, dead = await make(sqlite_url, crashing, max_attempts=15)
+    await outbox.drain()
+    assert await store.jobs_by_state() == {"pending": 1}  # once may be transient
+    clock.advance(10_000)
+    await outbox.drain()
+    assert await store.jobs_by_state() == {"dead": 1}
+    assert dead[0][1].startswith("failed the same way twice")
+    await store.close()
+
+
+async def test_a_dead_job_does_not_hold_the_later_jobs_of_its_conversation(sqlite_url: str) -> None:
+    ran: list[str] = []
+
+    async def handler(job: Job) -> None:
+        if job.payload.get("poison"):
+            raise KeyError("user")
+        ran.append(job.idempotency_key)
+
+    store, outbox, _, dead = await make(sqlite_url, handler)
+    await store.enqueue(
+        [NewJob("t", {"poison": True}, "poison", "o")]
+        + [NewJob("t", {}, f"later-{i}", "o") for i in range(3)]
+    )
+    await outbox.drain()
+    assert ran == ["k", "later-0", "later-1", "later-2"] and len(dead) == 1
     await store.close()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sav_bridge.channels.x.events import CHANNEL, ParsedBody
+from sav_bridge.flows.outbound import note_job
 from sav_bridge.helpdesks import Helpdesk
 from sav_bridge.metrics import Metrics
 from sav_bridge.model import Conversation, MessageKind, SocialMessage
@@ -125,3 +126,19 @@ class InboundFlow:
             )
         )
         return None
+
+    async def on_dead(self, job: Job, error: str) -> None:
+        """A customer's message will not reach the helpdesk: alert, and tell the agents on its ticket."""
+        thread_key = job.ordering_key
+        log.error("a customer message of %s was not delivered to the helpdesk: %s", thread_key, error)
+        conv = await self.store.conversation(thread_key)
+        if conv is None or conv.ticket is None:
+            return
+        where = job.payload.get("id") if isinstance(job.payload.get("id"), str) else "?"
+        text = (
+            f"⚠️ A message from the customer on X (id {where}) could not be added to this ticket: {error}. "
+            "Read it on X; an operator can replay it from the dead letters."
+        )
+        await self.store.enqueue(
+            [note_job(conv.ticket, text, f"{conv.ticket.helpdesk}:lost:{job.id}", thread_key)]
+        )

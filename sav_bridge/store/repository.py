@@ -57,6 +57,8 @@ class Job:
     ordering_key: str
     attempts: int
     lease_token: int
+    #: What the previous attempt died of, if any.
+    last_error: str | None = None
 
 
 def _job(row: Row) -> Job:
@@ -68,6 +70,7 @@ def _job(row: Row) -> Job:
         ordering_key=row["ordering_key"],
         attempts=int(row["attempts"]),
         lease_token=int(row["lease_token"]),
+        last_error=row["last_error"],
     )
 
 
