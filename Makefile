@@ -40,3 +40,15 @@ serve: $(STAMP)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# The image's third-party packages (requirements.lock), pinned with hashes for Python 3.11 on every platform
+# (Linux x86_64 and aarch64 included), from deploy/requirements.in. uv comes from PyPI into .venv.
+# Existing pins are kept while still allowed; `make lock LOCK_FLAGS=--upgrade` moves all to the newest.
+UV_VERSION ?= 0.13.8
+LOCK_FLAGS ?=
+.PHONY: lock
+lock: $(STAMP)
+	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes $(LOCK_FLAGS) \
+		--no-emit-package sav-bridge --no-emit-package sav-bridge-zendesk \
+		--custom-compile-command 'make lock' deploy/requirements.in -o requirements.lock
