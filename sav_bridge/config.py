@@ -8,6 +8,7 @@ land in a log.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,11 +75,13 @@ class SignatureSettings:
     overrides: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything sav-bridge needs to run, validated. Plugins read their own section from `sections`."""
+@dataclass(frozen=True, kw_only=True)
+class BaseSettings:
+    """Everything but the X channel: what a helpdesk plugin reads, and all `<helpdesk> provision` needs.
 
-    x: XSettings
+    Plugins read their own section from `sections` (`helpdesk_section()`).
+    """
+
     database_url: str = "sqlite:///sav-bridge.db"
     helpdesk: str = "zendesk"
     sandbox: bool = False
@@ -98,10 +101,19 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Every secret value in clear, for the log redaction filter."""
-        values = [self.x.consumer_secret.reveal(), self.x.access_token.reveal()]
-        for section in self.sections.values():
-            values += [v.reveal() for v in section.values() if isinstance(v, Secret)]
+        values = [v.reveal() for s in self.sections.values() for v in s.values() if isinstance(v, Secret)]
         return [v for v in values if v]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(BaseSettings):
+    """Everything sav-bridge needs to run, validated."""
+
+    x: XSettings
+
+    def secrets(self) -> list[str]:
+        values = [self.x.consumer_secret.reveal(), self.x.access_token.reveal()]
+        return [v for v in values if v] + super().secrets()
 
 
 def load_schema() -> dict[str, Any]:
@@ -115,7 +127,23 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
     raw = _raw(path, {} if environ is None else environ, schema)
     _apply_defaults(raw, schema)
     _validate(raw, schema)
-    return _build(raw, schema)
+    return Settings(x=XSettings(**_secretise(raw["x"], schema["properties"]["x"])), **_common(raw, schema))
+
+
+def load_helpdesk_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> BaseSettings:
+    """Like `load_settings` without the `x` section: provisioning the helpdesk needs none of X's secrets.
+
+    An `x` section that is present is still checked key by key, but none of its keys is required.
+    """
+    schema = load_schema()
+    schema["required"] = [k for k in schema["required"] if k != "x"]
+    schema["properties"]["x"].pop("required", None)
+    raw = _raw(path, {} if environ is None else environ, schema)
+    _apply_defaults(raw, schema)
+    _validate(raw, schema)
+    return BaseSettings(**_common(raw, schema))
 
 
 def configured_policy_path(path: str | Path | None, environ: Mapping[str, str]) -> Path:
@@ -129,7 +157,8 @@ def _raw(path: str | Path | None, environ: Mapping[str, str], schema: Mapping[st
     path = path or environ.get(ENV_PREFIX + "CONFIG")
     raw: dict[str, Any] = _read_yaml(Path(path)) if path else {}
     for name, value in sorted(environ.items()):
-        if name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX) :] not in RESERVED_ENV:
+        # An empty value counts as unset: compose passes `${X_SCREEN_NAME:-}` as "".
+        if value and name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX) :] not in RESERVED_ENV:
             keys = name[len(ENV_PREFIX) :].lower().split("__")
             _set_path(raw, keys, _coerce(value, _schema_at(schema, keys), ".".join(keys)))
     return raw
@@ -164,6 +193,7 @@ def _schema_at(schema: Mapping[str, Any], keys: list[str]) -> Mapping[str, Any] 
 
 
 def _coerce(value: str, node: Mapping[str, Any] | None, key: str) -> Any:
+    """An environment string as the type the schema wants; the schema then checks ranges and patterns."""
     kind = node.get("type") if node else None
     try:
         if kind == "integer":
@@ -178,9 +208,12 @@ def _coerce(value: str, node: Mapping[str, Any] | None, key: str) -> Any:
                 return False
             raise ValueError
         if kind == "object":
-            return json.loads(value)
+            parsed = json.loads(value)
+            if not isinstance(parsed, dict):
+                raise ValueError
+            return parsed
     except ValueError:
-        raise ConfigError(key, f"environment value must be a {kind}") from None
+        raise ConfigError(key, TYPE_NAMES.get(str(kind), f"must be of type {kind}")) from None
     return value
 
 
@@ -202,10 +235,35 @@ def _apply_defaults(raw: dict[str, Any], schema: Mapping[str, Any]) -> None:
             _apply_defaults(raw[key], node)
 
 
+#: What each JSON type is called in an error message.
+TYPE_NAMES = {
+    "integer": "must be an integer",
+    "number": "must be a number",
+    "string": "must be a string",
+    "boolean": "must be true or false",
+    "object": "must be a mapping of keys (a JSON object in the environment)",
+    "array": "must be a list",
+    "null": "must be empty",
+}
+
+# JSON Schema counts 2.0 as an integer (a worker count of 2.0 is a mistake) and NaN as a number that
+# passes every bound (`.nan` in YAML, `nan` in the environment); neither gets through here.
+_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
+    {
+        "integer": lambda _checker, value: isinstance(value, int) and not isinstance(value, bool),
+        "number": lambda _checker, value: (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        ),
+    }
+)
+_Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    jsonschema.Draft202012Validator, type_checker=_TYPES
+)
+
+
 def _validate(raw: dict[str, Any], schema: Mapping[str, Any]) -> None:
-    validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(
-        validator.iter_errors(raw),
+        _Validator(schema).iter_errors(raw),
         key=lambda e: (
             "allOf" in e.schema_path,
             len(e.absolute_path),
@@ -221,26 +279,58 @@ def _describe(error: jsonschema.ValidationError) -> ConfigError:
     if error.validator in ("if", "allOf", "anyOf", "oneOf") and error.context:
         return _describe(error.context[0])
     path = [str(p) for p in error.absolute_path]
-    rule = error.validator
-    expected: Any = error.validator_value
+    key = ".".join(path) or "(root)"
+    rule = str(error.validator)
     instance: Any = error.instance
-    schema: Any = error.schema
+    node: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
     if rule == "required":
-        missing = next((k for k in expected if k not in (instance or {})), "?")
-        return ConfigError(".".join([*path, missing]), "is required")
+        required: list[str] = list(error.validator_value)  # type: ignore[arg-type]
+        missing = next((k for k in required if k not in (instance or {})), "?")
+        # A whole section missing (`x`): name its first required key, which is what to set.
+        inner = node.get("properties", {}).get(missing, {}).get("required", [])
+        return ConfigError(".".join([*path, missing, *inner[:1]]), "is required")
     if rule == "additionalProperties":
-        extra = sorted(set(instance) - set(schema.get("properties", {})))
-        return ConfigError(".".join([*path, extra[0]]) if extra else ".".join(path), "is not a known key")
-    problems = {
-        "type": f"must be of type {expected}",
-        "pattern": f"must match {expected}",
-        "enum": f"must be one of {', '.join(map(str, expected))}",
-        "minimum": f"must be at least {expected}",
-        "maximum": f"must be at most {expected}",
-        "exclusiveMinimum": f"must be greater than {expected}",
-        "minLength": "must not be empty",
-    }
-    return ConfigError(".".join(path) or "(root)", problems.get(str(rule), f"fails the {rule} rule"))
+        known = set(node.get("properties", {}))
+        extra = sorted(str(k) for k in instance if k not in known)
+        return ConfigError(".".join([*path, extra[0]]) if extra else key, "is not a known key")
+    if rule == "type":
+        kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        return ConfigError(key, " or ".join(TYPE_NAMES.get(str(k), f"must be of type {k}") for k in kinds))
+    if rule in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return ConfigError(key, _range(node))
+    if rule == "enum":
+        allowed: list[Any] = list(error.validator_value)  # type: ignore[arg-type]
+        return ConfigError(key, "must be one of " + ", ".join(map(str, allowed)))
+    if rule == "pattern":
+        return ConfigError(key, node.get("x-expected") or f"must match the pattern {error.validator_value}")
+    if rule == "minLength":
+        return ConfigError(key, "must not be empty")
+    return ConfigError(key, f"breaks the schema's {rule} rule")
+
+
+def _range(node: Mapping[str, Any]) -> str:
+    """The whole allowed range of a number, whichever bound was crossed."""
+    low = (
+        f"at least {_num(node['minimum'])}"
+        if "minimum" in node
+        else f"greater than {_num(node['exclusiveMinimum'])}"
+        if "exclusiveMinimum" in node
+        else None
+    )
+    high = (
+        f"at most {_num(node['maximum'])}"
+        if "maximum" in node
+        else f"less than {_num(node['exclusiveMaximum'])}"
+        if "exclusiveMaximum" in node
+        else None
+    )
+    if "minimum" in node and "maximum" in node:
+        return f"must be between {_num(node['minimum'])} and {_num(node['maximum'])}"
+    return "must be " + " and ".join(part for part in (low, high) if part)
+
+
+def _num(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _secretise(section: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, Any]:
@@ -251,28 +341,27 @@ def _secretise(section: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str,
     }
 
 
-def _build(raw: dict[str, Any], schema: Mapping[str, Any]) -> Settings:
+def _common(raw: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of `BaseSettings`, from a validated raw mapping."""
     props = schema["properties"]
-    x = _secretise(raw["x"], props["x"])
     sections = {
         name: _secretise(value, props[name])
         for name, value in raw.items()
         if isinstance(value, dict) and name not in {"x", "server", "workers", "signature", "policy"}
     }
     policy = raw.get("policy", {}).get("path")
-    return Settings(
-        x=XSettings(**x),
-        database_url=raw["database_url"],
-        helpdesk=raw["helpdesk"],
-        sandbox=raw["sandbox"],
-        public_url=raw.get("public_url"),
-        log_level=raw["log_level"],
-        max_body_bytes=raw["max_body_bytes"],
-        webhook_tolerance_seconds=raw["webhook_tolerance_seconds"],
-        host=raw["server"]["host"],
-        port=raw["server"]["port"],
-        workers=WorkerSettings(**raw["workers"]),
-        signature=SignatureSettings(**raw["signature"]),
-        policy_path=Path(policy) if policy else DEFAULT_POLICY,
-        sections=sections,
-    )
+    return {
+        "database_url": raw["database_url"],
+        "helpdesk": raw["helpdesk"],
+        "sandbox": raw["sandbox"],
+        "public_url": raw.get("public_url"),
+        "log_level": raw["log_level"],
+        "max_body_bytes": raw["max_body_bytes"],
+        "webhook_tolerance_seconds": raw["webhook_tolerance_seconds"],
+        "host": raw["server"]["host"],
+        "port": raw["server"]["port"],
+        "workers": WorkerSettings(**raw["workers"]),
+        "signature": SignatureSettings(**raw["signature"]),
+        "policy_path": Path(policy) if policy else DEFAULT_POLICY,
+        "sections": sections,
+    }

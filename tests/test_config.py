@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sav_bridge.config import Secret, load_settings
+from sav_bridge.config import Secret, load_helpdesk_settings, load_settings
 from sav_bridge.errors import ConfigError
 from tests.harness import gateway_env
 
@@ -55,26 +55,142 @@ def test_config_path_can_come_from_the_environment(tmp_path: Path) -> None:
     assert load_settings(None, {**MINIMAL, "SAV_BRIDGE_CONFIG": str(config)}).log_level == "DEBUG"
 
 
+#: Values no message may contain: secrets and the bad values themselves.
+NEVER_SHOWN = (
+    "s3cret",
+    "brand",
+    "mysql",
+    "many",
+    "blue",
+    "99999",
+    "TRACE",
+    "maybe",
+    "nan",
+    "1e400",
+)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"SAV_BRIDGE_X__CONSUMER_SECRET": None}, "config: x.consumer_secret: is required"),
-        ({"SAV_BRIDGE_ZENDESK__API_TOKEN": None}, "config: zendesk.api_token: is required"),
-        ({"SAV_BRIDGE_X__ACCOUNT_ID": "brand"}, "config: x.account_id: must match ^[0-9]{1,19}$"),
-        ({"SAV_BRIDGE_WORKERS__COUNT": "many"}, "config: workers.count: environment value must be a integer"),
-        ({"SAV_BRIDGE_DATABASE_URL": "mysql://x"}, "config: database_url: must match"),
-        ({"SAV_BRIDGE_COLOUR": "blue"}, "config: colour: is not a known key"),
-        ({"SAV_BRIDGE_SIGNATURE__FORMAT": "no placeholder"}, "config: signature.format: must match"),
+        ({"SAV_BRIDGE_X__CONSUMER_SECRET": None}, "x.consumer_secret: is required"),
+        ({"SAV_BRIDGE_ZENDESK__API_TOKEN": None}, "zendesk.api_token: is required"),
+        ({"SAV_BRIDGE_X__ACCOUNT_ID": "brand"}, "x.account_id: must be a numeric id of 1 to 19 digits"),
+        ({"SAV_BRIDGE_X__ACCOUNT_ID": "1" * 20}, "x.account_id: must be a numeric id of 1 to 19 digits"),
+        ({"SAV_BRIDGE_WORKERS__COUNT": "many"}, "workers.count: must be an integer"),
+        ({"SAV_BRIDGE_WORKERS__COUNT": "2.5"}, "workers.count: must be an integer"),
+        ({"SAV_BRIDGE_WORKERS__COUNT": "-1"}, "workers.count: must be between 0 and 64"),
+        ({"SAV_BRIDGE_SERVER__PORT": "99999"}, "server.port: must be between 1 and 65535"),
+        ({"SAV_BRIDGE_SERVER__PORT": "0"}, "server.port: must be between 1 and 65535"),
+        ({"SAV_BRIDGE_WORKERS__MAX_ATTEMPTS": "0"}, "workers.max_attempts: must be between 1 and 100"),
+        ({"SAV_BRIDGE_MAX_BODY_BYTES": "0"}, "max_body_bytes: must be between 1024 and 16777216"),
+        ({"SAV_BRIDGE_WEBHOOK_TOLERANCE_SECONDS": "99999"}, "webhook_tolerance_seconds: must be between 10 and 3600"),
+        ({"SAV_BRIDGE_WORKERS__POLL_SECONDS": "0"}, "workers.poll_seconds: must be greater than 0 and at most 60"),
+        ({"SAV_BRIDGE_WORKERS__POLL_SECONDS": "nan"}, "workers.poll_seconds: must be a number"),
+        ({"SAV_BRIDGE_WORKERS__POLL_SECONDS": "1e400"}, "workers.poll_seconds: must be a number"),
+        ({"SAV_BRIDGE_X__TIMEOUT_SECONDS": "soon"}, "x.timeout_seconds: must be a number"),
+        ({"SAV_BRIDGE_ZENDESK__TIMEOUT_SECONDS": "121"}, "zendesk.timeout_seconds: must be greater than 0 and at most 120"),
+        ({"SAV_BRIDGE_SANDBOX": "maybe"}, "sandbox: must be true or false"),
+        ({"SAV_BRIDGE_LOG_LEVEL": "TRACE"}, "log_level: must be one of DEBUG, INFO, WARNING, ERROR"),
+        ({"SAV_BRIDGE_DATABASE_URL": "mysql://x"}, "database_url: must start with sqlite:/// or postgresql://"),
+        ({"SAV_BRIDGE_PUBLIC_URL": "sav.example.com"}, "public_url: must start with http:// or https://"),
+        ({"SAV_BRIDGE_HELPDESK": "Zendesk!"}, "helpdesk: must be a plugin name in lower case (letters, digits, _)"),
+        ({"SAV_BRIDGE_X__SCREEN_NAME": "@" + "b" * 16}, "x.screen_name: must be an X handle: 1 to 15 letters, digits or _, @ optional"),
+        ({"SAV_BRIDGE_ZENDESK__EMAIL": "many"}, "zendesk.email: must be an e-mail address"),
+        ({"SAV_BRIDGE_SIGNATURE__FORMAT": "no placeholder"}, "signature.format: must contain {initials}"),
+        ({"SAV_BRIDGE_SIGNATURE__OVERRIDES": "[1]"}, "signature.overrides: must be a mapping of keys (a JSON object in the environment)"),
+        ({"SAV_BRIDGE_SIGNATURE__OVERRIDES": '{"a": "blue!"}'}, "signature.overrides.a: must be 1 to 4 letters or digits"),
+        ({"SAV_BRIDGE_SIGNATURE__OVERRIDES": '{"a": 5}'}, "signature.overrides.a: must be a string"),
+        ({"SAV_BRIDGE_COLOUR": "blue"}, "colour: is not a known key"),
+        ({"SAV_BRIDGE_WORKERS__COLOUR": "blue"}, "workers.colour: is not a known key"),
+        ({"SAV_BRIDGE_X__API_URL": "ftp://x"}, "x.api_url: must start with http:// or https://"),
     ],
-)
-def test_wrong_or_missing_key_names_the_key_in_one_line(change: dict[str, str | None], message: str) -> None:
+)  # fmt: skip
+def test_every_bad_environment_value_is_one_line_naming_key_and_rule(
+    change: dict[str, str | None], message: str
+) -> None:
     env = {k: v for k, v in {**MINIMAL, **change}.items() if v is not None}
     with pytest.raises(ConfigError) as caught:
         load_settings(None, env)
     text = str(caught.value)
-    assert text.startswith(message)
-    assert "\n" not in text
-    assert not any(secret in text for secret in ("s3cret", "brand", "mysql", "many", "blue"))
+    assert text == f"config: {message}"
+    assert not any(shown in text for shown in NEVER_SHOWN)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("workers: {count: -1}", "workers.count: must be between 0 and 64"),
+        ("workers: {count: 2.0}", "workers.count: must be an integer"),
+        ("workers: {count: true}", "workers.count: must be an integer"),
+        ("workers: {count: '2'}", "workers.count: must be an integer"),
+        ("workers: {poll_seconds: .nan}", "workers.poll_seconds: must be a number"),
+        ("workers: {poll_seconds: .inf}", "workers.poll_seconds: must be a number"),
+        ("workers: {lease_seconds: 1}", "workers.lease_seconds: must be between 5 and 3600"),
+        (
+            "workers: {max_backoff_seconds: 99999999}",
+            "workers.max_backoff_seconds: must be between 1 and 86400",
+        ),
+        ("workers: [1, 2]", "workers: must be a mapping of keys (a JSON object in the environment)"),
+        ("workers:", "workers: must be a mapping of keys (a JSON object in the environment)"),
+        ("server: {port: 99999}", "server.port: must be between 1 and 65535"),
+        ("server: {port: '8080'}", "server.port: must be an integer"),
+        ("server: {host: 8080}", "server.host: must be a string"),
+        ("sandbox: 'maybe'", "sandbox: must be true or false"),
+        ("sandbox: 1", "sandbox: must be true or false"),
+        ("max_body_bytes: 0", "max_body_bytes: must be between 1024 and 16777216"),
+        ("log_level: info", "log_level: must be one of DEBUG, INFO, WARNING, ERROR"),
+        ("database_url: 5", "database_url: must be a string"),
+        ("x: {screen_name: 5}", "x.screen_name: must be a string"),
+        ("x: {colour: blue}", "x.colour: is not a known key"),
+        ("x: {timeout_seconds: 0}", "x.timeout_seconds: must be greater than 0 and at most 120"),
+        ("zendesk: {timeout_seconds: -1}", "zendesk.timeout_seconds: must be greater than 0 and at most 120"),
+        ("policy: {path: 5}", "policy.path: must be a string"),
+        ("signature: {overrides: {'1': 'many!'}}", "signature.overrides.1: must be 1 to 4 letters or digits"),
+        ("1: blue", "1: is not a known key"),
+        ("colour: blue", "colour: is not a known key"),
+    ],
+)
+def test_every_bad_yaml_value_is_one_line_naming_key_and_rule(
+    tmp_path: Path, yaml_text: str, message: str
+) -> None:
+    config = tmp_path / "sav.yaml"
+    config.write_text(yaml_text + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, MINIMAL)
+    assert str(caught.value) == f"config: {message}"
+    assert not any(shown in str(caught.value) for shown in NEVER_SHOWN)
+
+
+def test_an_empty_environment_value_counts_as_unset() -> None:
+    """docker compose passes `${X_SCREEN_NAME:-}` as "": the gateway starts without a screen name."""
+    settings = load_settings(
+        None,
+        {
+            **MINIMAL,
+            "SAV_BRIDGE_X__SCREEN_NAME": "",
+            "SAV_BRIDGE_WORKERS__COUNT": "",
+            "SAV_BRIDGE_CONFIG": "",
+        },
+    )
+    assert settings.x.screen_name is None and settings.workers.count == 2
+    with pytest.raises(ConfigError, match=r"^config: x\.access_token: is required$"):
+        load_settings(None, {**MINIMAL, "SAV_BRIDGE_X__ACCESS_TOKEN": ""})
+
+
+def test_helpdesk_settings_need_no_x_section() -> None:
+    """`zendesk provision` runs with the helpdesk's own settings only."""
+    helpdesk_only = {k: v for k, v in MINIMAL.items() if not k.startswith("SAV_BRIDGE_X__")}
+    with pytest.raises(ConfigError, match=r"^config: x\.consumer_secret: is required$"):
+        load_settings(None, helpdesk_only)
+    settings = load_helpdesk_settings(None, helpdesk_only)
+    assert settings.helpdesk_section()["url"] == "https://acme.zendesk.com"
+    assert "s3cret-zd" in settings.secrets() and not hasattr(settings, "x")
+    assert load_helpdesk_settings(None, {**helpdesk_only, "SAV_BRIDGE_X__SCREEN_NAME": "MaBanque"})
+    with pytest.raises(ConfigError, match=r"^config: x\.account_id: must be a numeric id"):
+        load_helpdesk_settings(None, {**helpdesk_only, "SAV_BRIDGE_X__ACCOUNT_ID": "brand"})
+    with pytest.raises(ConfigError, match=r"^config: zendesk\.api_token: is required$"):
+        load_helpdesk_settings(None, {k: v for k, v in helpdesk_only.items() if "API_TOKEN" not in k})
 
 
 def test_bad_yaml_points_at_the_line(tmp_path: Path) -> None:
