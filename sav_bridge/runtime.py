@@ -76,7 +76,7 @@ class Runtime:
             headers={"User-Agent": USER_AGENT},
         )
         helpdesk = load_helpdesk(settings.helpdesk).from_settings(settings, http)
-        x = XClient(http, settings.x.api_url, settings.x.access_token.reveal())
+        x = XClient(http, settings.x.api_url, settings.x.access_token.reveal(), settings.x.account_id)
         metrics = Metrics()
         signer = Signer(
             settings.signature, lambda initials, agent: store.claim_effect(f"initials:{initials}", agent)

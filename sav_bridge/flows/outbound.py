@@ -1,7 +1,9 @@
 """Outbound: public agent comments become reply posts or DMs, checked by the posting policy first.
 
-Each comment is published at most once (job key = comment id; each thread part recorded as an
-effect before the next is sent). Whatever happens, the agent reads the outcome in the ticket.
+Each comment is published at most once (job key = comment id): each post of a thread, and each DM,
+goes through `write_once` (intent recorded before sending, read back after a lost answer), and each
+part's id is recorded before the next is sent. Whatever happens, the agent reads the outcome in the
+ticket.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sav_bridge.channels.x.client import XClient
 from sav_bridge.channels.x.events import CHANNEL
 from sav_bridge.channels.x.text import DM_MAX_LENGTH, split_for_thread
 from sav_bridge.errors import PermanentError
+from sav_bridge.flows.once import Write, write_once
 from sav_bridge.helpdesks import Helpdesk, WebhookNotice
 from sav_bridge.metrics import Metrics
 from sav_bridge.model import AgentReply, Audience, Conversation, Decision, TicketRef
@@ -192,14 +195,17 @@ class OutboundFlow:
         posted: list[str] = []
         for index, part in enumerate(split_for_thread(body, signature)):
             key = f"post:{reply.ticket.helpdesk}:{reply.comment_id}:{index}"
-            post_id = await self.store.effect(key)
-            if post_id is None:
-                post_id = await self.x.post_reply(part, target)
-                await self.store.record_effect(key, post_id)
-                await self.store.link_message(CHANNEL, post_id, conv.thread_key, "out", reply.comment_id)
-            posted.append(str(post_id))
-            target = str(post_id)
+            post_id = await write_once(self.store, self._post_write(key, target, part))
+            await self.store.link_message(CHANNEL, post_id, conv.thread_key, "out", reply.comment_id)
+            posted.append(post_id)
+            target = post_id
         return posted
+
+    def _post_write(self, key: str, target: str, text: str) -> Write:
+        async def send() -> str:
+            return await self.x.post_reply(text, target)
+
+        return Write(key, target, text, send, self.x.find_reply)
 
     async def _send_dm(self, reply: AgentReply, conv: Conversation, body: str, signature: str) -> list[str]:
         text = body.strip() + signature
@@ -208,12 +214,14 @@ class OutboundFlow:
                 "x", f"a DM holds at most {DM_MAX_LENGTH} characters; this one has {len(text)}"
             )
         key = f"dm:{reply.ticket.helpdesk}:{reply.comment_id}"
-        dm_id = await self.store.effect(key)
-        if dm_id is None:
-            dm_id = await self.x.send_dm(conv.customer.id, text)
-            await self.store.record_effect(key, dm_id)
-            await self.store.link_message(CHANNEL, str(dm_id), conv.thread_key, "out", reply.comment_id)
-        return [str(dm_id)]
+        participant = conv.customer.id
+
+        async def send() -> str:
+            return await self.x.send_dm(participant, text)
+
+        dm_id = await write_once(self.store, Write(key, participant, text, send, self.x.find_dm, "DM"))
+        await self.store.link_message(CHANNEL, dm_id, conv.thread_key, "out", reply.comment_id)
+        return [dm_id]
 
     def _posted_note(self, audience: Audience, ids: list[str]) -> str:
         if audience is Audience.DM:

@@ -35,7 +35,7 @@ def vendor_contracts(vendor_dir: Path | None) -> dict[str, list[OpenApiContract]
     if vendor_dir is None:
         return {"x": [], "zendesk": []}
     return {
-        "x": [OpenApiContract.from_vendor(vendor_dir, X_SPEC)],
+        "x": [OpenApiContract.from_vendor(vendor_dir, X_SPEC, check_query=True)],
         "zendesk": [
             OpenApiContract.from_vendor(vendor_dir, ZENDESK_SPEC),
             OpenApiContract.from_vendor(vendor_dir, ZENDESK_WEBHOOKS_SPEC, prefix="/api/v2"),

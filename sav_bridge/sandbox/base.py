@@ -66,7 +66,9 @@ class FakeVendor:
     def _check(self, request: httpx.Request, body: Any) -> list[Violation]:
         for contract in self.contracts:
             if contract.operation(request.method, request.url.path):
-                return contract.check(request.method, request.url.path, body)
+                return contract.check(
+                    request.method, request.url.path, body, request.url.params.multi_items()
+                )
         return []
 
     def error(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:

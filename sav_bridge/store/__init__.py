@@ -6,9 +6,9 @@ import time
 
 from sav_bridge.store.database import open_database
 from sav_bridge.store.migrations import migrate
-from sav_bridge.store.repository import Clock, Job, NewJob, Store
+from sav_bridge.store.repository import Clock, Intent, Job, NewJob, Store
 
-__all__ = ["Job", "NewJob", "Store", "open_store"]
+__all__ = ["Intent", "Job", "NewJob", "Store", "open_store"]
 
 
 async def open_store(url: str, clock: Clock = time.time) -> Store:

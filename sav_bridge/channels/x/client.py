@@ -1,9 +1,18 @@
-"""Posting to X: a public reply (`POST /2/tweets`) or a DM (`POST /2/dm_conversations/with/{id}/messages`)."""
+"""Posting to X: a public reply (`POST /2/tweets`) or a DM (`POST /2/dm_conversations/with/{id}/messages`),
+and reading them back (`GET /2/users/{id}/tweets`, `GET /2/dm_conversations/with/{id}/dm_events`) to
+tell whether a write whose answer was lost happened. Reads are billed and rate-limited (900 timeline
+and 15 DM-event reads per user per 15 minutes), so they are made only for such a write.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
 import httpx
 
+from sav_bridge.channels.x.readback import Written, find
 from sav_bridge.errors import PermanentError
 from sav_bridge.http import VendorErrors, json_body, send
 
@@ -17,10 +26,18 @@ X_ERRORS = VendorErrors(
 class XClient:
     """The brand account's write access to X, through an injected `httpx.AsyncClient`."""
 
-    def __init__(self, client: httpx.AsyncClient, api_url: str, access_token: str) -> None:
+    #: Pages read back before giving up: 500 posts is over an hour of posting at X's own write limit.
+    TIMELINE_PAGES = 5
+    #: DM events are read 15 times per 15 minutes at most: few pages.
+    DM_PAGES = 2
+
+    def __init__(
+        self, client: httpx.AsyncClient, api_url: str, access_token: str, account_id: str | None = None
+    ) -> None:
         self._client = client
         self._api_url = api_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {access_token}"}
+        self.account_id = account_id
 
     async def post_reply(self, text: str, in_reply_to: str) -> str:
         """Publish `text` as a reply; return the new post id."""
@@ -46,6 +63,65 @@ class XClient:
         )
         return _field(json_body(response), "dm_event_id")
 
+    async def find_reply(self, in_reply_to: str, digest: str, since: float) -> str | None:
+        """The id of the brand's post answering `in_reply_to` whose text has `digest` (see `readback`),
+        among those made after `since` (epoch seconds); None when X has no such post.
+
+        Raises `PermanentError` when more posts were made since than this reads back: then nobody can
+        say without looking whether the reply went out."""
+        if not self.account_id:
+            raise PermanentError("x", "x.account_id is needed to read the brand's posts back")
+        params: dict[str, Any] = {
+            "max_results": 100,
+            "start_time": _rfc3339(since),
+            "exclude": "retweets",
+            "post.fields": "created_at",
+            "expansions": "referenced_posts",
+        }
+        url = f"{self._api_url}/2/users/{self.account_id}/tweets"
+        for _ in range(self.TIMELINE_PAGES):
+            page = await self._get(url, params)
+            found = find([_post(item) for item in _items(page)], in_reply_to, digest)
+            token = _next_token(page)
+            if found is not None or token is None:
+                return found
+            params["pagination_token"] = token
+        raise PermanentError(
+            "x",
+            f"could not tell whether this reply is on X: the brand made more than "
+            f"{100 * self.TIMELINE_PAGES} posts since it was sent; look at the account's posts before "
+            "posting it again",
+        )
+
+    async def find_dm(self, participant_id: str, digest: str, since: float) -> str | None:
+        """The id of the brand's DM event to `participant_id` whose text has `digest`, sent after `since`;
+        None when X has no such DM. Raises `PermanentError` when the read back does not reach `since`."""
+        params: dict[str, Any] = {
+            "max_results": 100,
+            "event_types": "MessageCreate",
+            "dm_event.fields": "created_at,event_type,id,text",
+            "expansions": "sender_id",
+        }
+        url = f"{self._api_url}/2/dm_conversations/with/{participant_id}/dm_events"
+        for _ in range(self.DM_PAGES):
+            page = await self._get(url, params)
+            events = _items(page)
+            written = [_dm(event, participant_id, self.account_id) for event in events]
+            found = find(written, participant_id, digest)
+            token = _next_token(page)
+            if found is not None or token is None or _older_than(events, since):
+                return found
+            params["pagination_token"] = token
+        raise PermanentError(
+            "x",
+            "could not tell whether this DM was sent: the conversation has too many messages since; "
+            "look at it on X before sending it again",
+        )
+
+    async def _get(self, url: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        response = await send(self._client, X_ERRORS, "GET", url, params=dict(params), headers=self._headers)
+        return json_body(response)
+
 
 def _field(body: object, name: str) -> str:
     data = body.get("data") if isinstance(body, dict) else None
@@ -53,3 +129,44 @@ def _field(body: object, name: str) -> str:
     if not isinstance(value, str):
         raise PermanentError("x", f"answer without data.{name}")
     return value
+
+
+def _rfc3339(epoch: float) -> str:
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _items(page: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    data = page.get("data")
+    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+
+def _next_token(page: Mapping[str, Any]) -> str | None:
+    meta = page.get("meta")
+    token = meta.get("next_token") if isinstance(meta, dict) else None
+    return token if isinstance(token, str) and token else None
+
+
+def _post(item: Mapping[str, Any]) -> Written:
+    # 2.167 of X's spec names the field `referenced_posts`; earlier versions `referenced_tweets`.
+    refs = item.get("referenced_posts") or item.get("referenced_tweets") or []
+    answered = [r.get("id") for r in refs if isinstance(r, dict) and r.get("type") == "replied_to"]
+    target = answered[0] if answered and isinstance(answered[0], str) else None
+    return Written(str(item.get("id", "")), str(item.get("text", "")), target)
+
+
+def _dm(event: Mapping[str, Any], participant_id: str, account_id: str | None) -> Written:
+    sender = event.get("sender_id")
+    ours = sender is None or sender == account_id or (account_id is None and sender != participant_id)
+    return Written(str(event.get("id", "")), str(event.get("text", "")), participant_id if ours else None)
+
+
+def _older_than(events: list[Mapping[str, Any]], since: float) -> bool:
+    """True when the page reaches back before `since` (events come newest first)."""
+    for event in reversed(events):
+        created = event.get("created_at")
+        if isinstance(created, str):
+            try:
+                return datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp() < since
+            except ValueError:
+                return False
+    return False

@@ -1,0 +1,59 @@
+"""Recognising one of our own writes among what X gives back when read.
+
+X does not return a post's text exactly as it was sent: every URL (bare domains included) becomes a
+`https://t.co/…` link, and post text comes HTML-escaped (`&amp;`, `&lt;`, `&gt;`). So an intent keeps,
+besides the SHA-256 of the exact text, the digest of a *comparable* form: Unicode NFC, each URL found
+by X's own extractor (twitter-text, the library X counts characters with) replaced by one placeholder,
+white space collapsed. A text read back matches when its comparable form, taken as given or
+HTML-unescaped, has that digest; both are tried because DM text is not escaped and an agent may type
+"&amp;" literally. A match also needs the same target (the post answered, or the DM's participant)
+within the intent's time window, so two replies differing only in a link cannot be confused in practice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from twitter_text import extract_urls_with_indices
+
+_URL = "\x00url\x00"
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Written:
+    """A post or DM event of the brand as X returns it: `target` is the post it answers (posts) or the
+    participant it was sent to (DMs)."""
+
+    id: str
+    text: str
+    target: str | None
+
+
+def comparable(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    for url in sorted(extract_urls_with_indices(text), key=lambda u: u["indices"][0], reverse=True):
+        start, end = url["indices"]
+        text = text[:start] + _URL + text[end:]
+    return _SPACES.sub(" ", text).strip()
+
+
+def match_digest(text: str) -> str:
+    """The digest an intent keeps to recognise `text` once X has rewritten its links and escapes."""
+    return hashlib.sha256(comparable(text).encode()).hexdigest()
+
+
+def is_match(written: Written, target: str, digest: str) -> bool:
+    if written.target != target:
+        return False
+    return digest in {match_digest(written.text), match_digest(html.unescape(written.text))}
+
+
+def find(written: list[Written], target: str, digest: str) -> str | None:
+    """The id of the write that answers `target` with the text of `digest`, oldest first, if any."""
+    hits = [w.id for w in written if is_match(w, target, digest)]
+    return min(hits, key=lambda i: (len(i), i)) if hits else None
