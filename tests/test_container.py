@@ -8,6 +8,7 @@ mounted policy file named by SAV_BRIDGE_POLICY__PATH, X_SCREEN_NAME optional.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shlex
 import tomllib
@@ -19,6 +20,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 import sav_bridge
 from sav_bridge.config import load_settings
@@ -195,6 +197,14 @@ def test_locked_setuptools_can_build_both_local_packages() -> None:
             assert name in _lock(), f"build requirement {name} ({path}) is not locked"
             if name == "setuptools":
                 assert requirement.specifier.contains(locked), (path, line, locked)
+
+
+def test_locked_setuptools_still_ships_pkg_resources_quietly_for_twitter_text() -> None:
+    # twitter_text reads its emoji table through pkg_resources, which setuptools 82 removed and 80.9 made
+    # warn on every import: the image would crash, or print a warning at each start.
+    emoji = Path(importlib.util.find_spec("twitter_text").origin).parent / "regexp" / "emoji.py"
+    if "pkg_resources" in emoji.read_text():
+        assert Version(_lock()["setuptools"]["version"]) < Version("80.9")
 
 
 def test_an_installed_package_finds_schemas_and_policies_under_its_prefix(tmp_path: Path) -> None:
