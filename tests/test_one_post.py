@@ -276,3 +276,22 @@ async def test_post_that_really_failed_is_sent_again_exactly_once(
     assert [(p.text, p.in_reply_to) for p in gw.x.brand_posts] == [("Nous regardons. ^AJ", tweet_id)]
     assert len(gw.x.calls("POST", POST)) == 2 and len(gw.x.calls("GET", TIMELINE)) == 1
     assert len(posted_notes(gw, ticket_id)) == 1
+
+
+async def test_read_back_waits_until_x_can_show_the_post(
+    database_url: str, vendor_dir: Path | None, gateways: list[Gateway]
+) -> None:
+    gw = await open_gateway(database_url, vendor_dir)
+    gateways.append(gw)
+    _, ticket_id = await public_ticket(gw)
+    gw.x.faults.add(Fault("POST", POST, timeout=True, applied=True))
+    await agent_answers(gw, ticket_id, "Nous regardons.")
+    await gw.drain()
+    sent_at = gw.clock.now
+    gw.clock.advance(3)  # the outbox's first retry comes within seconds
+    await gw.drain()
+    assert len(gw.x.calls("POST", POST)) == 1 and gw.x.calls("GET", TIMELINE) == []
+    [job] = await gw.runtime.store.job_rows("pending")
+    assert job["next_attempt_at"] >= sent_at + 10
+    await gw.settle()
+    assert len(gw.x.brand_posts) == 1 and len(posted_notes(gw, ticket_id)) == 1

@@ -1,7 +1,8 @@
 """Posting to X: a public reply (`POST /2/tweets`) or a DM (`POST /2/dm_conversations/with/{id}/messages`),
 and reading them back (`GET /2/users/{id}/tweets`, `GET /2/dm_conversations/with/{id}/dm_events`) to
-tell whether a write whose answer was lost happened. Reads are billed and rate-limited (900 timeline
-and 15 DM-event reads per user per 15 minutes), so they are made only for such a write.
+tell whether a write whose answer was lost happened. Reads are billed per item returned (the brand's
+own posts at $0.001 each since April 2026) and rate-limited (900 timeline and 15 DM-event reads per
+user per 15 minutes), so they are made only for such a write and bounded by its time.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ class XClient:
 
     #: Pages read back before giving up: 500 posts is over an hour of posting at X's own write limit.
     TIMELINE_PAGES = 5
-    #: DM events are read 15 times per 15 minutes at most: few pages.
-    DM_PAGES = 2
+    #: DM events are billed per event returned and read 15 times per 15 minutes at most: small pages,
+    #: newest first, stopping at the intent's time.
+    DM_PAGE_SIZE = 20
+    DM_PAGES = 5
 
     def __init__(
         self, client: httpx.AsyncClient, api_url: str, access_token: str, account_id: str | None = None
@@ -97,7 +100,7 @@ class XClient:
         """The id of the brand's DM event to `participant_id` whose text has `digest`, sent after `since`;
         None when X has no such DM. Raises `PermanentError` when the read back does not reach `since`."""
         params: dict[str, Any] = {
-            "max_results": 100,
+            "max_results": self.DM_PAGE_SIZE,
             "event_types": "MessageCreate",
             "dm_event.fields": "created_at,event_type,id,text",
             "expansions": "sender_id",
