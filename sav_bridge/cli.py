@@ -28,12 +28,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     policy = commands.add_parser("policy", help="validate and try posting policies (for compliance staff)")
     policy_actions = policy.add_subparsers(dest="action", required=True)
-    validate = policy_actions.add_parser("validate", help="check policy files against the schema")
+    validate = policy_actions.add_parser(
+        "validate",
+        help="report every error of each policy file",
+        description="Print every error as FILE:LINE: key: message, then a summary. "
+        "Exit 0 when every file is valid, 2 otherwise.",
+    )
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    check = policy_actions.add_parser("check", help="decide one text, or JSON lines from stdin")
+    check = policy_actions.add_parser(
+        "check",
+        help="say what would happen to one text, or to JSON lines from stdin (nothing is posted)",
+        description="A trial: nothing is posted. Exit 0 when the reply would be posted as written, "
+        "3 when it would be changed (parts masked, or sent as a DM instead), 4 when it would not be posted, "
+        "2 for a usage error, an invalid policy or an unreadable --jsonl line; with --jsonl, the worst line.",
+    )
     check.add_argument("--policy", type=Path, help="policy file (default: policy.path of the configuration)")
     check.add_argument("--audience", choices=["public", "dm"], default="public", help="default: public")
-    check.add_argument("--jsonl", action="store_true", help='read {"text", "audience"} lines on stdin')
+    check.add_argument(
+        "--jsonl", action="store_true", help='read {"id", "text", "audience"} lines on stdin ("id" is echoed)'
+    )
     check.add_argument("text", nargs="?", help="the reply to check")
 
     for name in sorted(available()):
@@ -70,13 +83,17 @@ def policy_command(args: argparse.Namespace) -> int:
 
     if args.action == "validate":
         return console.validate(args.files, sys.stdout)
-    policy = Policy.from_file(args.policy or configured_policy_path(args.config, os.environ))
+    try:
+        policy = Policy.from_file(args.policy or configured_policy_path(args.config, os.environ))
+    except SavBridgeError as exc:
+        print(f"sav-bridge: {exc}", file=sys.stderr)
+        return console.INVALID
     audience = Audience(args.audience)
     if args.jsonl:
         return console.check_jsonl(policy, audience, sys.stdin, sys.stdout, sys.stderr)
     if args.text is None:
         print("sav-bridge: policy check needs a text, or --jsonl to read stdin", file=sys.stderr)
-        return 2
+        return console.INVALID
     return console.check(policy, args.text, audience, sys.stdout, color=sys.stdout.isatty())
 
 

@@ -13,6 +13,20 @@ from sav_bridge.model import Audience, Finding
 from sav_bridge.policy.masking import mask_number
 from sav_bridge.policy.terms import Term, plain_fold
 
+_QUIET = re2.Options()
+_QUIET.log_errors = False  # RE2 would also log each syntax error to stderr from C++; we say it once
+
+
+def pattern_source(spec: Mapping[str, Any]) -> str:
+    """What a `pattern` detector compiles to: its regex under its case flag."""
+    regex: str = spec["regex"]
+    return ("(?i)" if spec.get("ignore_case", True) else "(?-i)") + regex
+
+
+def compile_pattern(source: str) -> Any:
+    """`re2.compile` that raises `re2.error` without writing anything on stderr."""
+    return re2.compile(source, _QUIET)
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -74,11 +88,11 @@ class Pattern:
     def from_rule(cls, rule: Rule) -> Pattern:
         spec = rule.detector["pattern"]
         context = spec.get("context", {})
-        source = ("(?i)" if spec.get("ignore_case", True) else "(?-i)") + spec["regex"]
+        source = pattern_source(spec)
         return cls(
             rule=rule,
             source=source,
-            regex=re2.compile(source),
+            regex=compile_pattern(source),
             category=spec.get("category", "custom"),
             confidence=spec.get("confidence", 0.8),
             min_confidence=spec.get("min_confidence", 0.5),
