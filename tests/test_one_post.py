@@ -295,3 +295,18 @@ async def test_read_back_waits_until_x_can_show_the_post(
     assert job["next_attempt_at"] >= sent_at + 10
     await gw.settle()
     assert len(gw.x.brand_posts) == 1 and len(posted_notes(gw, ticket_id)) == 1
+
+
+async def test_reply_that_cannot_be_confirmed_tells_the_agent_it_may_be_on_x(
+    database_url: str, vendor_dir: Path | None, gateways: list[Gateway]
+) -> None:
+    gw = await open_gateway(database_url, vendor_dir)
+    gateways.append(gw)
+    _, ticket_id = await public_ticket(gw)
+    gw.x.faults.add(Fault("POST", POST, timeout=True, applied=True))
+    gw.x.faults.add(Fault("GET", TIMELINE, status=403, body='{"title": "Forbidden"}'))  # no tweet.read scope
+    await agent_answers(gw, ticket_id, "Nous regardons.")
+    await gw.settle()
+    assert len(gw.x.calls("POST", POST)) == 1
+    [note] = gw.zendesk.notes(ticket_id)
+    assert note.startswith("⚠️ Not confirmed on X") and "may have reached the customer" in note

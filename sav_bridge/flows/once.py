@@ -60,7 +60,12 @@ async def write_once(store: Store, write: Write) -> str:
         wait = intent.at + READ_BACK_AFTER - store.clock()
         if wait > 0:
             raise RetryableError("x", f"{write.what} may have been sent; reading it back soon", None, wait)
-        found = await write.find(intent.target, intent.match_sha256, intent.first_at - CLOCK_SKEW)
+        try:
+            found = await write.find(intent.target, intent.match_sha256, intent.first_at - CLOCK_SKEW)
+        except PermanentError as exc:
+            raise PermanentError(
+                "x", f"X's answer to this {write.what} was lost and reading X back failed ({exc.detail})"
+            ) from exc
         if found is not None:
             return str(await store.complete_intent(write.key, found))
     digest = match_digest(write.text)

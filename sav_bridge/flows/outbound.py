@@ -240,6 +240,12 @@ class OutboundFlow:
             return
         reply = reply_from_json(job.payload)
         text = f"⚠️ Not posted on X: {error}. The customer has not received this reply."
+        prefix = f"{reply.ticket.helpdesk}:{reply.comment_id}"
+        if await self.store.unconfirmed(f"post:{prefix}:") or await self.store.intent(f"dm:{prefix}"):
+            text = (
+                f"⚠️ Not confirmed on X: {error}. This reply may have reached the customer: look at the "
+                "conversation on X before sending it again."
+            )
         conv = await self.store.conversation_for_ticket(reply.ticket)
         ordering = conv.thread_key if conv else f"{reply.ticket.helpdesk}:ticket:{reply.ticket.id}"
         await self.store.enqueue(

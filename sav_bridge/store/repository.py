@@ -324,6 +324,15 @@ class Store:
             key, data["target"], data["text_sha256"], data["match_sha256"], data["first_at"], data["at"]
         )
 
+    async def unconfirmed(self, key_prefix: str) -> list[str]:
+        """Keys starting with `key_prefix` whose write was sent (or about to be) without a known result."""
+        prefix = INTENT_PREFIX + key_prefix
+        async with self.db.transaction() as tx:
+            rows = await tx.fetchall(
+                "SELECT key FROM effects WHERE substr(key, 1, ?) = ? ORDER BY key", (len(prefix), prefix)
+            )
+        return [r["key"][len(INTENT_PREFIX) :] for r in rows]
+
     async def drop_intent(self, key: str) -> None:
         """Forget an intent whose write certainly did not happen (refused, never sent)."""
         async with self.db.transaction() as tx:
