@@ -44,7 +44,8 @@ def vendor_file(vendor_dir: Path | None):  # type: ignore[no-untyped-def]
     return find
 
 
-def _postgres_url() -> Iterator[str]:
+def postgres_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards; a skip when unconfigured."""
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(f"{PG_ENV} is not set")
@@ -63,7 +64,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'sav-bridge.db'}"
     else:
-        yield from _postgres_url()
+        yield from postgres_schema_url()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ ticket's comments for the same author and body.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, TextIO
 
@@ -22,6 +23,8 @@ from sav_bridge_zendesk import payloads, webhook
 from sav_bridge_zendesk.provision import provision
 
 ZENDESK_ERRORS = VendorErrors(name="zendesk", retry_after_headers=("retry-after",))
+#: Zendesk ticket ids: ASCII digits ('²'.isdigit() is true, and so is '١٢٣').
+TICKET_ID = re.compile(r"[0-9]{1,19}")
 REOPEN_STATUSES = frozenset({"pending", "hold", "solved"})
 
 
@@ -140,12 +143,12 @@ class ZendeskHelpdesk:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookNotice:
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise MalformedRequest("body is not JSON") from None
         ticket_id = data.get("ticket_id") if isinstance(data, dict) else None
-        if isinstance(ticket_id, int):
+        if isinstance(ticket_id, int) and not isinstance(ticket_id, bool):
             ticket_id = str(ticket_id)
-        if not isinstance(ticket_id, str) or not ticket_id.isdigit():
+        if not isinstance(ticket_id, str) or not TICKET_ID.fullmatch(ticket_id):
             raise MalformedRequest('body must be {"ticket_id": "<numeric id>"}')
         delivery = headers.get(webhook.INVOCATION) or (headers.get(webhook.TIMESTAMP, "") + ":" + ticket_id)
         return WebhookNotice(delivery_id=delivery, ticket_ids=(ticket_id,))
