@@ -235,6 +235,10 @@ def test_compose_takes_secrets_from_env_and_documents_every_variable_in_env_exam
         assert "env_file" not in service, f"{name} passes the whole .env to the container"
     read = {name for name, _, _ in _VARIABLE.findall((ROOT / "docker-compose.yml").read_text())}
     assert read == set(_env_example())
+    # The build context is an allow-list, so .env can never be copied into an image layer.
+    patterns = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and line[0] != "#"]
+    assert patterns[0] == "*"
+    assert not any(pattern.startswith("!.env") for pattern in patterns)
     # Each line of .env.example sits under a comment (one comment may cover a block of related lines).
     block_has_comment = False
     for line in (ROOT / ".env.example").read_text().splitlines():
