@@ -171,7 +171,8 @@ def check_jsonl(
     if progress is not None:
         elapsed = time.monotonic() - started
         summary = ", ".join(f"{action} {n}" for action, n in sorted(counts.items())) or "nothing"
-        print(f"checked {sum(counts.values())} lines in {elapsed:.1f} s: {summary}", file=progress)
+        total = sum(counts.values())
+        print(f"checked {total} line{'s' if total != 1 else ''} in {elapsed:.1f} s: {summary}", file=progress)
     return INVALID if counts["error"] else worst
 
 
