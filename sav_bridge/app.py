@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -20,6 +21,7 @@ from sav_bridge.channels.x.signing import SIGNATURE_HEADER, crc_response, verify
 from sav_bridge.config import Settings
 from sav_bridge.errors import MalformedRequest, PayloadTooLarge, UnsupportedMediaType, WebhookRejected
 from sav_bridge.flows import accept_helpdesk_notice, accept_x_body
+from sav_bridge.logs import AccessLog
 from sav_bridge.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -170,6 +172,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, **runtime_opt
             Route("/metrics", metrics),
         ],
         exception_handlers={WebhookRejected: rejected},
+        middleware=[Middleware(AccessLog)],
         lifespan=lifespan,
     )
     if runtime is not None:

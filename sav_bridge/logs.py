@@ -1,14 +1,32 @@
-"""Structured JSON logs, with every configured secret masked wherever it would appear."""
+"""Structured JSON logs: ISO-8601 UTC times, secrets masked, third-party chatter held at INFO.
+
+Customer and reply texts are never logged: our own lines name ids, and libraries that would log SQL
+parameters or request bodies at DEBUG (aiosqlite, psycopg, httpx) stay at INFO or above whatever
+`log_level` says. `AccessLog` writes one line per request: method, path without its query, status,
+duration and request id, never a body or a signature.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import time
+import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MASK = "***"
+#: Loggers whose DEBUG lines may carry customer data (SQL parameters, bodies); never below INFO.
+OWN_LOGGER = "sav_bridge"
+#: Attributes some libraries add that have no place in a JSON line (uvicorn's ANSI-coloured copy).
+NOISE_ATTRIBUTES = ("color_message",)
+#: A request id we echo must be short and plain, or we make our own.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class RedactSecrets(logging.Filter):
@@ -29,19 +47,93 @@ class RedactSecrets(logging.Filter):
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
+        for key in NOISE_ATTRIBUTES:
+            record.__dict__.pop(key, None)
         for key, value in list(vars(record).items()):
             if isinstance(value, str) and key not in ("msg", "exc_text"):
                 setattr(record, key, self._clean(value))
         return True
 
 
+class QuietLibraries(logging.Filter):
+    """Drop DEBUG lines of every logger but ours: a database driver's DEBUG holds customer texts."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ours = record.name == OWN_LOGGER or record.name.startswith(OWN_LOGGER + ".")
+        return ours or record.levelno >= logging.INFO
+
+
+class UtcJsonFormatter(JsonFormatter):
+    """JSON lines whose `time` is ISO-8601 in UTC with milliseconds ("2026-11-25T02:17:38.123Z")."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = datetime.fromtimestamp(record.created, UTC)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def configure(level: str, secrets: Iterable[str], stream: object = None) -> None:
     """JSON lines on stderr for the whole process; called once by the CLI."""
     handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={
+    handler.setFormatter(UtcJsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={
         "asctime": "time", "levelname": "level", "name": "logger"}))  # fmt: skip
+    handler.addFilter(QuietLibraries())
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []  # through the root handler, as JSON
+        logging.getLogger(name).propagate = True
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class AccessLog:
+    """ASGI middleware: one `sav_bridge.access` line per HTTP request, and an `x-request-id` header."""
+
+    def __init__(self, app: ASGIApp, logger: logging.Logger | None = None) -> None:
+        self.app = app
+        self.log = logger or logging.getLogger("sav_bridge.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            fields: dict[str, Any] = {
+                "method": scope.get("method"),
+                "path": scope.get("path"),
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "request_id": request_id,
+            }
+            self.log.info(
+                "%s %s %s %.1f ms",
+                fields["method"],
+                fields["path"],
+                status,
+                fields["duration_ms"],
+                extra=fields,
+            )
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            candidate: str = value.decode("latin-1")
+            if REQUEST_ID.fullmatch(candidate):
+                return candidate
+    return uuid.uuid4().hex
