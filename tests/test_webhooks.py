@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sav_bridge.channels.x.signing import SIGNATURE_HEADER, sign
-from tests.harness import CLAIRE, CONSUMER_SECRET, Gateway
+from tests.harness import ACCOUNT_ID, CLAIRE, CONSUMER_SECRET, Gateway
 
 pytestmark = pytest.mark.asyncio
 
@@ -174,3 +177,45 @@ async def test_readiness_fails_when_the_store_is_gone(sqlite_gateway: Gateway) -
     response = await sqlite_gateway.client.get("/readyz")
     assert response.status_code == 503
     await sqlite_gateway.runtime.store.db.close()  # idempotent for the fixture's teardown
+
+
+VENDOR_SAMPLES = [
+    "aaa__direct_message_events.json", "aaa__direct_message_indicate_typing_events.json",
+    "aaa__direct_message_mark_read_events.json", "aaa__tweet_delete_events.json", "aaa__user_event.json",
+    "xaa__broadcast.chat.json", "xaa__chat.received.json", "xaa__dm.received.json", "xaa__dm.sent.json",
+    "xaa__follow.follow.json", "xaa__like.create.json", "xaa__news.new.json", "xaa__oauth.revoke.json",
+    "xaa__post.create.json", "xaa__post.delete.json", "xaa__post.mention.create.json",
+    "xaa__post.quote.create.json", "xaa__post.reply.create.json", "xaa__post.repost.create.json",
+    "xaa__profile.update.bio.json", "xaa__spaces.start.json",
+]  # fmt: skip
+
+
+def for_brand(body: Any, brand: str) -> Any:
+    """A vendor sample re-addressed to our brand account, as X would deliver it to us."""
+    text = json.dumps(body)
+    for other in ("4337869213", "930524282358325248", "1111111111111111111", "63046977"):
+        text = text.replace(other, brand)
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("name", VENDOR_SAMPLES)
+async def test_every_documented_x_event_is_acknowledged(
+    sqlite_gateway: Gateway, vendor_file: Callable[[str], Path], name: str
+) -> None:
+    body = for_brand(json.loads(vendor_file(f"x/samples/{name}").read_text()), ACCOUNT_ID)
+    response = await sqlite_gateway.post_x(body)
+    assert response.status_code == 200, response.text
+    assert (
+        "quarantined" not in response.json() and await sqlite_gateway.runtime.store.count("quarantine") == 0
+    )
+
+
+async def test_a_revocation_without_for_user_id_is_acknowledged_and_alerts(
+    sqlite_gateway: Gateway, vendor_file: Callable[[str], Path]
+) -> None:
+    body = for_brand(json.loads(vendor_file("x/samples/aaa__user_event.json").read_text()), ACCOUNT_ID)
+    assert "for_user_id" not in body
+    response = await sqlite_gateway.post_x(body)
+    assert response.status_code == 200 and response.json()["dropped"] == {"revoke": 1}
+    metrics = (await sqlite_gateway.client.get("/metrics")).text
+    assert "sav_bridge_x_revocations_total 1.0" in metrics
