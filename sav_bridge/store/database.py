@@ -8,8 +8,10 @@ PostgreSQL runs on a psycopg connection pool, for several replicas sharing one d
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -17,8 +19,16 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiosqlite
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from sav_bridge.errors import Unavailable
+
+#: How long start-up waits for PostgreSQL to answer (a database container starting beside us).
+CONNECT_WAIT = 5.0
+RETRY_PAUSE = 0.5
 
 Row = dict[str, Any]
 Params = Sequence[Any]
@@ -68,12 +78,22 @@ class SqliteDatabase:
 
     @classmethod
     async def open(cls, path: str) -> SqliteDatabase:
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=5000", "foreign_keys=ON"):
-            await conn.execute(f"PRAGMA {pragma}")
+        """Open (creating it if needed) the file; `Unavailable` if it cannot be created or written."""
+        conn: aiosqlite.Connection | None = None
+        try:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            conn = await aiosqlite.connect(path, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=5000", "foreign_keys=ON"):
+                await conn.execute(f"PRAGMA {pragma}")
+        except (OSError, sqlite3.Error) as exc:
+            if conn is not None:
+                await conn.close()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if isinstance(exc, FileExistsError):  # what mkdir says when a parent is a file
+                reason = "a parent of it is a file, not a folder"
+            raise Unavailable("database", f"cannot open the SQLite file {path}: {reason}") from None
         return cls(conn)
 
     @asynccontextmanager
@@ -120,11 +140,17 @@ class PostgresDatabase:
         self._pool = pool
 
     @classmethod
-    async def open(cls, url: str, max_size: int = 10) -> PostgresDatabase:
+    async def open(cls, url: str, max_size: int = 10, wait_seconds: float = CONNECT_WAIT) -> PostgresDatabase:
+        """Open the pool once the server answers; `Unavailable` naming host and port after `wait_seconds`."""
+        await _wait_for_postgres(url, wait_seconds)
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             url, min_size=1, max_size=max_size, open=False, kwargs={"row_factory": dict_row}
         )
-        await pool.open(wait=True, timeout=10)
+        try:
+            await pool.open(wait=True, timeout=10)
+        except PoolTimeout:
+            await pool.close()
+            raise Unavailable("database", f"{_where(url)} stopped answering while the pool opened") from None
         return cls(pool)
 
     @asynccontextmanager
@@ -134,6 +160,45 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+async def _wait_for_postgres(url: str, seconds: float) -> None:
+    """Try to connect until `seconds` have passed (a database starting beside us), then give up in one line.
+
+    Done with plain connections rather than the pool, whose background retries would log each failure
+    and outlive a start-up that has already failed.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            conn = await psycopg.AsyncConnection.connect(url, connect_timeout=max(2, math.ceil(remaining)))
+        except psycopg.Error as exc:
+            if time.monotonic() + RETRY_PAUSE >= deadline:
+                raise Unavailable(
+                    "database",
+                    f"cannot connect to {_where(url)}: {_reason(exc)} (gave up after {seconds:g} s)",
+                ) from None
+            await asyncio.sleep(RETRY_PAUSE)
+        else:
+            await conn.close()
+            return
+
+
+def _where(url: str) -> str:
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "PostgreSQL (unparsable database_url)"
+    host = info.get("host") or "localhost"
+    return f"PostgreSQL at {host}:{info.get('port') or 5432}"
+
+
+def _reason(exc: psycopg.Error) -> str:
+    """libpq's own reason ("Connection refused", "password authentication failed…"), first line only."""
+    first = (str(exc).strip().splitlines() or ["no answer"])[0]
+    reason = first.rsplit("failed: ", 1)[-1].strip()
+    return " ".join(reason.split())
 
 
 async def open_database(url: str) -> SqliteDatabase | PostgresDatabase:
