@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Protocol, TextIO
 
 import httpx
 
-from sav_bridge.config import Settings
+from sav_bridge.config import BaseSettings
 from sav_bridge.errors import UnknownHelpdesk
 from sav_bridge.model import AgentReply, Conversation, SocialMessage, TicketRef
 
@@ -40,8 +40,19 @@ class Helpdesk(Protocol):
     name: ClassVar[str]
 
     @classmethod
-    def from_settings(cls, settings: Settings, client: httpx.AsyncClient) -> Helpdesk:
-        """Build the plugin from the settings (its own section: `settings.helpdesk_section()`)."""
+    def from_settings(cls, settings: BaseSettings, client: httpx.AsyncClient) -> Helpdesk:
+        """Build the plugin from the settings (its own section: `settings.helpdesk_section()`).
+
+        `settings` may lack X's section (`sav-bridge <helpdesk> provision`); the plugin's calls use its
+        own `timeout_seconds`, whatever the client's default.
+        """
+        ...
+
+    async def check_credentials(self) -> str:
+        """One harmless authenticated read (`sav-bridge check --online`); say whom the credentials belong to.
+
+        Raises `PermanentError` (status 401/403 when they are refused) or `RetryableError`; changes nothing.
+        """
         ...
 
     async def open_ticket(

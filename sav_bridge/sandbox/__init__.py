@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from sav_bridge.config import Secret, Settings
+from sav_bridge.config import BaseSettings, Secret, Settings
 from sav_bridge.sandbox.base import FakeVendor
 from sav_bridge.sandbox.contracts import (
     X_SPEC,
@@ -48,7 +48,7 @@ def _reveal(value: object) -> str:
 
 
 def _fake_zendesk(
-    settings: Settings, contracts: list[OpenApiContract], clock: Callable[[], float]
+    settings: BaseSettings, contracts: list[OpenApiContract], clock: Callable[[], float]
 ) -> FakeVendor:
     section = settings.helpdesk_section()
     return FakeZendesk(
@@ -56,7 +56,9 @@ def _fake_zendesk(
     )
 
 
-HELPDESK_FAKES: dict[str, Callable[[Settings, list[OpenApiContract], Callable[[], float]], FakeVendor]] = {
+HELPDESK_FAKES: dict[
+    str, Callable[[BaseSettings, list[OpenApiContract], Callable[[], float]], FakeVendor]
+] = {
     "zendesk": _fake_zendesk,
 }
 

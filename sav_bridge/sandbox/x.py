@@ -78,12 +78,18 @@ class FakeX(FakeVendor):
         self.route("POST", r"/2/dm_conversations/with/(?P<participant>[^/]+)/messages", self._send_dm)
         self.route("GET", r"/2/users/(?P<user>[^/]+)/tweets", self._user_posts)
         self.route("GET", r"/2/dm_conversations/with/(?P<participant>[^/]+)/dm_events", self._dm_events)
+        self.route("GET", r"/2/users/me", self._users_me)
 
     def next_id(self) -> str:
         return str(next(self._ids))
 
     def authorised(self, request: httpx.Request) -> bool:
         return bool(request.headers.get("authorization") == f"Bearer {self.access_token}")
+
+    def _users_me(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        """The token's owner: the brand account (what `sav-bridge check --online` asks)."""
+        user = {"id": self.account_id, "name": self.screen_name, "username": self.screen_name}
+        return httpx.Response(200, json={"data": user})
 
     @property
     def brand_posts(self) -> list[Post]:

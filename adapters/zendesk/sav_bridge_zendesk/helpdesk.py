@@ -14,8 +14,8 @@ from typing import Any, ClassVar, TextIO
 
 import httpx
 
-from sav_bridge.config import Secret, Settings
-from sav_bridge.errors import MalformedRequest
+from sav_bridge.config import BaseSettings, Secret
+from sav_bridge.errors import MalformedRequest, PermanentError
 from sav_bridge.helpdesks import WebhookNotice
 from sav_bridge.http import VendorErrors, json_body, send
 from sav_bridge.model import AgentReply, Conversation, SocialMessage, TicketRef
@@ -26,6 +26,7 @@ ZENDESK_ERRORS = VendorErrors(name="zendesk", retry_after_headers=("retry-after"
 #: Zendesk ticket ids: ASCII digits ('²'.isdigit() is true, and so is '١٢٣').
 TICKET_ID = re.compile(r"[0-9]{1,19}")
 REOPEN_STATUSES = frozenset({"pending", "hold", "solved"})
+DEFAULT_TIMEOUT = 15.0  # zendesk.timeout_seconds in the schema
 
 
 class ZendeskHelpdesk:
@@ -39,8 +40,10 @@ class ZendeskHelpdesk:
         api_token: str,
         webhook_secret: str,
         tolerance: float,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self._client = client
+        self._timeout = httpx.Timeout(timeout)
         self._base = url.rstrip("/")
         self._auth = httpx.BasicAuth(f"{email}/token", api_token)
         self._webhook_secret = webhook_secret
@@ -48,7 +51,7 @@ class ZendeskHelpdesk:
         self._me: int | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, client: httpx.AsyncClient) -> ZendeskHelpdesk:
+    def from_settings(cls, settings: BaseSettings, client: httpx.AsyncClient) -> ZendeskHelpdesk:
         section = settings.helpdesk_section()
         return cls(
             client,
@@ -57,13 +60,31 @@ class ZendeskHelpdesk:
             _reveal(section["api_token"]),
             _reveal(section["webhook_secret"]),
             settings.webhook_tolerance_seconds,
+            float(section.get("timeout_seconds", DEFAULT_TIMEOUT)),
         )
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Mapping[str, Any]:
         response = await send(
-            self._client, ZENDESK_ERRORS, method, self._base + path, auth=self._auth, **kwargs
+            self._client,
+            ZENDESK_ERRORS,
+            method,
+            self._base + path,
+            auth=self._auth,
+            timeout=self._timeout,
+            **kwargs,
         )
         return json_body(response) if response.content else {}
+
+    async def check_credentials(self) -> str:
+        user = (await self._call("GET", "/api/v2/users/me"))["user"]
+        if not user.get("id"):
+            # Zendesk answers an anonymous "me" (no id) instead of 401 when the token is not accepted.
+            raise PermanentError(self.name, "credentials refused (anonymous user)", 401)
+        if user.get("role") not in ("agent", "admin"):
+            raise PermanentError(
+                self.name, "the credentials belong to an end-user, not an agent or admin", 403
+            )
+        return f"{user.get('email') or user.get('name')} ({user.get('role')})"
 
     # -- tickets ---------------------------------------------------------------------------------
     async def open_ticket(

@@ -125,6 +125,17 @@ class XClient:
         response = await send(self._client, X_ERRORS, "GET", url, params=dict(params), headers=self._headers)
         return json_body(response)
 
+    async def verify_credentials(self) -> tuple[str, str]:
+        """`GET /2/users/me` with the configured token (`sav-bridge check --online`): (id, username).
+
+        Raises `PermanentError` with status 401 when X refuses the token; posts nothing.
+        """
+        response = await send(
+            self._client, X_ERRORS, "GET", f"{self._api_url}/2/users/me", headers=self._headers
+        )
+        body = json_body(response)
+        return _field(body, "id"), _field(body, "username")
+
 
 def _field(body: object, name: str) -> str:
     data = body.get("data") if isinstance(body, dict) else None
