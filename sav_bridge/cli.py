@@ -1,4 +1,9 @@
-"""`sav-bridge`: serve the gateway, provision the helpdesk, run the demo, check posting policies."""
+"""`sav-bridge`: serve the gateway, check its set-up, provision the helpdesk, run the demo, try policies.
+
+Exit codes (README, Operations): 0 done; 2 the configuration is wrong (a key, the config or policy
+file, the helpdesk plugin, credentials the vendor refuses); 3 a dependency cannot be reached (the
+database, X or the helpdesk). Errors are one line on stderr, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,50 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sav_bridge import logs
-from sav_bridge.config import Settings, configured_policy_path, load_settings
-from sav_bridge.errors import SavBridgeError
-from sav_bridge.helpdesks import available
+import httpx
+
+from sav_bridge import __version__, logs
+from sav_bridge.config import (
+    BaseSettings,
+    Settings,
+    configured_policy_path,
+    load_helpdesk_settings,
+    load_settings,
+)
+from sav_bridge.errors import ConfigError, SavBridgeError, Unavailable
+from sav_bridge.helpdesks import available, load_helpdesk
+
+EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 3
+
+
+def exit_code(exc: SavBridgeError) -> int:
+    return EXIT_UNAVAILABLE if isinstance(exc, Unavailable) else EXIT_CONFIG
+
+
+def port_number(text: str) -> int:
+    """`--port`, held to the same range as `server.port`."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError("must be an integer between 1 and 65535")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sav-bridge", description=__doc__)
     parser.add_argument("--config", help="YAML configuration file (default: $SAV_BRIDGE_CONFIG)")
+    parser.add_argument("--version", action="version", version=f"sav-bridge {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the gateway and its workers")
     serve.add_argument("--host", help="listen address (default: server.host, 0.0.0.0)")
-    serve.add_argument("--port", type=int, help="listen port (default: server.port, 8080)")
+    serve.add_argument("--port", type=port_number, help="listen port (default: server.port, 8080)")
+
+    doctor = commands.add_parser("check", help="validate the configuration and the policy, serve nothing")
+    doctor.add_argument("--online", action="store_true", help="also try the helpdesk and X credentials")
 
     commands.add_parser("demo", help="play a customer-care conversation on the built-in sandboxes")
 
@@ -67,14 +99,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_demo(vendor_dir_from_env(os.environ)))
         if args.command == "policy":
             return policy_command(args)
-        settings = load_settings(args.config, os.environ)
-        logs.configure(settings.log_level, settings.secrets())
+        if args.command == "check":
+            from sav_bridge.check import run_check
+
+            return asyncio.run(run_check(args.config, os.environ, args.online, sys.stdout, sys.stderr))
         if args.command == "serve":
+            settings = load_settings(args.config, os.environ)
+            logs.configure(settings.log_level, settings.secrets())
             return serve(settings, args.host, args.port)
-        return asyncio.run(provision(settings, args.public_url, args.dry_run))
+        helpdesk_settings = load_helpdesk_settings(args.config, os.environ)
+        logs.configure(helpdesk_settings.log_level, helpdesk_settings.secrets())
+        return asyncio.run(provision(helpdesk_settings, args.command, args.public_url, args.dry_run))
     except SavBridgeError as exc:
         print(f"sav-bridge: {exc}", file=sys.stderr)
-        return 2
+        return exit_code(exc)
 
 
 def policy_command(args: argparse.Namespace) -> int:
@@ -110,12 +148,14 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     from sav_bridge.app import create_app
     from sav_bridge.policy import Policy
 
+    load_helpdesk(settings.helpdesk)  # an unknown plugin stops start-up here, naming those installed
+    policy = Policy.from_file(settings.policy_path)  # an invalid policy stops start-up here, in one line
+    asyncio.run(preflight(settings))
     transport = None
     if settings.sandbox:
         from sav_bridge.sandbox import Sandbox
 
         transport = Sandbox(settings, vendor_dir_from_env(os.environ)).transport()
-    policy = Policy.from_file(settings.policy_path)  # an invalid policy stops start-up here, in one line
     app = create_app(settings, transport=transport, policy=policy)
     uvicorn.run(
         app, host=host or settings.host, port=port or settings.port, log_config=None, access_log=False
@@ -123,19 +163,38 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     return 0
 
 
-async def provision(settings: Settings, public_url: str, dry_run: bool) -> int:
-    from sav_bridge.runtime import Runtime
+async def preflight(settings: BaseSettings) -> None:
+    """Open the store (and migrate it) once before uvicorn, whose lifespan would turn a database that is
+    down into a traceback: here it is `Unavailable`, one line and exit code 3."""
+    from sav_bridge.store import open_store
 
-    transport = None
-    if settings.sandbox:
-        from sav_bridge.sandbox import Sandbox
+    store = await open_store(settings.database_url)
+    await store.close()
 
-        transport = Sandbox(settings, vendor_dir_from_env(os.environ)).transport()
-    runtime = await Runtime.start(settings, transport=transport)
-    try:
-        await runtime.helpdesk.provision(public_url, dry_run, sys.stdout)
-    finally:
-        await runtime.close()
+
+async def provision(
+    settings: BaseSettings,
+    command: str,
+    public_url: str,
+    dry_run: bool,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> int:
+    """The helpdesk's own settings and HTTP client only: no store, no X secrets, and a dry run sends
+    nothing anywhere. `transport` replaces the network (tests)."""
+    from sav_bridge.runtime import USER_AGENT
+
+    if command != settings.helpdesk:
+        raise ConfigError("helpdesk", f"names another plugin; set it to {command} to provision {command}")
+    plugin = load_helpdesk(settings.helpdesk)
+    if transport is None and settings.sandbox:
+        from sav_bridge.sandbox import HELPDESK_FAKES, vendor_contracts
+
+        contracts = vendor_contracts(vendor_dir_from_env(os.environ)).get(settings.helpdesk, [])
+        transport = httpx.MockTransport(
+            HELPDESK_FAKES[settings.helpdesk](settings, contracts, time.time).handle
+        )
+    async with httpx.AsyncClient(transport=transport, headers={"User-Agent": USER_AGENT}) as http:
+        await plugin.from_settings(settings, http).provision(public_url, dry_run, sys.stdout)
     return 0
 
 

@@ -5,13 +5,22 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
+import time
+from importlib import metadata
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sav_bridge import logs
-from sav_bridge.cli import main
+from sav_bridge.check import run_check
+from sav_bridge.cli import main, provision
+from sav_bridge.config import load_helpdesk_settings, load_settings
 from sav_bridge.demo import run_demo
+from sav_bridge.sandbox import HELPDESK_FAKES, Fault, Sandbox, vendor_contracts
 
 
 def test_missing_key_stops_start_up_with_one_line(
@@ -82,3 +91,198 @@ def test_json_logs_mask_secrets() -> None:
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert lines[0]["message"] == "calling with token ***" and lines[0]["level"] == "WARNING"
     assert "super-secret-token" not in stream.getvalue()
+
+
+# -- start-up failures: one line, no traceback, a documented exit code -----------------------------
+def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The real command in a process of its own: what an admin sees, thread noise at exit included."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SAV_BRIDGE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "sav_bridge.cli", *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _startup_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    from tests.harness import gateway_env
+
+    return gateway_env(f"sqlite:///{tmp_path / 'db.sqlite'}", **extra)
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "expected"),
+    [
+        ({"SAV_BRIDGE_SERVER__PORT": "99999"}, 2, "config: server.port: must be between 1 and 65535"),
+        ({"SAV_BRIDGE_WORKERS__MAX_ATTEMPTS": "0"}, 2, "config: workers.max_attempts: must be between 1 and 100"),
+        ({"SAV_BRIDGE_MAX_BODY_BYTES": "0"}, 2, "config: max_body_bytes: must be between 1024 and 16777216"),
+        ({"SAV_BRIDGE_HELPDESK": "freshdesk"}, 2, "unknown helpdesk 'freshdesk'; installed: zendesk"),
+        ({"SAV_BRIDGE_CONFIG": "/nonexistent/sav.yaml"}, 2, "config: --config: cannot read /nonexistent/sav.yaml: No such file or directory"),
+        ({"SAV_BRIDGE_POLICY__PATH": "/nonexistent/policy.yaml"}, 2, "/nonexistent/policy.yaml: cannot read: No such file or directory"),
+        ({"SAV_BRIDGE_DATABASE_URL": "postgresql://u@127.0.0.1:1/x"}, 3, "database: cannot connect to PostgreSQL at 127.0.0.1:1: Connection refused (gave up after 5 s)"),
+        ({"SAV_BRIDGE_DATABASE_URL": "sqlite:///{tmp}/a-file/db.sqlite"}, 3, "database: cannot open the SQLite file {tmp}/a-file/db.sqlite: a parent of it is a file, not a folder"),
+    ],
+)  # fmt: skip
+def test_serve_start_up_failures_are_one_line_with_a_documented_code(
+    tmp_path: Path, extra: dict[str, str], code: int, expected: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    env = _startup_env(tmp_path, **{k: v.format(tmp=tmp_path) for k, v in extra.items()})
+    done = _run(["serve"], env, tmp_path)
+    assert (done.returncode, done.stderr) == (code, f"sav-bridge: {expected.format(tmp=tmp_path)}\n")
+
+
+def test_a_yaml_config_with_a_negative_worker_count_stops_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "sav.yaml"
+    config.write_text("workers: {count: -1}\n")
+    env = {k: v for k, v in _startup_env(tmp_path).items() if k != "SAV_BRIDGE_WORKERS__COUNT"}
+    done = _run(["--config", str(config), "serve"], env, tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2,
+        "sav-bridge: config: workers.count: must be between 0 and 64\n",
+    )
+
+
+def test_version_is_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"sav-bridge {metadata.version('sav-bridge')}\n"
+
+
+def test_port_option_out_of_range_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["serve", "--port", "99999"])
+    assert done.value.code == 2
+    assert "--port: must be an integer between 1 and 65535" in capsys.readouterr().err
+
+
+# -- sav-bridge check [--online] ---------------------------------------------------------------------
+def _set_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for name in list(os.environ):
+        if name.startswith("SAV_BRIDGE_") and name != "SAV_BRIDGE_VENDOR_DIR":
+            monkeypatch.delenv(name)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_check_online_on_the_sandbox_passes_and_says_what_it_checked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _set_env(monkeypatch, _startup_env(tmp_path, SAV_BRIDGE_SANDBOX="true"))
+    assert main(["check", "--online"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert "configuration: ok (environment only)" in out
+    assert "helpdesk plugin: zendesk (installed: zendesk)" in out
+    assert "policies/default.yaml: ok (version" in out
+    assert "zendesk credentials: ok (api@mabanque.fr (admin))" in out
+    assert "x credentials: ok (@MaBanque (id 1500000000000000001))" in out
+    assert not (tmp_path / "db.sqlite").exists(), "check opened the store"
+
+
+def test_check_offline_tries_no_credentials(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _set_env(monkeypatch, _startup_env(tmp_path))
+    assert main(["check"]) == 0
+    assert "credentials: not tried (add --online to try them)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"SAV_BRIDGE_X__ACCOUNT_ID": "brand"}, "sav-bridge: config: x.account_id: must be a numeric id of 1 to 19 digits"),
+        ({"SAV_BRIDGE_HELPDESK": "freshdesk"}, "sav-bridge: unknown helpdesk 'freshdesk'; installed: zendesk"),
+        ({"SAV_BRIDGE_POLICY__PATH": "/nonexistent.yaml"}, "sav-bridge: /nonexistent.yaml: cannot read: No such file or directory"),
+    ],
+)  # fmt: skip
+def test_check_stops_at_a_configuration_error_with_code_2(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    extra: dict[str, str],
+    expected: str,
+) -> None:
+    _set_env(monkeypatch, _startup_env(tmp_path, **extra))
+    assert main(["check", "--online"]) == 2
+    assert capsys.readouterr().err == expected + "\n"
+
+
+def _refuse_connections(host: str, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+    async def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.host == host:
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        return await inner.handle_async_request(request)
+
+    return httpx.MockTransport(handle)
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "expected"),
+    [
+        ("x-401", 2, "sav-bridge: x: token refused (HTTP 401); check the configured credentials"),
+        ("zendesk-401", 2, "sav-bridge: zendesk: token refused (HTTP 401); check the configured credentials"),
+        ("x-503", 3, "sav-bridge: x: the API is not answering normally (HTTP 503 {\"error\": \"injected failure\"})"),
+        ("zendesk-down", 3, "sav-bridge: zendesk: cannot reach mabanque.zendesk.com (could not connect: ConnectError)"),
+        ("x-other-account", 2, "sav-bridge: x: the token belongs to @MaBanque (id 42), not to x.account_id"),
+    ],
+)  # fmt: skip
+async def test_check_online_says_what_is_wrong(
+    vendor_dir: Path | None, tmp_path: Path, fault: str, code: int, expected: str
+) -> None:
+    env = _startup_env(tmp_path, SAV_BRIDGE_SANDBOX="true")
+    settings = load_settings(None, env)
+    sandbox = Sandbox(settings, vendor_dir)
+    transport: httpx.AsyncBaseTransport = sandbox.transport()
+    if fault == "x-401":
+        sandbox.x.faults.add(Fault("GET", "/2/users/me", 401, body='{"title": "Unauthorized"}'))
+    elif fault == "zendesk-401":
+        sandbox.helpdesk.faults.add(
+            Fault("GET", "/api/v2/users/me", 401, body='{"error": "Couldn\'t authenticate you"}')
+        )
+    elif fault == "x-503":
+        sandbox.x.faults.add(Fault("GET", "/2/users/me", 503, times=5))
+    elif fault == "zendesk-down":
+        transport = _refuse_connections("mabanque.zendesk.com", transport)
+    else:
+        sandbox.x.account_id = "42"
+    out, err = io.StringIO(), io.StringIO()
+    assert await run_check(None, env, True, out, err, transport) == code
+    assert err.getvalue() == expected + "\n"
+    assert "credentials: FAILED" in out.getvalue()
+    assert sandbox.violations == []
+
+
+# -- provisioning: the helpdesk's settings only, and a dry run changes nothing ----------------------
+def _helpdesk_only_env(**extra: str) -> dict[str, str]:
+    from tests.harness import gateway_env
+
+    env = gateway_env("unused", **extra)
+    return {k: v for k, v in env.items() if not k.startswith(("SAV_BRIDGE_X__", "SAV_BRIDGE_DATABASE_URL"))}
+
+
+def test_provision_dry_run_creates_no_file_and_needs_no_x_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _set_env(monkeypatch, _helpdesk_only_env(SAV_BRIDGE_SANDBOX="true"))
+    assert main(["zendesk", "provision", "--public-url", "https://sav.example.com", "--dry-run"]) == 0
+    assert "dry run: nothing was changed" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_provision_sends_only_what_a_dry_run_allows(
+    vendor_dir: Path | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = load_helpdesk_settings(None, _helpdesk_only_env())
+    fake = HELPDESK_FAKES["zendesk"](settings, vendor_contracts(vendor_dir)["zendesk"], time.time)
+    transport = httpx.MockTransport(fake.handle)
+    assert await provision(settings, "zendesk", "https://sav.example.com", True, transport) == 0
+    assert [r.method for r in fake.requests if r.method != "GET"] == []
+    assert await provision(settings, "zendesk", "https://sav.example.com", False, transport) == 0
+    assert [r.method for r in fake.requests if r.method != "GET"] == ["POST", "POST"]
+    assert "created webhook" in capsys.readouterr().out and fake.violations == []
