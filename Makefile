@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Tests read the vendors' specs from here; CI sets it explicitly.
-export SAV_BRIDGE_VENDOR_DIR ?= $(abspath ../shared/vendor)
+# Tests check our requests against the vendors' specs in ../shared/vendor when that folder exists (or
+# wherever SAV_BRIDGE_VENDOR_DIR already points; .ci/run sets it and fails if it is missing). Without it
+# those checks are off and the pytest header says so in one line.
+ifeq ($(origin SAV_BRIDGE_VENDOR_DIR),undefined)
+ifneq ($(wildcard ../shared/vendor/.),)
+export SAV_BRIDGE_VENDOR_DIR := $(abspath ../shared/vendor)
+endif
+endif
 
 .PHONY: demo test lint typecheck bench install clean serve
 

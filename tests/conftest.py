@@ -17,6 +17,26 @@ VENDOR_ENV = "SAV_BRIDGE_VENDOR_DIR"
 PG_ENV = "SAV_BRIDGE_TEST_DATABASE_URL"
 
 
+def _vendor_line() -> str:
+    configured = os.environ.get(VENDOR_ENV)
+    if configured:
+        return f"vendor specs: {configured} (contract and vector checks on)"
+    return f"vendor specs: off ({VENDOR_ENV} is not set; contract and vector checks skipped)"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """One line at the top of every run: are the vendor-spec checks on, and with which folder."""
+    return _vendor_line()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """`pytest -q` (as `make test` runs it) hides the report header; the vendor line still shows."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and session.config.option.verbose < 0:
+        reporter.write_line(_vendor_line())
+
+
 @pytest.fixture(scope="session")
 def vendor_dir() -> Path | None:
     """The vendors' specs; when the variable is set, the folder must exist."""
