@@ -82,8 +82,10 @@ def configure(level: str, secrets: Iterable[str], stream: object = None) -> None
     root.handlers[:] = [handler]
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers[:] = []  # through the root handler, as JSON
-        logging.getLogger(name).propagate = True
+        server_log = logging.getLogger(name)  # through the root handler, as JSON, at the root's level
+        server_log.handlers[:] = []
+        server_log.propagate = True
+        server_log.setLevel(logging.NOTSET)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
