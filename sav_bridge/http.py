@@ -123,7 +123,7 @@ async def send(
         try:
             response = await client.request(method, url, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise _NotSent(vendor.name, f"could not connect: {type(exc).__name__}") from exc
+            raise NotSent(vendor.name, f"could not connect: {type(exc).__name__}") from exc
         except httpx.TimeoutException as exc:
             raise RetryableError(vendor.name, f"timeout: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
@@ -134,7 +134,7 @@ async def send(
     def short_wait(exc: BaseException) -> bool:
         if not isinstance(exc, RetryableError):
             return False
-        safe = repeatable or isinstance(exc, _NotSent) or exc.status in NOT_APPLIED_STATUS
+        safe = repeatable or isinstance(exc, NotSent) or exc.status in NOT_APPLIED_STATUS
         return safe and (exc.retry_after is None or exc.retry_after <= max_inline_wait)
 
     def wait(state: Any) -> float:
@@ -156,7 +156,7 @@ async def send(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-class _NotSent(RetryableError):
+class NotSent(RetryableError):
     """The request never reached the vendor, so repeating it cannot do anything twice."""
 
 

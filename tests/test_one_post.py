@@ -278,6 +278,20 @@ async def test_post_that_really_failed_is_sent_again_exactly_once(
     assert len(posted_notes(gw, ticket_id)) == 1
 
 
+async def test_post_that_never_left_is_sent_again_without_paying_for_a_read(
+    database_url: str, vendor_dir: Path | None, gateways: list[Gateway]
+) -> None:
+    gw = await open_gateway(database_url, vendor_dir)
+    gateways.append(gw)
+    tweet_id, ticket_id = await public_ticket(gw)
+    gw.x.faults.add(Fault("POST", POST, connect_error=True, times=3))  # more than the inline retries
+    await agent_answers(gw, ticket_id, "Nous regardons.")
+    await gw.settle()
+    assert [(p.text, p.in_reply_to) for p in gw.x.brand_posts] == [("Nous regardons. ^AJ", tweet_id)]
+    assert gw.x.calls("GET", TIMELINE) == []
+    assert len(posted_notes(gw, ticket_id)) == 1
+
+
 async def test_read_back_waits_until_x_can_show_the_post(
     database_url: str, vendor_dir: Path | None, gateways: list[Gateway]
 ) -> None:

@@ -8,7 +8,7 @@
     record intent ─▶ send ─┬─ answer ─▶ record the id, drop the intent
                            ├─ 403 duplicate content ─▶ read back ── found ─▶ record it
                            │                                     └── not found ─▶ PermanentError
-                           ├─ refused (4xx, 429) ─▶ drop the intent (nothing happened), raise
+                           ├─ refused (4xx, 429) or never sent (no connection) ─▶ drop the intent, raise
                            └─ lost (timeout, reset, 5xx, crash) ─▶ intent stays for the retry
 
 A lost answer is thus never followed by a blind second send, and reads are made only after one.
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from sav_bridge.channels.x.readback import match_digest
 from sav_bridge.errors import PermanentError, RetryableError
+from sav_bridge.http import NotSent
 from sav_bridge.store import Store
 
 #: X may take a few seconds to show a new post or DM to readers; a read sooner could miss it.
@@ -89,7 +90,7 @@ async def write_once(store: Store, write: Write) -> str:
             ) from exc
         return str(await store.complete_intent(write.key, found))
     except RetryableError as exc:
-        if exc.status in REFUSED_STATUS:
-            await store.drop_intent(write.key)
+        if exc.status in REFUSED_STATUS or isinstance(exc, NotSent):
+            await store.drop_intent(write.key)  # X certainly did nothing: the retry need not read back
         raise
     return str(await store.complete_intent(write.key, sent))

@@ -22,6 +22,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: str = '{"error": "injected failure"}'
     timeout: bool = False
+    #: The connection is refused: the request never reaches the vendor.
+    connect_error: bool = False
     applied: bool = False
     times: int = 1
 
@@ -29,6 +31,8 @@ class Fault:
         return request.method == self.method and re.fullmatch(self.path, request.url.path) is not None
 
     def response(self, request: httpx.Request) -> httpx.Response:
+        if self.connect_error:
+            raise httpx.ConnectError("injected connection refusal", request=request)
         if self.timeout:
             raise httpx.ReadTimeout("injected timeout", request=request)
         return httpx.Response(self.status, headers=self.headers, text=self.body, request=request)
