@@ -1,0 +1,35 @@
+"""A fake X API v2 for the brand account, faithful to what our gateway relies on.
+
+One module per part of X: `base` (state, ids, problems, rate limits), `writes` (reply posts and DMs),
+`reads` (reading them back), `envelopes` (the webhook bodies customers' actions produce). `FakeX`
+puts the parts together and declares its routes in one place.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sav_bridge.sandbox.contracts import OpenApiContract
+from sav_bridge.sandbox.x.base import Customer, Post
+from sav_bridge.sandbox.x.envelopes import Envelopes
+from sav_bridge.sandbox.x.reads import Reads
+from sav_bridge.sandbox.x.writes import Writes
+
+__all__ = ["Customer", "FakeX", "Post"]
+
+
+class FakeX(Envelopes, Reads, Writes):
+    def __init__(
+        self,
+        account_id: str,
+        screen_name: str,
+        access_token: str,
+        contracts: list[OpenApiContract] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(account_id, screen_name, access_token, contracts, clock)
+        self.route("POST", r"/2/tweets", self._create_post)
+        self.route("POST", r"/2/dm_conversations/with/(?P<participant>[^/]+)/messages", self._send_dm)
+        self.route("GET", r"/2/users/(?P<user>[^/]+)/tweets", self._user_posts)
+        self.route("GET", r"/2/dm_conversations/with/(?P<participant>[^/]+)/dm_events", self._dm_events)
