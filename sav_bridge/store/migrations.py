@@ -42,6 +42,21 @@ MIGRATIONS: list[list[str]] = [
             id {id}, at {float} NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL,
             policy_version TEXT, detail TEXT NOT NULL)""",
     ],
+    [
+        # Small durable facts shared by replicas: polling cursors, last event seen, paused destinations.
+        """CREATE TABLE state (
+            name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at {float} NOT NULL)""",
+        # Credentials the gateway obtains itself (OAuth 2.0 tokens), Fernet-encrypted; `version` lets one
+        # replica replace them only if no other did meanwhile (refresh tokens are single-use).
+        """CREATE TABLE secrets (
+            name TEXT PRIMARY KEY, ciphertext TEXT NOT NULL, expires_at {float},
+            version INTEGER NOT NULL DEFAULT 1, updated_at {float} NOT NULL)""",
+        # Billed requests to X per UTC day and kind, with what they cost (micro-units of the currency).
+        """CREATE TABLE usage (
+            day TEXT NOT NULL, kind TEXT NOT NULL, requests BIGINT NOT NULL DEFAULT 0,
+            resources BIGINT NOT NULL DEFAULT 0, cost_micros BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (day, kind))""",
+    ],
 ]
 
 

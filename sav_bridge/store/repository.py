@@ -15,6 +15,7 @@ from typing import Any
 
 from sav_bridge.model import Audience, Conversation, SocialUser, TicketRef
 from sav_bridge.store.database import Database, Row, Tx
+from sav_bridge.store.facts import Secrets, State, Usage
 
 Clock = Callable[[], float]
 INTENT_PREFIX = "intent:"
@@ -98,6 +99,9 @@ class Store:
     def __init__(self, db: Database, clock: Clock = time.time) -> None:
         self.db = db
         self.clock = clock
+        self.state = State(db, clock)
+        self.secrets = Secrets(db, clock)
+        self.usage = Usage(db, clock)
 
     async def close(self) -> None:
         await self.db.close()
