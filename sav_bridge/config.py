@@ -51,6 +51,14 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class MediaSettings:
+    """`x.media`: what of a customer's media is downloaded into the ticket."""
+
+    max_bytes: int = 15 * 1024 * 1024
+    allowed_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4")
+
+
+@dataclass(frozen=True)
 class XSettings:
     consumer_secret: Secret
     account_id: str
@@ -58,6 +66,14 @@ class XSettings:
     api_url: str = "https://api.x.com"
     screen_name: str | None = None
     timeout_seconds: float = 10.0
+    media: MediaSettings = field(default_factory=MediaSettings)
+
+    def __post_init__(self) -> None:
+        raw: Any = self.media
+        if isinstance(raw, Mapping):  # the validated `x.media` section, as read
+            media = MediaSettings(raw.get("max_bytes", MediaSettings.max_bytes),
+                                  tuple(raw.get("allowed_types", MediaSettings.allowed_types)))  # fmt: skip
+            object.__setattr__(self, "media", media)
 
 
 @dataclass(frozen=True)

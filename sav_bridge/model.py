@@ -36,6 +36,55 @@ class SocialUser:
 
 
 @dataclass(frozen=True)
+class MediaVariant:
+    """One encoding of a video or animated GIF: `bit_rate` in bits per second when the channel says."""
+
+    url: str
+    content_type: str | None = None
+    bit_rate: int | None = None
+
+
+@dataclass(frozen=True)
+class Media:
+    """A photo, video or animated GIF a customer attached, as the channel describes it (no bytes yet).
+
+    `url` is the photo itself, or a video's still image; `variants` are a video's encodings. A `private`
+    media (a DM's) can only be fetched with the brand's authorization, so its URLs are never shown to
+    anyone; `page_url` is the public page people can open, when there is one.
+    """
+
+    kind: str
+    url: str
+    private: bool = False
+    page_url: str | None = None
+    variants: tuple[MediaVariant, ...] = ()
+    duration_ms: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "url": self.url,
+            "private": self.private,
+            "page_url": self.page_url,
+            "variants": [
+                {"url": v.url, "content_type": v.content_type, "bit_rate": v.bit_rate} for v in self.variants
+            ],
+            "duration_ms": self.duration_ms,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Media:
+        return cls(
+            kind=data["kind"],
+            url=data["url"],
+            private=bool(data.get("private")),
+            page_url=data.get("page_url"),
+            variants=tuple(MediaVariant(**v) for v in data.get("variants") or ()),
+            duration_ms=data.get("duration_ms"),
+        )
+
+
+@dataclass(frozen=True)
 class SocialMessage:
     """One inbound post or direct message, normalised from any envelope."""
 
@@ -49,6 +98,10 @@ class SocialMessage:
     thread_key: str
     in_reply_to: str | None = None
     mentions_brand: bool = False
+    #: Photos, videos and GIFs attached to the message, in the order the customer attached them.
+    media: tuple[Media, ...] = ()
+    #: The links of the text, expanded (`text` shows them expanded too), without those of the media.
+    links: tuple[str, ...] = ()
 
     @property
     def audience(self) -> Audience:
@@ -70,6 +123,8 @@ class SocialMessage:
             "thread_key": self.thread_key,
             "in_reply_to": self.in_reply_to,
             "mentions_brand": self.mentions_brand,
+            "media": [m.to_json() for m in self.media],
+            "links": list(self.links),
         }
 
     @classmethod
@@ -85,6 +140,47 @@ class SocialMessage:
             thread_key=data["thread_key"],
             in_reply_to=data.get("in_reply_to"),
             mentions_brand=bool(data.get("mentions_brand")),
+            media=tuple(Media.from_json(m) for m in data.get("media") or ()),
+            links=tuple(data.get("links") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file's bytes on their way into or out of a helpdesk; `content_type` is what the bytes are."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class AttachmentRef:
+    """A file attached to a helpdesk comment, not downloaded yet; `id` and `url` are the helpdesk's own."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    url: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "size": self.size,
+            "url": self.url,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AttachmentRef:
+        return cls(
+            id=str(data["id"]),
+            filename=str(data["filename"]),
+            content_type=str(data["content_type"]),
+            size=int(data["size"]),
+            url=str(data["url"]),
         )
 
 
@@ -120,6 +216,8 @@ class AgentReply:
     agent_name: str
     agent_email: str | None = None
     wants_dm: bool = False
+    #: Files the agent attached to the comment (one image of them can go out with the reply).
+    attachments: tuple[AttachmentRef, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ import jsonschema
 
 from sav_bridge import SCHEMA_DIR
 from sav_bridge.channels.x import fields as f
+from sav_bridge.channels.x import media as xm
 from sav_bridge.errors import MalformedRequest
 from sav_bridge.model import MessageKind, SocialMessage, SocialUser
 
@@ -176,6 +178,7 @@ def _v1_tweet(tweet: Any, account_id: str) -> SocialMessage | Echo | str:
     mentions = [
         m.get("id_str") for m in f.optional_list(entities.get("user_mentions")) if isinstance(m, dict)
     ]
+    body_text, links = xm.expand_links(body_text, entities.get("urls"), xm.v1_media_links(tweet))
     return SocialMessage(
         channel=CHANNEL,
         account_id=account_id,
@@ -189,6 +192,8 @@ def _v1_tweet(tweet: Any, account_id: str) -> SocialMessage | Echo | str:
         thread_key=thread_key_for(tweet_id, in_reply_to, None),
         in_reply_to=in_reply_to,
         mentions_brand=account_id in mentions or tweet.get("in_reply_to_user_id_str") == account_id,
+        media=xm.v1_media(tweet),
+        links=links,
     )
 
 
@@ -219,7 +224,8 @@ def _parse_activity_api(data: dict[str, Any], account_id: str) -> ParsedBody:
             if isinstance(u, dict) and isinstance(u.get("id"), str)
         }
         kind = XAA_POST_EVENTS.get(event_type, MessageKind.MENTION)
-        _read(parsed, event_type, payload, _v2_post, kind, account_id, users)
+        includes = f.obj(data.get("includes"))
+        _read(parsed, event_type, payload, _v2_post, kind, account_id, users, includes)
     else:
         dm_users = f.obj(payload.get("users"))
         for event in f.items(payload.get("direct_message_events"), "payload.direct_message_events"):
@@ -228,7 +234,11 @@ def _parse_activity_api(data: dict[str, Any], account_id: str) -> ParsedBody:
 
 
 def _v2_post(
-    post: dict[str, Any], kind: MessageKind, account_id: str, users: Mapping[str, Any]
+    post: dict[str, Any],
+    kind: MessageKind,
+    account_id: str,
+    users: Mapping[str, Any],
+    includes: Mapping[str, Any] | None = None,
 ) -> SocialMessage | Echo | str:
     author_id = f.required_id(post.get("author_id"), "payload.author_id")
     post_id = f.required_id(post.get("id"), "payload.id")
@@ -248,19 +258,28 @@ def _v2_post(
     ]
     user = f.obj(users.get(author_id))
     user = f.obj(user.get("data")) or user  # `includes.users` items come bare or wrapped in `data`
+    note = f.obj(post.get("note_tweet"))
+    long_form = isinstance(note.get("text"), str) and bool(note["text"])
+    entities = f.obj(note.get("entities")) if long_form else f.obj(post.get("entities"))
+    screen_name = f.optional_text(user.get("username"))
+    handle = screen_name if screen_name and re.fullmatch(r"[A-Za-z0-9_]{1,15}", screen_name) else "i/web"
+    post_url = f"https://x.com/{handle}/status/{post_id}"
+    body_text, links = xm.expand_links(
+        f.text(note["text"] if long_form else post.get("text")), entities.get("urls")
+    )
     return SocialMessage(
         channel=CHANNEL,
         account_id=account_id,
         id=post_id,
         kind=MessageKind.REPLY if in_reply_to and kind is MessageKind.REPLY else kind,
-        author=SocialUser(
-            author_id, f.optional_text(user.get("username")), f.optional_text(user.get("name"))
-        ),
-        text=f.text(f.obj(post.get("note_tweet")).get("text") or post.get("text")),
+        author=SocialUser(author_id, screen_name, f.optional_text(user.get("name"))),
+        text=body_text,
         created_at=f.v2_time(post.get("created_at")),
         thread_key=thread_key,
         in_reply_to=in_reply_to,
         mentions_brand=account_id in mentions or post.get("in_reply_to_user_id") == account_id,
+        media=xm.v2_media(post, includes or {}, post_url),
+        links=links,
     )
 
 
@@ -279,9 +298,13 @@ def _dm_event(event: Any, account_id: str, users: Mapping[str, Any], v2_users: b
         return "echo"
     raw_user = f.obj(users.get(sender))
     user = f.obj(raw_user.get("data")) if v2_users else raw_user
-    message_text = f.obj(create.get("message_data")).get("text")
+    message_data = f.obj(create.get("message_data"))
+    message_text = message_data.get("text")
     if not isinstance(message_text, str):
         raise MalformedRequest("message_create without message_data.text")
+    body_text, links = xm.expand_links(
+        f.text(message_text), f.obj(message_data.get("entities")).get("urls"), xm.dm_media_links(message_data)
+    )
     return SocialMessage(
         channel=CHANNEL,
         account_id=account_id,
@@ -292,10 +315,12 @@ def _dm_event(event: Any, account_id: str, users: Mapping[str, Any], v2_users: b
             f.optional_text(user.get("screen_name") or user.get("username")),
             f.optional_text(user.get("name")),
         ),
-        text=f.text(message_text),
+        text=body_text,
         created_at=f.epoch_ms(event.get("created_timestamp")),
         thread_key=dm_thread_key(account_id, sender),
         mentions_brand=True,
+        media=xm.dm_media(message_data),
+        links=links,
     )
 
 
