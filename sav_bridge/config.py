@@ -66,6 +66,13 @@ class XSettings:
     api_url: str = "https://api.x.com"
     screen_name: str | None = None
     timeout_seconds: float = 10.0
+    # polling and budget (sav_bridge.channels.x.poll, billing)
+    mode: str = "webhook"
+    poll_interval_seconds: float = 120.0
+    backfill_hours: float = 24.0
+    gap_minutes: float = 30.0
+    budget: Mapping[str, Any] = field(default_factory=dict)
+    prices: Mapping[str, float] = field(default_factory=dict)
     media: MediaSettings = field(default_factory=MediaSettings)
 
     def __post_init__(self) -> None:

@@ -29,6 +29,22 @@ class Metrics:
             "Times the brand account revoked the app's access on X (alert on any)",
             registry=self.registry,
         )
+        self.x_alert = Gauge(
+            "sav_bridge_x_alert", "1 while an X health alert is on (sav-bridge x status says why)", ["name"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.x_auth_failures = Counter(
+            "sav_bridge_x_auth_failures", "Times X refused the gateway's access (401 after any refresh)",
+            registry=self.registry,
+        )  # fmt: skip
+        self.x_paused = Gauge(
+            "sav_bridge_x_paused", "1 while replies to X wait for X access to be restored (alert on 1)",
+            registry=self.registry,
+        )  # fmt: skip
+        self.x_token_refreshes = Counter(
+            "sav_bridge_x_token_refreshes", "OAuth 2.0 access-token refreshes this replica made",
+            registry=self.registry,
+        )  # fmt: skip
         self.tickets_opened = Counter("sav_bridge_tickets_opened", "Tickets opened", registry=self.registry)
         self.comments_added = Counter(
             "sav_bridge_comments_added", "Customer follow-ups added to tickets", registry=self.registry
@@ -46,6 +62,40 @@ class Metrics:
             "sav_bridge_dead_letters", "Jobs given up", ["kind"], registry=self.registry
         )
         self.queue_depth = Gauge("sav_bridge_queue_depth", "Jobs by state", ["state"], registry=self.registry)
+        # X billing (sav_bridge.channels.x.billing): counters of this replica, gauges of all (from the store)
+        self.x_requests = Counter(
+            "sav_bridge_x_requests", "Billed X requests", ["kind"], registry=self.registry
+        )
+        self.x_resources = Counter(
+            "sav_bridge_x_resources", "Resources billed X requests returned or made", ["kind"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.x_spend_micros = Counter(
+            "sav_bridge_x_spend_micros", "What billed X requests cost, in micro-dollars", ["kind"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.x_month_spend_micros = Gauge(
+            "sav_bridge_x_month_spend_micros", "This month's X spend, all replicas", registry=self.registry
+        )
+        self.x_month_requests = Gauge(
+            "sav_bridge_x_month_requests", "This month's billed X requests, all replicas",
+            registry=self.registry,
+        )  # fmt: skip
+        self.x_budget_remaining = Gauge(
+            "sav_bridge_x_budget_remaining", "What x.budget leaves this month", ["unit"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.x_budget_exhausted = Gauge(
+            "sav_bridge_x_budget_exhausted", "1 while polling is stopped by x.budget (alert on 1)",
+            registry=self.registry,
+        )  # fmt: skip
+        self.x_polled = Counter(
+            "sav_bridge_x_polled", "Items read from X by polling or backfill", ["timeline", "mode"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.x_poll_failures = Counter(
+            "sav_bridge_x_poll_failures", "Polling rounds that failed", ["timeline"], registry=self.registry
+        )
         self.policy = Info("sav_bridge_policy", "The posting policy in force", registry=self.registry)
 
     def render(self, jobs_by_state: dict[str, int]) -> bytes:

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from sav_bridge.channels.x.billing import Budget, Meter
 from sav_bridge.channels.x.client import XClient
+from sav_bridge.channels.x.poll import Poller
 from sav_bridge.config import Settings
 from sav_bridge.flows import (
     JOB_NOTE,
@@ -56,6 +58,7 @@ class Runtime:
     outbox: Outbox
     clock: Callable[[], float]
     policy: Policy
+    poller: Poller | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -78,6 +81,8 @@ class Runtime:
         helpdesk = load_helpdesk(settings.helpdesk).from_settings(settings, http)
         x = XClient(http, settings.x.api_url, settings.x.access_token.reveal(), settings.x.account_id)
         metrics = Metrics()
+        x.meter = Meter(store, metrics, settings.x.prices, Budget.from_settings(settings.x.budget))
+        poller = Poller(settings.x, x, store, metrics, x.meter, clock)
         signer = Signer(
             settings.signature, lambda initials, agent: store.claim_effect(f"initials:{initials}", agent)
         )
@@ -102,15 +107,19 @@ class Runtime:
             scrubbers={JOB_PUBLISH_REPLY: scrub_reply},
         )
         metrics.policy.info({"version": policy.version, "source": policy.source})
-        return cls(settings, store, http, helpdesk, x, metrics, outbox, clock, policy)
+        return cls(settings, store, http, helpdesk, x, metrics, outbox, clock, policy, poller)
 
     def start_workers(self) -> None:
         for _ in range(self.settings.workers.count):
             self._tasks.append(asyncio.create_task(self.outbox.run(self._stop)))
+        if self.poller is not None and self.settings.workers.count:
+            self._tasks.append(asyncio.create_task(self.poller.run(self._stop)))
 
     async def close(self) -> None:
         self._stop.set()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.poller is not None:
+            await self.poller.release()
         await self.http.aclose()
         await self.store.close()

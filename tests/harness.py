@@ -24,6 +24,7 @@ ACCOUNT_ID = "1500000000000000001"
 SCREEN_NAME = "MaBanque"
 CONSUMER_SECRET = "x-consumer-secret-for-tests"
 ACCESS_TOKEN = "x-user-access-token-for-tests"
+BEARER_TOKEN = "x-app-bearer-token-for-tests"
 ZENDESK_TOKEN = "zendesk-api-token-for-tests"
 ZENDESK_SECRET = "zendesk-webhook-secret-for-tests"
 
@@ -38,6 +39,7 @@ def gateway_env(database_url: str, **extra: str) -> dict[str, str]:
         "SAV_BRIDGE_X__ACCOUNT_ID": ACCOUNT_ID,
         "SAV_BRIDGE_X__SCREEN_NAME": SCREEN_NAME,
         "SAV_BRIDGE_X__ACCESS_TOKEN": ACCESS_TOKEN,
+        "SAV_BRIDGE_X__BEARER_TOKEN": BEARER_TOKEN,
         "SAV_BRIDGE_ZENDESK__URL": "https://mabanque.zendesk.com",
         "SAV_BRIDGE_ZENDESK__EMAIL": "api@mabanque.fr",
         "SAV_BRIDGE_ZENDESK__API_TOKEN": ZENDESK_TOKEN,
@@ -113,5 +115,6 @@ async def start_gateway(database_url: str, vendor_dir: Path | None, **env: str) 
     sandbox = Sandbox(settings, vendor_dir, clock)
     runtime = await Runtime.start(settings, transport=sandbox.transport(), clock=clock)
     app = create_app(settings, runtime)
+    sandbox.reach_gateway(httpx.ASGITransport(app=app))  # X's CRC check calls the gateway back
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
     return Gateway(settings, runtime, sandbox, client, clock)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sav_bridge.channels.x.events import CHANNEL, ParsedBody
+from sav_bridge.channels.x.polled import newest_id
 from sav_bridge.flows.outbound import note_job
 from sav_bridge.helpdesks import Helpdesk
 from sav_bridge.metrics import Metrics
@@ -16,6 +17,9 @@ from sav_bridge.store import Job, NewJob, Store
 log = logging.getLogger(__name__)
 
 JOB_SOCIAL_MESSAGE = "x.message"
+#: When the X webhook last delivered a body, and the newest post and DM ids it brought (`store.state`):
+#: where a backfill after an outage reads X from (`sav_bridge.channels.x.poll`).
+LAST_EVENT_FACT = "x.webhook.last_event"
 
 
 @dataclass
@@ -30,11 +34,14 @@ class AcceptResult:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "dropped": self.dropped}
 
 
-async def accept_x_body(store: Store, metrics: Metrics, parsed: ParsedBody) -> AcceptResult:
+async def accept_x_body(
+    store: Store, metrics: Metrics, parsed: ParsedBody, webhook: bool = True
+) -> AcceptResult:
     """Store each message of an authenticated, parsed X body with its delivery job; duplicates are absorbed.
 
     The brand's own posts (echoes) make no job but record their place in the thread, so that a customer
-    answering an agent who replied natively on X lands on the conversation's ticket.
+    answering an agent who replied natively on X lands on the conversation's ticket. Items read by
+    polling come here too (`webhook=False`): same event ids, so a message seen both ways is one event.
     """
     result = AcceptResult(dropped=dict(parsed.dropped))
     for reason, count in parsed.dropped.items():
@@ -74,7 +81,22 @@ async def accept_x_body(store: Store, metrics: Metrics, parsed: ParsedBody) -> A
             metrics.events_in.labels(CHANNEL, message.kind.value).inc()
         else:
             result.duplicates += 1
+    if webhook:
+        await _webhook_seen(store, parsed)
     return result
+
+
+async def _webhook_seen(store: Store, parsed: ParsedBody) -> None:
+    last = await store.state.get(LAST_EVENT_FACT) or {}
+    posts = [m.id for m in parsed.messages if m.kind is not MessageKind.DM] + [e.id for e in parsed.echoes]
+    dms = [m.id for m in parsed.messages if m.kind is MessageKind.DM]
+    seen = {
+        "at": store.state.clock(),
+        "post_id": newest_id([last.get("post_id"), *posts]),
+        "dm_id": newest_id([last.get("dm_id"), *dms]),
+    }
+    await store.state.put(LAST_EVENT_FACT, seen)
+
 
 
 async def _thread(store: Store, message: SocialMessage) -> SocialMessage:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit
 
 import httpx
 
 from sav_bridge.config import BaseSettings, Secret, Settings
-from sav_bridge.sandbox.base import FakeVendor
+from sav_bridge.sandbox.base import Answer, FakeVendor
 from sav_bridge.sandbox.contracts import (
     X_SPEC,
     ZENDESK_SPEC,
@@ -75,6 +76,8 @@ class Sandbox:
             contracts["x"],
             clock,
         )
+        self.x.consumer_secret = settings.x.consumer_secret.reveal()
+        self.x.bearer_token = settings.x.bearer_token.reveal() if settings.x.bearer_token else ""
         if settings.helpdesk not in HELPDESK_FAKES:
             raise ValueError(f"no sandbox for helpdesk {settings.helpdesk!r}")
         self.helpdesk = HELPDESK_FAKES[settings.helpdesk](
@@ -86,14 +89,21 @@ class Sandbox:
         }
         self.checks_contracts = vendor_dir is not None
 
-    def _handle(self, request: httpx.Request) -> httpx.Response:
+    def _handle(self, request: httpx.Request) -> Answer:
         fake = self._hosts.get(request.url.netloc.decode())
         if fake is None:
             return httpx.Response(502, json={"error": f"sandbox has no fake for {request.url.host}"})
-        return fake.handle(request)
+        return fake.respond(request)
 
     def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self._handle)
+        """Routes answer at once, except those that call the gateway back (X's CRC on webhook
+        registration): these answer with a coroutine, which only an async client can await."""
+        return httpx.MockTransport(cast(Callable[[httpx.Request], httpx.Response], self._handle))
+
+    def reach_gateway(self, transport: httpx.AsyncBaseTransport) -> None:
+        """How the fakes call the gateway back (X's CRC check): its app's `httpx.ASGITransport` in tests
+        and in `serve` with `sandbox: true`. Without it, a webhook registration fails its CRC check."""
+        self.x.gateway = transport
 
     @property
     def violations(self) -> list[Violation]:

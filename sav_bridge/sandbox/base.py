@@ -1,10 +1,15 @@
-"""What every fake vendor shares: routing, auth, contract checks and injected faults."""
+"""What every fake vendor shares: routing, auth, contract checks and injected faults.
+
+A route answers at once, or with a coroutine when the vendor has to call the gateway back before it
+answers (X's CRC check on webhook registration); `respond()` passes that on to an `httpx.MockTransport`
+serving an async client, and `handle()` is the synchronous form for routes that answer at once.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -12,7 +17,8 @@ import httpx
 from sav_bridge.sandbox.contracts import OpenApiContract, Violation
 from sav_bridge.sandbox.faults import FaultPlan
 
-Route = Callable[[httpx.Request, re.Match[str], Any], httpx.Response]
+Answer = httpx.Response | Coroutine[Any, Any, httpx.Response]
+Route = Callable[[httpx.Request, re.Match[str], Any], Answer]
 
 
 class FakeVendor:
@@ -34,17 +40,27 @@ class FakeVendor:
         return True
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        """The `httpx.MockTransport` handler."""
+        """The synchronous `httpx.MockTransport` handler, for routes that answer at once."""
+        answer = self.respond(request)
+        if not isinstance(answer, httpx.Response):
+            answer.close()
+            raise TypeError(f"{request.method} {request.url.path} calls the gateway back: use an async client")
+        return answer
+
+    def respond(self, request: httpx.Request) -> Answer:
+        """The `httpx.MockTransport` handler for async clients: a response, or a coroutine making one."""
         self.requests.append(request)
         fault = self.faults.take(request)
         if fault and not fault.applied:
             return fault.response(request)
-        response = self._dispatch(request)
+        answer = self._dispatch(request)
         if fault:
-            return fault.response(request)
-        return response
+            if isinstance(answer, httpx.Response):
+                return fault.response(request)
+            return _then(answer, lambda: fault.response(request))
+        return answer
 
-    def _dispatch(self, request: httpx.Request) -> httpx.Response:
+    def _dispatch(self, request: httpx.Request) -> Answer:
         if not self.authorised(request):
             return self.error(401, "Couldn't authenticate you")
         body: Any = None
@@ -77,3 +93,11 @@ class FakeVendor:
     def calls(self, method: str, path_pattern: str) -> list[httpx.Request]:
         rx = re.compile(path_pattern + "$")
         return [r for r in self.requests if r.method == method and rx.match(r.url.path)]
+
+
+async def _then(
+    answer: Coroutine[Any, Any, httpx.Response], replace: Callable[[], httpx.Response]
+) -> httpx.Response:
+    """Let the route act (it was applied), then answer with the injected fault instead."""
+    await answer
+    return replace()

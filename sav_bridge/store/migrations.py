@@ -57,6 +57,12 @@ MIGRATIONS: list[list[str]] = [
             resources BIGINT NOT NULL DEFAULT 0, cost_micros BIGINT NOT NULL DEFAULT 0,
             PRIMARY KEY (day, kind))""",
     ],
+    [
+        # Resources X billed today, by kind: X charges a resource once per UTC day however often it is
+        # read, so the meter counts only the first read (rows of earlier days are deleted).
+        """CREATE TABLE usage_seen (
+            day TEXT NOT NULL, kind TEXT NOT NULL, resource TEXT NOT NULL, PRIMARY KEY (day, kind, resource))""",
+    ],
 ]
 
 

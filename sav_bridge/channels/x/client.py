@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from sav_bridge.channels.x.billing import Kind, Meter, post_kind
 from sav_bridge.channels.x.readback import Written, find
 from sav_bridge.errors import PermanentError
 from sav_bridge.http import VendorErrors, json_body, send
@@ -33,6 +34,9 @@ class XClient:
     #: newest first, stopping at the intent's time.
     DM_PAGE_SIZE = 20
     DM_PAGES = 5
+    #: Counts every billed call (`billing`); set by the runtime, None where nothing is counted (`check`).
+    meter: Meter | None = None
+
 
     def __init__(
         self, client: httpx.AsyncClient, api_url: str, access_token: str, account_id: str | None = None
@@ -52,6 +56,8 @@ class XClient:
             json={"text": text, "reply": {"in_reply_to_tweet_id": in_reply_to}},
             headers=self._headers,
         )
+        if self.meter is not None:
+            await self.meter.record_write(post_kind(text, reply=True))
         return _field(json_body(response), "id")
 
     async def send_dm(self, participant_id: str, text: str) -> str:
@@ -64,6 +70,8 @@ class XClient:
             json={"text": text},
             headers=self._headers,
         )
+        if self.meter is not None:
+            await self.meter.record_write(Kind.WRITE_DM)
         return _field(json_body(response), "dm_event_id")
 
     async def find_reply(self, in_reply_to: str, digest: str, since: float) -> str | None:
@@ -84,6 +92,7 @@ class XClient:
         url = f"{self._api_url}/2/users/{self.account_id}/tweets"
         for _ in range(self.TIMELINE_PAGES):
             page = await self._get(url, params)
+            await self._billed(Kind.READ_POSTS, page)
             found = find([_post(item) for item in _items(page)], in_reply_to, digest)
             token = _next_token(page)
             if found is not None or token is None:
@@ -108,6 +117,7 @@ class XClient:
         url = f"{self._api_url}/2/dm_conversations/with/{participant_id}/dm_events"
         for _ in range(self.DM_PAGES):
             page = await self._get(url, params)
+            await self._billed(Kind.READ_DM_EVENTS, page)
             events = _items(page)
             written = [_dm(event, participant_id, self.account_id) for event in events]
             found = find(written, participant_id, digest)
@@ -124,6 +134,14 @@ class XClient:
     async def _get(self, url: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
         response = await send(self._client, X_ERRORS, "GET", url, params=dict(params), headers=self._headers)
         return json_body(response)
+
+    async def get_json(self, path: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """`GET path` (e.g. "/2/dm_events") as the brand, billed to the meter by its caller (the poller)."""
+        return await self._get(f"{self._api_url}{path}", params)
+
+    async def _billed(self, kind: Kind, page: Mapping[str, Any]) -> None:
+        if self.meter is not None:
+            await self.meter.record_read(kind, [str(item.get("id")) for item in _items(page)])
 
     async def verify_credentials(self) -> tuple[str, str]:
         """`GET /2/users/me` with the configured token (`sav-bridge check --online`): (id, username).

@@ -1,7 +1,8 @@
 """A fake X API v2 for the brand account, faithful to what our gateway relies on.
 
 One module per part of X: `base` (state, ids, problems, rate limits), `writes` (reply posts and DMs),
-`reads` (reading them back), `envelopes` (the webhook bodies customers' actions produce). `FakeX`
+`reads` (reading them back), `timelines` (mentions and DM events for polling, and what X bills),
+`envelopes` (the webhook bodies customers' actions produce). `FakeX`
 puts the parts together and declares its routes in one place.
 """
 
@@ -14,12 +15,13 @@ from sav_bridge.sandbox.contracts import OpenApiContract
 from sav_bridge.sandbox.x.base import Customer, Post
 from sav_bridge.sandbox.x.envelopes import Envelopes
 from sav_bridge.sandbox.x.reads import Reads
+from sav_bridge.sandbox.x.timelines import Timelines
 from sav_bridge.sandbox.x.writes import Writes
 
 __all__ = ["Customer", "FakeX", "Post"]
 
 
-class FakeX(Envelopes, Reads, Writes):
+class FakeX(Timelines, Envelopes, Reads, Writes):
     def __init__(
         self,
         account_id: str,
@@ -33,3 +35,5 @@ class FakeX(Envelopes, Reads, Writes):
         self.route("POST", r"/2/dm_conversations/with/(?P<participant>[^/]+)/messages", self._send_dm)
         self.route("GET", r"/2/users/(?P<user>[^/]+)/tweets", self._user_posts)
         self.route("GET", r"/2/dm_conversations/with/(?P<participant>[^/]+)/dm_events", self._dm_events)
+        self.route("GET", r"/2/users/(?P<user>[^/]+)/mentions", self._mentions)
+        self.route("GET", r"/2/dm_events", self._all_dm_events)

@@ -21,7 +21,7 @@ from sav_bridge.sandbox.contracts import OpenApiContract
 PROBLEM = "https://api.x.com/2/problems/"
 WINDOW = 15 * 60
 # per user per 15 minutes: vendor CONTRACTS §1.6 and x/docs/x-api_fundamentals_rate-limits.mdx
-LIMITS = {"tweets": 100, "dm": 15, "timeline": 900, "dm_events": 15}
+LIMITS = {"tweets": 100, "dm": 15, "timeline": 900, "dm_events": 15, "mentions": 300, "dm_events_all": 15}
 
 
 @dataclass
