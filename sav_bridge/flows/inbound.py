@@ -98,7 +98,6 @@ async def _webhook_seen(store: Store, parsed: ParsedBody) -> None:
     await store.state.put(LAST_EVENT_FACT, seen)
 
 
-
 async def _thread(store: Store, message: SocialMessage) -> SocialMessage:
     """Attach a reply to the thread of the post it answers, when we know that post (ours or theirs)."""
     if message.kind is MessageKind.DM or not message.in_reply_to:
