@@ -10,11 +10,16 @@ Contract, for plugin authors:
 - `retry=True` tells the plugin this key may have been tried before, so a lookup is worth its cost.
 - Errors are `RetryableError` / `PermanentError` from `sav_bridge.errors`, mapped in one place.
 - `verify_webhook` raises `Unauthorized` (or `MalformedRequest`) and never touches the network.
+- Files: a plugin whose helpdesk stores files sets `accepts_attachments = True` and attaches the
+  `attachments` it is given (bytes already downloaded and type-checked by the core) to the comment it
+  writes; one without (or a plugin written before files existed) gets none, and the core puts links to
+  public media in the text instead. Agents' files are listed in `AgentReply.attachments` and fetched
+  with `download_attachment`, with the plugin's own credentials.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Protocol, TextIO
@@ -23,7 +28,7 @@ import httpx
 
 from sav_bridge.config import BaseSettings
 from sav_bridge.errors import UnknownHelpdesk
-from sav_bridge.model import AgentReply, Conversation, SocialMessage, TicketRef
+from sav_bridge.model import AgentReply, Attachment, AttachmentRef, Conversation, SocialMessage, TicketRef
 
 ENTRY_POINT_GROUP = "sav_bridge.helpdesks"
 
@@ -38,6 +43,8 @@ class WebhookNotice:
 
 class Helpdesk(Protocol):
     name: ClassVar[str]
+    #: Whether customer comments can carry files (read with `accepts_attachments()`: older plugins lack it).
+    accepts_attachments: ClassVar[bool]
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, client: httpx.AsyncClient) -> Helpdesk:
@@ -56,15 +63,30 @@ class Helpdesk(Protocol):
         ...
 
     async def open_ticket(
-        self, conv: Conversation, first: SocialMessage, key: str, retry: bool = False
+        self,
+        conv: Conversation,
+        first: SocialMessage,
+        key: str,
+        retry: bool = False,
+        attachments: Sequence[Attachment] = (),
     ) -> TicketRef:
-        """Open a ticket for a new conversation, requester identified by the social user."""
+        """Open a ticket for a new conversation, requester identified by the social user.
+
+        `attachments` go with the first comment; a retry uploads them again (uploads are not writes
+        the customer sees, so a repeat changes nothing they would notice).
+        """
         ...
 
     async def add_customer_message(
-        self, ticket: TicketRef, msg: SocialMessage, key: str, retry: bool = False
+        self,
+        ticket: TicketRef,
+        msg: SocialMessage,
+        key: str,
+        retry: bool = False,
+        attachments: Sequence[Attachment] = (),
     ) -> TicketRef:
-        """Add a follow-up as the customer's public comment, reopening a solved ticket.
+        """Add a follow-up as the customer's public comment, with its `attachments`, reopening a solved
+        ticket.
 
         Returns the ticket that received it: a new follow-up ticket when the old one is closed for good.
         """
@@ -83,12 +105,25 @@ class Helpdesk(Protocol):
         ...
 
     async def agent_replies(self, ticket: TicketRef) -> list[AgentReply]:
-        """Every public comment written by an agent on this ticket, oldest first."""
+        """Every public comment written by an agent on this ticket, oldest first, with its files."""
+        ...
+
+    async def download_attachment(self, ref: AttachmentRef, max_bytes: int) -> Attachment:
+        """The bytes of an agent's file, fetched with the plugin's credentials (never sent to another host).
+
+        Raises `PermanentError` when it is larger than `max_bytes` or gone, `RetryableError` when the
+        helpdesk may serve it later. `content_type` is what the helpdesk declares; the core checks the bytes.
+        """
         ...
 
     async def provision(self, public_url: str, dry_run: bool, out: TextIO) -> None:
         """Create or update, idempotently, what makes the helpdesk call us; print what was done."""
         ...
+
+
+def accepts_attachments(helpdesk: Helpdesk) -> bool:
+    """Whether `helpdesk` takes files on customer comments; False for plugins that do not say."""
+    return bool(getattr(helpdesk, "accepts_attachments", False))
 
 
 def available() -> dict[str, Any]:

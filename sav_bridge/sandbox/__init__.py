@@ -53,7 +53,12 @@ def _fake_zendesk(
 ) -> FakeVendor:
     section = settings.helpdesk_section()
     return FakeZendesk(
-        section["email"], _reveal(section["api_token"]), _reveal(section["webhook_secret"]), contracts, clock
+        section["email"],
+        _reveal(section["api_token"]),
+        _reveal(section["webhook_secret"]),
+        contracts,
+        clock,
+        section["url"],
     )
 
 

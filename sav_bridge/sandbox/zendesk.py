@@ -3,7 +3,9 @@
 Bodies are checked against Zendesk's OAS (and the third-party Webhooks API document). It behaves as
 the vendor does where our gateway depends on it: `Idempotency-Key` replays on ticket creation,
 `external_id` search, closed tickets refusing updates (422), comments with sideloaded authors and
-cursor pagination, 429 with `Retry-After` via injected faults.
+cursor pagination, 429 with `Retry-After` via injected faults. Files: `POST /api/v2/uploads?filename=`
+takes the raw bytes and answers a token; a comment naming tokens in `uploads` gets their `attachments`,
+whose `content_url` serves the bytes to an authenticated request only (private attachments).
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ class FakeZendesk(FakeVendor):
         webhook_secret: str,
         contracts: list[OpenApiContract] | None = None,
         clock: Callable[[], float] = time.time,
+        url: str = "https://sandbox.zendesk.com",
     ) -> None:
         super().__init__(contracts)
+        self.base_url = url.rstrip("/")
         self.email = email
         self.api_token = api_token
         self.webhook_secret = webhook_secret
@@ -51,6 +55,9 @@ class FakeZendesk(FakeVendor):
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.triggers: dict[int, dict[str, Any]] = {}
         self._idempotency: dict[str, tuple[str, httpx.Response]] = {}
+        #: Uploads not yet attached, by token; every attachment's bytes, by its id.
+        self.uploads: dict[str, list[dict[str, Any]]] = {}
+        self.files: dict[int, bytes] = {}
         self.me = self.add_user("sav-bridge API", "admin", email)
         for method, pattern, handler in [
             ("GET", r"/api/v2/users/me", self._get_me),
@@ -60,6 +67,8 @@ class FakeZendesk(FakeVendor):
             ("GET", r"/api/v2/tickets/(?P<id>\d+)", self._get_ticket),
             ("PUT", r"/api/v2/tickets/(?P<id>\d+)", self._update_ticket),
             ("GET", r"/api/v2/tickets/(?P<id>\d+)/comments", self._list_comments),
+            ("POST", r"/api/v2/uploads", self._upload),
+            ("GET", r"/attachments/token/(?P<token>[^/]+)/", self._attachment_content),
             ("GET", r"/api/v2/webhooks", self._list_webhooks),
             ("POST", r"/api/v2/webhooks", self._create_webhook),
             ("PUT", r"/api/v2/webhooks/(?P<id>[^/]+)", self._update_webhook),
@@ -87,9 +96,25 @@ class FakeZendesk(FakeVendor):
     def add_agent(self, name: str, email: str) -> int:
         return self.add_user(name, "agent", email)
 
-    def agent_comment(self, ticket_id: int | str, agent_id: int, body: str, public: bool = True) -> int:
-        """An agent answers in the Zendesk UI."""
-        return self._add_comment(int(ticket_id), agent_id, body, public)
+    def agent_comment(
+        self,
+        ticket_id: int | str,
+        agent_id: int,
+        body: str,
+        public: bool = True,
+        files: list[tuple[str, str, bytes]] | None = None,
+    ) -> int:
+        """An agent answers in the Zendesk UI, attaching `files` as (file name, content type, bytes)."""
+        tokens = [self.store_upload(name, kind, data) for name, kind, data in files or []]
+        return self._add_comment(int(ticket_id), agent_id, body, public, tokens)
+
+    def attachments(self, ticket_id: int | str) -> list[tuple[str, str, bytes]]:
+        """Every file on the ticket's comments: (file name, content type, bytes)."""
+        return [
+            (a["file_name"], a["content_type"], self.files[a["id"]])
+            for c in self.comments[int(ticket_id)]
+            for a in c["attachments"]
+        ]
 
     def set_status(self, ticket_id: int | str, status: str) -> None:
         self.tickets[int(ticket_id)]["status"] = status
@@ -140,10 +165,14 @@ class FakeZendesk(FakeVendor):
         return httpx.Response(status, json={"user": user})
 
     # -- tickets ---------------------------------------------------------------------------------
-    def _add_comment(self, ticket_id: int, author_id: int, body: str, public: bool) -> int:
+    def _add_comment(
+        self, ticket_id: int, author_id: int, body: str, public: bool, uploads: list[str] | None = None
+    ) -> int:
         comment_id = next(self._ids)
+        attachments = [a for token in uploads or [] for a in self.uploads.pop(token, [])]
         self.comments[ticket_id].append({"id": comment_id, "type": "Comment", "author_id": author_id, "body": body,
-                                         "plain_body": body, "public": public, "created_at": self._now()})  # fmt: skip
+                                         "plain_body": body, "public": public, "created_at": self._now(),
+                                         "attachments": attachments})  # fmt: skip
         self.tickets[ticket_id]["updated_at"] = self._now()
         return comment_id
 
@@ -178,6 +207,7 @@ class FakeZendesk(FakeVendor):
             comment.get("author_id") or requester,
             comment.get("body", ""),
             comment.get("public", True),
+            comment.get("uploads"),
         )
         response = httpx.Response(201, json={"ticket": self.tickets[ticket_id]},
                                   headers={"location": f"/api/v2/tickets/{ticket_id}.json"})  # fmt: skip
@@ -201,7 +231,11 @@ class FakeZendesk(FakeVendor):
         if "comment" in data:
             c = data["comment"]
             self._add_comment(
-                ticket["id"], c.get("author_id") or self.me, c.get("body", ""), c.get("public", True)
+                ticket["id"],
+                c.get("author_id") or self.me,
+                c.get("body", ""),
+                c.get("public", True),
+                c.get("uploads"),
             )
         if "status" in data:
             ticket["status"] = data["status"]
@@ -222,6 +256,38 @@ class FakeZendesk(FakeVendor):
         if "users" in request.url.params.get("include", ""):
             answer["users"] = [self.users[a] for a in {c["author_id"] for c in page}]
         return httpx.Response(200, json=answer)
+
+    # -- attachments -----------------------------------------------------------------------------
+    def store_upload(self, filename: str, content_type: str, data: bytes) -> str:
+        token = secrets.token_hex(12)
+        attachment_id = next(self._ids)
+        self.files[attachment_id] = data
+        url = f"{self.base_url}/attachments/token/{token}/?name={filename}"
+        self.uploads[token] = [{"id": attachment_id, "file_name": filename, "content_type": content_type,
+                                "content_url": url, "size": len(data), "inline": False, "deleted": False,
+                                "malware_scan_result": "malware_not_found", "thumbnails": []}]  # fmt: skip
+        return token
+
+    def _upload(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        filename = request.url.params.get("filename")
+        if not filename:
+            return self.error(400, "filename is required")
+        content_type = request.headers.get("content-type", "application/binary")
+        token = self.store_upload(filename, content_type, request.content)
+        attachment = self.uploads[token][0]
+        return httpx.Response(
+            201, json={"upload": {"token": token, "attachment": attachment, "attachments": [attachment]}}
+        )
+
+    def _attachment_content(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        for comments in self.comments.values():
+            for attachment in (a for c in comments for a in c["attachments"]):
+                if f"/token/{match['token']}/" in attachment["content_url"]:
+                    data = self.files[attachment["id"]]
+                    return httpx.Response(
+                        200, content=data, headers={"content-type": attachment["content_type"]}
+                    )
+        return self.error(404, "RecordNotFound")
 
     # -- webhooks and triggers -------------------------------------------------------------------
     def _list_webhooks(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:

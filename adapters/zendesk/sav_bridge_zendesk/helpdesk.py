@@ -3,22 +3,29 @@
 Idempotency, per the vendor: ticket creation carries an `Idempotency-Key` header and our key as the
 ticket's `external_id` (looked up before a retried create); comment and note retries first check the
 ticket's comments for the same author and body.
+
+Files: a customer's media is uploaded (`POST /api/v2/uploads?filename=…`, the raw bytes with their
+type) and its token named in the comment's `uploads`; an unused upload expires on its own, so a retry
+simply uploads again. An agent's files are the comment's `attachments[]`, downloaded from their
+`content_url` with our credentials only when that URL is on the account's own host (Zendesk warns the
+file may be hosted elsewhere).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TextIO
+from urllib.parse import urlsplit
 
 import httpx
 
 from sav_bridge.config import BaseSettings, Secret
-from sav_bridge.errors import MalformedRequest, PermanentError
+from sav_bridge.errors import MalformedRequest, PermanentError, RetryableError
 from sav_bridge.helpdesks import WebhookNotice
-from sav_bridge.http import VendorErrors, json_body, send
-from sav_bridge.model import AgentReply, Conversation, SocialMessage, TicketRef
+from sav_bridge.http import VendorErrors, json_body, raise_for_vendor, send
+from sav_bridge.model import AgentReply, Attachment, AttachmentRef, Conversation, SocialMessage, TicketRef
 from sav_bridge_zendesk import payloads, webhook
 from sav_bridge_zendesk.provision import provision
 
@@ -31,6 +38,7 @@ DEFAULT_TIMEOUT = 15.0  # zendesk.timeout_seconds in the schema
 
 class ZendeskHelpdesk:
     name: ClassVar[str] = payloads.HELPDESK
+    accepts_attachments: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -88,32 +96,89 @@ class ZendeskHelpdesk:
 
     # -- tickets ---------------------------------------------------------------------------------
     async def open_ticket(
-        self, conv: Conversation, first: SocialMessage, key: str, retry: bool = False
+        self,
+        conv: Conversation,
+        first: SocialMessage,
+        key: str,
+        retry: bool = False,
+        attachments: Sequence[Attachment] = (),
     ) -> TicketRef:
-        return await self._create(first, key, retry, followup_of=None)
+        return await self._create(first, key, retry, None, attachments)
 
-    async def _create(self, msg: SocialMessage, key: str, retry: bool, followup_of: str | None) -> TicketRef:
+    async def _create(
+        self,
+        msg: SocialMessage,
+        key: str,
+        retry: bool,
+        followup_of: str | None,
+        attachments: Sequence[Attachment],
+    ) -> TicketRef:
         if retry:
             found = await self._call("GET", "/api/v2/tickets", params={"external_id": key})
             if found.get("tickets"):
                 return TicketRef(self.name, str(found["tickets"][0]["id"]))
         requester = await self._upsert_user(msg)
-        body = payloads.ticket_create(msg, requester, key, followup_of)
+        uploads = await self._upload(attachments)
+        body = payloads.ticket_create(msg, requester, key, followup_of, uploads)
         created = await self._call("POST", "/api/v2/tickets", json=body, headers={"Idempotency-Key": key})
         return TicketRef(self.name, str(created["ticket"]["id"]))
 
     async def add_customer_message(
-        self, ticket: TicketRef, msg: SocialMessage, key: str, retry: bool = False
+        self,
+        ticket: TicketRef,
+        msg: SocialMessage,
+        key: str,
+        retry: bool = False,
+        attachments: Sequence[Attachment] = (),
     ) -> TicketRef:
         current = (await self._call("GET", f"/api/v2/tickets/{ticket.id}"))["ticket"]
         if current.get("status") == "closed":
-            return await self._create(msg, key, retry, followup_of=ticket.id)
+            return await self._create(msg, key, retry, ticket.id, attachments)
         requester = await self._upsert_user(msg)
-        body = payloads.customer_comment(msg, requester, reopen=current.get("status") in REOPEN_STATUSES)
-        if retry and await self._has_comment(ticket, requester, body["ticket"]["comment"]["body"]):
+        reopen = current.get("status") in REOPEN_STATUSES
+        if retry and await self._has_comment(ticket, requester, payloads.comment_body(msg)):
             return ticket
+        body = payloads.customer_comment(msg, requester, reopen, await self._upload(attachments))
         await self._call("PUT", f"/api/v2/tickets/{ticket.id}", json=body)
         return ticket
+
+    async def _upload(self, attachments: Sequence[Attachment]) -> list[str]:
+        """One upload per file; the tokens to name in the comment's `uploads`."""
+        tokens = []
+        for item in attachments:
+            answer = await self._call(
+                "POST",
+                "/api/v2/uploads",
+                params={"filename": item.filename},
+                content=item.data,
+                headers={"Content-Type": item.content_type},
+            )
+            token = (answer.get("upload") or {}).get("token")
+            if not isinstance(token, str) or not token:
+                raise PermanentError(self.name, "upload answered without upload.token")
+            tokens.append(token)
+        return tokens
+
+    async def download_attachment(self, ref: AttachmentRef, max_bytes: int) -> Attachment:
+        own = urlsplit(ref.url).netloc == urlsplit(self._base).netloc
+        try:
+            async with self._client.stream(
+                "GET", ref.url, auth=self._auth if own else None, timeout=self._timeout, follow_redirects=True
+            ) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise_for_vendor(response, ZENDESK_ERRORS)
+                chunks, total = [], 0
+                async for chunk in response.aiter_bytes():
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise PermanentError(self.name, f"{ref.filename} is larger than {max_bytes} bytes")
+                    chunks.append(chunk)
+        except httpx.TimeoutException as exc:
+            raise RetryableError(self.name, f"timeout: {type(exc).__name__}") from exc
+        except httpx.TransportError as exc:
+            raise RetryableError(self.name, f"transport error: {type(exc).__name__}") from exc
+        return Attachment(ref.filename, ref.content_type, b"".join(chunks))
 
     async def add_internal_note(self, ticket: TicketRef, text: str, key: str, retry: bool = False) -> None:
         if retry and await self._has_comment(ticket, await self._my_id(), text):

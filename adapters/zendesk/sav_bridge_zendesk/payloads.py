@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sav_bridge.model import AgentReply, MessageKind, SocialMessage, SocialUser, TicketRef
+from sav_bridge.model import AgentReply, AttachmentRef, MessageKind, SocialMessage, SocialUser, TicketRef
 
 HELPDESK = "zendesk"
 TAG = "sav_bridge"
@@ -51,12 +51,23 @@ def comment_body(msg: SocialMessage) -> str:
     return f"{msg.text}\n\n— {source_line(msg)}"
 
 
+def _comment(msg: SocialMessage, requester_id: int, uploads: list[str]) -> dict[str, Any]:
+    comment: dict[str, Any] = {"body": comment_body(msg), "public": True, "author_id": requester_id}
+    if uploads:
+        comment["uploads"] = uploads
+    return comment
+
+
 def ticket_create(
-    msg: SocialMessage, requester_id: int, external_id: str, followup_of: str | None
+    msg: SocialMessage,
+    requester_id: int,
+    external_id: str,
+    followup_of: str | None,
+    uploads: list[str] | None = None,
 ) -> dict[str, Any]:
     ticket: dict[str, Any] = {
         "subject": subject(msg.text) or source_line(msg),
-        "comment": {"body": comment_body(msg), "public": True, "author_id": requester_id},
+        "comment": _comment(msg, requester_id, uploads or []),
         "requester_id": requester_id,
         "external_id": external_id,
         "tags": [TAG, KIND_TAGS[msg.kind]],
@@ -66,10 +77,10 @@ def ticket_create(
     return {"ticket": ticket}
 
 
-def customer_comment(msg: SocialMessage, requester_id: int, reopen: bool) -> dict[str, Any]:
-    ticket: dict[str, Any] = {
-        "comment": {"body": comment_body(msg), "public": True, "author_id": requester_id}
-    }
+def customer_comment(
+    msg: SocialMessage, requester_id: int, reopen: bool, uploads: list[str] | None = None
+) -> dict[str, Any]:
+    ticket: dict[str, Any] = {"comment": _comment(msg, requester_id, uploads or [])}
     if reopen:
         ticket["status"] = "open"
     return {"ticket": ticket}
@@ -103,9 +114,35 @@ def agent_replies(
                 agent_name=str(author.get("name") or ""),
                 agent_email=author.get("email"),
                 wants_dm=wants_dm,
+                attachments=comment_attachments(comment),
             )
         )
     return replies
+
+
+def comment_attachments(comment: Mapping[str, Any]) -> tuple[AttachmentRef, ...]:
+    """A comment's files (`attachments[]`), leaving out deleted ones and those flagged as malware."""
+    found = []
+    for item in comment.get("attachments") or []:
+        if (
+            not isinstance(item, dict)
+            or item.get("deleted")
+            or item.get("malware_scan_result") == "malware_found"
+        ):
+            continue
+        url, size = item.get("content_url"), item.get("size")
+        if not isinstance(url, str) or not url.startswith("https://") or not isinstance(size, int):
+            continue
+        found.append(
+            AttachmentRef(
+                id=str(item.get("id", "")),
+                filename=str(item.get("file_name") or "attachment"),
+                content_type=str(item.get("content_type") or "application/octet-stream"),
+                size=size,
+                url=url,
+            )
+        )
+    return tuple(found)
 
 
 def webhook(public_url: str) -> dict[str, Any]:
