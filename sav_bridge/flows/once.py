@@ -5,6 +5,8 @@
     intent recorded?  ── yes ─▶ read X back (billed) ── found ─▶ record it: done, nothing sent
           │ no                                   └── not found: it never happened
           ▼
+    prepare (upload the reply's image, if any)
+          ▼
     record intent ─▶ send ─┬─ answer ─▶ record the id, drop the intent
                            ├─ 403 duplicate content ─▶ read back ── found ─▶ record it
                            │                                     └── not found ─▶ PermanentError
@@ -12,6 +14,8 @@
                            └─ lost (timeout, reset, 5xx, crash) ─▶ intent stays for the retry
 
 A lost answer is thus never followed by a blind second send, and reads are made only after one.
+`prepare` (uploading the reply's image) runs only when a send follows, before the intent: it makes
+nothing the customer sees, and a retry prepares again rather than reuse what may have expired.
 The text is never altered to get past X's duplicate check: a genuine duplicate goes to the agent.
 """
 
@@ -49,6 +53,7 @@ class Write:
     send: Callable[[], Awaitable[str]]
     find: Find
     what: str = "reply"
+    prepare: Callable[[], Awaitable[None]] | None = None
 
 
 async def write_once(store: Store, write: Write) -> str:
@@ -69,6 +74,8 @@ async def write_once(store: Store, write: Write) -> str:
             ) from exc
         if found is not None:
             return str(await store.complete_intent(write.key, found))
+    if write.prepare is not None:
+        await write.prepare()
     digest = match_digest(write.text)
     exact = hashlib.sha256(write.text.encode()).hexdigest()
     intent = await store.record_intent(write.key, write.target, exact, digest)

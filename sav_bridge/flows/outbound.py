@@ -4,23 +4,37 @@ Each comment is published at most once (job key = comment id): each post of a th
 goes through `write_once` (intent recorded before sending, read back after a lost answer), and each
 part's id is recorded before the next is sent. Whatever happens, the agent reads the outcome in the
 ticket.
+
+One image the agent attached goes out with the reply (the first post of a thread, or the DM):
+downloaded from the helpdesk, its type read from the bytes, uploaded to X just before the write's
+intent is recorded (`Write.prepare`), so a retry uploads again instead of using an id that may have
+expired. Other files, and an image X would not take, are named in the note to the agent.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sav_bridge.channels.x.client import XClient
 from sav_bridge.channels.x.events import CHANNEL
+from sav_bridge.channels.x.media import UPLOAD_MAX_BYTES, UPLOAD_TYPES, XMedia, size_text, sniff
 from sav_bridge.channels.x.text import DM_MAX_LENGTH, split_for_thread
 from sav_bridge.errors import PermanentError
 from sav_bridge.flows.once import Write, write_once
 from sav_bridge.helpdesks import Helpdesk, WebhookNotice
 from sav_bridge.metrics import Metrics
-from sav_bridge.model import AgentReply, Audience, Conversation, Decision, TicketRef
+from sav_bridge.model import (
+    AgentReply,
+    AttachmentRef,
+    Audience,
+    Conversation,
+    Decision,
+    TicketRef,
+)
 from sav_bridge.signature import Signer
 from sav_bridge.store import Job, NewJob, Store
 
@@ -58,6 +72,7 @@ def reply_to_json(reply: AgentReply) -> dict[str, Any]:
         "agent_name": reply.agent_name,
         "agent_email": reply.agent_email,
         "wants_dm": reply.wants_dm,
+        "attachments": [a.to_json() for a in reply.attachments],
     }
 
 
@@ -82,11 +97,50 @@ def reply_from_json(data: Mapping[str, Any]) -> AgentReply:
         agent_name=data["agent_name"],
         agent_email=data.get("agent_email"),
         wants_dm=bool(data.get("wants_dm")),
+        attachments=tuple(AttachmentRef.from_json(a) for a in data.get("attachments") or ()),
     )
 
 
 def note_job(ticket: TicketRef, text: str, key: str, ordering_key: str) -> NewJob:
     return NewJob(JOB_NOTE, {"ticket_id": ticket.id, "text": text}, f"note:{key}", ordering_key)
+
+
+@dataclass
+class Image:
+    """The one agent file that goes out with a reply, and what became of it."""
+
+    ref: AttachmentRef
+    media_id: str | None = None
+    refused: str | None = None
+
+
+def choose_image(files: tuple[AttachmentRef, ...]) -> tuple[Image | None, list[str]]:
+    """The first image X can take, and a line for each other file saying why it stays behind."""
+    image: Image | None = None
+    left: list[str] = []
+    for ref in files:
+        if ref.content_type.lower() not in UPLOAD_TYPES:
+            left.append(f"{ref.filename} (not an image X takes: {ref.content_type})")
+        elif ref.size > UPLOAD_MAX_BYTES:
+            left.append(
+                f"{ref.filename} ({size_text(ref.size)}; X takes images up to {size_text(UPLOAD_MAX_BYTES)})"
+            )
+        elif image is not None:
+            left.append(f"{ref.filename} (X takes one image per reply; {image.ref.filename} was chosen)")
+        else:
+            image = Image(ref)
+    return image, left
+
+
+def files_note(image: Image | None, left: list[str]) -> str:
+    lines = []
+    if image is not None and image.media_id is not None:
+        lines.append(f"🖼️ With the image {image.ref.filename}.")
+    if image is not None and image.refused is not None:
+        left = [f"{image.ref.filename} ({image.refused})", *left]
+    if left:
+        lines.append("📎 Not sent to X: " + "; ".join(left) + ".")
+    return "".join(f"\n{line}" for line in lines)
 
 
 class OutboundFlow:
@@ -102,6 +156,7 @@ class OutboundFlow:
         decide: PolicyCheck,
         explain: Explain,
         screen_name: str | None,
+        media: XMedia | None = None,
     ) -> None:
         self.store = store
         self.helpdesk = helpdesk
@@ -111,6 +166,7 @@ class OutboundFlow:
         self.decide = decide
         self.explain = explain
         self.screen_name = (screen_name or "").lstrip("@")
+        self.media = media
 
     def _ticket(self, ticket_id: str) -> TicketRef:
         return TicketRef(self.helpdesk.name, ticket_id)
@@ -169,21 +225,22 @@ class OutboundFlow:
             return [self._note(reply, conv, f"⛔ Not posted on X.\n{self.explain(decision)}", note_key)]
         initials = await self.signer.initials(reply)
         signature = self.signer.suffix(initials)
+        image, left = choose_image(reply.attachments) if self.media else (None, [])
         if audience is Audience.DM:
-            links = await self._send_dm(reply, conv, decision.text, signature)
+            links = await self._send_dm(reply, conv, decision.text, signature, image)
         else:
-            links = await self._post_thread(reply, conv, decision.text, signature)
+            links = await self._post_thread(reply, conv, decision.text, signature, image)
         self.metrics.replies_posted.labels(audience.value).inc()
         await self.store.audit(
             "post", subject, {"audience": audience.value, "ids": links, "initials": initials}
         )
-        text = self._posted_note(audience, links)
+        text = self._posted_note(audience, links) + files_note(image, left)
         if decision.findings:
             text += f"\n{self.explain(decision)}"
         return [self._note(reply, conv, text, note_key)]
 
     async def _post_thread(
-        self, reply: AgentReply, conv: Conversation, body: str, signature: str
+        self, reply: AgentReply, conv: Conversation, body: str, signature: str, image: Image | None = None
     ) -> list[str]:
         target = conv.last_summoning_message_id
         if target is None:
@@ -195,19 +252,48 @@ class OutboundFlow:
         posted: list[str] = []
         for index, part in enumerate(split_for_thread(body, signature)):
             key = f"post:{reply.ticket.helpdesk}:{reply.comment_id}:{index}"
-            post_id = await write_once(self.store, self._post_write(key, target, part))
+            post_id = await write_once(self.store, self._post_write(key, target, part, image))
+            image = None  # the first post carries it
             await self.store.link_message(CHANNEL, post_id, conv.thread_key, "out", reply.comment_id)
             posted.append(post_id)
             target = post_id
         return posted
 
-    def _post_write(self, key: str, target: str, text: str) -> Write:
+    def _post_write(self, key: str, target: str, text: str, image: Image | None) -> Write:
         async def send() -> str:
-            return await self.x.post_reply(text, target)
+            media_ids = (image.media_id,) if image and image.media_id else ()
+            return await self.x.post_reply(text, target, media_ids)
 
-        return Write(key, target, text, send, self.x.find_reply)
+        prepare = self._uploader(image, for_dm=False) if image else None
+        return Write(key, target, text, send, self.x.find_reply, prepare=prepare)
 
-    async def _send_dm(self, reply: AgentReply, conv: Conversation, body: str, signature: str) -> list[str]:
+    def _uploader(self, image: Image, for_dm: bool) -> Callable[[], Awaitable[None]]:
+        """Download the agent's image, check what its bytes are, upload it to X (before the intent).
+
+        An image that cannot go (gone, not really an image, refused by X) is left out and named in the
+        note; the reply goes out without it. A failure that may pass is retried with the job.
+        """
+
+        async def prepare() -> None:
+            image.media_id, image.refused = None, None
+            if self.media is None:
+                return
+            try:
+                file = await self.helpdesk.download_attachment(image.ref, UPLOAD_MAX_BYTES)
+                kind = sniff(file.data)
+                if kind not in UPLOAD_TYPES:
+                    image.refused = f"its content is not an image X takes ({kind or 'unknown type'})"
+                    return
+                image.media_id = await self.media.upload(replace(file, content_type=kind), for_dm)
+            except PermanentError as exc:
+                log.info("image %s of comment left out: %s", image.ref.id, exc.detail)
+                image.refused = exc.detail
+
+        return prepare
+
+    async def _send_dm(
+        self, reply: AgentReply, conv: Conversation, body: str, signature: str, image: Image | None = None
+    ) -> list[str]:
         text = body.strip() + signature
         if len(text) > DM_MAX_LENGTH:
             raise PermanentError(
@@ -217,9 +303,11 @@ class OutboundFlow:
         participant = conv.customer.id
 
         async def send() -> str:
-            return await self.x.send_dm(participant, text)
+            return await self.x.send_dm(participant, text, image.media_id if image else None)
 
-        dm_id = await write_once(self.store, Write(key, participant, text, send, self.x.find_dm, "DM"))
+        prepare = self._uploader(image, for_dm=True) if image else None
+        write = Write(key, participant, text, send, self.x.find_dm, "DM", prepare)
+        dm_id = await write_once(self.store, write)
         await self.store.link_message(CHANNEL, dm_id, conv.thread_key, "out", reply.comment_id)
         return [dm_id]
 

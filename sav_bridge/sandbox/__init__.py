@@ -26,9 +26,11 @@ from sav_bridge.sandbox.contracts import (
 )
 from sav_bridge.sandbox.faults import Fault
 from sav_bridge.sandbox.x import Customer, FakeX
+from sav_bridge.sandbox.x.media import HOSTS as X_MEDIA_HOSTS
+from sav_bridge.sandbox.x.media import MediaFile, MediaHosts
 from sav_bridge.sandbox.zendesk import FakeZendesk
 
-__all__ = ["Customer", "FakeX", "FakeZendesk", "Fault", "Sandbox", "vendor_contracts"]
+__all__ = ["Customer", "FakeX", "FakeZendesk", "Fault", "MediaFile", "Sandbox", "vendor_contracts"]
 
 
 def vendor_contracts(vendor_dir: Path | None) -> dict[str, list[OpenApiContract]]:
@@ -88,9 +90,11 @@ class Sandbox:
         self.helpdesk = HELPDESK_FAKES[settings.helpdesk](
             settings, contracts.get(settings.helpdesk, []), clock
         )
-        self._hosts = {
+        self.x_media = MediaHosts(self.x)
+        self._hosts: dict[str, FakeVendor] = {
             urlsplit(settings.x.api_url).netloc: self.x,
             urlsplit(settings.helpdesk_section()["url"]).netloc: self.helpdesk,
+            **{host: self.x_media for host in X_MEDIA_HOSTS},
         }
         self.checks_contracts = vendor_dir is not None
 

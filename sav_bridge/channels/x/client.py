@@ -46,28 +46,34 @@ class XClient:
         self._headers = {"Authorization": f"Bearer {access_token}"}
         self.account_id = account_id
 
-    async def post_reply(self, text: str, in_reply_to: str) -> str:
-        """Publish `text` as a reply; return the new post id."""
+    async def post_reply(self, text: str, in_reply_to: str, media_ids: tuple[str, ...] = ()) -> str:
+        """Publish `text` as a reply, with the uploaded `media_ids` attached; return the new post id."""
+        body: dict[str, Any] = {"text": text, "reply": {"in_reply_to_tweet_id": in_reply_to}}
+        if media_ids:
+            body["media"] = {"media_ids": list(media_ids)}
         response = await send(
             self._client,
             X_ERRORS,
             "POST",
             f"{self._api_url}/2/tweets",
-            json={"text": text, "reply": {"in_reply_to_tweet_id": in_reply_to}},
+            json=body,
             headers=self._headers,
         )
         if self.meter is not None:
             await self.meter.record_write(post_kind(text, reply=True))
         return _field(json_body(response), "id")
 
-    async def send_dm(self, participant_id: str, text: str) -> str:
-        """Send `text` as a DM to `participant_id`; return the DM event id."""
+    async def send_dm(self, participant_id: str, text: str, media_id: str | None = None) -> str:
+        """Send `text` as a DM to `participant_id`, with an uploaded `media_id`; return the DM event id."""
+        body: dict[str, Any] = {"text": text}
+        if media_id:
+            body["attachments"] = [{"media_id": media_id}]
         response = await send(
             self._client,
             X_ERRORS,
             "POST",
             f"{self._api_url}/2/dm_conversations/with/{participant_id}/messages",
-            json={"text": text},
+            json=body,
             headers=self._headers,
         )
         if self.meter is not None:

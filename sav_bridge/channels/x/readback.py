@@ -8,6 +8,8 @@ white space collapsed. A text read back matches when its comparable form, taken 
 HTML-unescaped, has that digest; both are tried because DM text is not escaped and an agent may type
 "&amp;" literally. A match also needs the same target (the post answered, or the DM's participant)
 within the intent's time window, so two replies differing only in a link cannot be confused in practice.
+A post with an image comes back with one more t.co link at the end of its text, pointing at the image:
+the text is also tried without it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from twitter_text import extract_urls_with_indices
 
 _URL = "\x00url\x00"
 _SPACES = re.compile(r"\s+")
+_MEDIA_LINK = re.compile(r"\s*https://t\.co/[A-Za-z0-9]+\s*$")
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,9 @@ def match_digest(text: str) -> str:
 def is_match(written: Written, target: str, digest: str) -> bool:
     if written.target != target:
         return False
-    return digest in {match_digest(written.text), match_digest(html.unescape(written.text))}
+    texts = {written.text, html.unescape(written.text)}
+    texts |= {_MEDIA_LINK.sub("", text) for text in texts}
+    return digest in {match_digest(text) for text in texts}
 
 
 def find(written: list[Written], target: str, digest: str) -> str | None:

@@ -32,6 +32,7 @@ class FakeX(Timelines, Envelopes, Reads, Writes):
     ) -> None:
         super().__init__(account_id, screen_name, access_token, contracts, clock)
         self.route("POST", r"/2/tweets", self._create_post)
+        self.route("POST", r"/2/media/upload", self._upload_media)
         self.route("POST", r"/2/dm_conversations/with/(?P<participant>[^/]+)/messages", self._send_dm)
         self.route("GET", r"/2/users/(?P<user>[^/]+)/tweets", self._user_posts)
         self.route("GET", r"/2/dm_conversations/with/(?P<participant>[^/]+)/dm_events", self._dm_events)

@@ -32,6 +32,8 @@ class Post:
     in_reply_to: str | None = None
     mentions: set[str] = field(default_factory=set)
     created_at: float = 0.0
+    #: Uploaded media attached to it (X then ends its text with a t.co link to them).
+    media_ids: list[str] = field(default_factory=list)
 
 
 @dataclass

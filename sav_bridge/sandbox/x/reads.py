@@ -50,7 +50,7 @@ class Reads(FakeXBase):
     def _post_json(self, post: Post, fields: set[str], expansions: set[str]) -> dict[str, Any]:
         item: dict[str, Any] = {
             "id": post.id,
-            "text": html.escape(_shortened(post.text), quote=False),
+            "text": html.escape(_shortened(post.text), quote=False) + _media_link(post),
             "edit_history_post_ids": [post.id],
         }
         if "created_at" in fields:
@@ -119,3 +119,12 @@ def _shortened(text: str) -> str:
         code = hashlib.sha256(url["url"].encode()).hexdigest()[:10]
         text = text[:start] + f"https://t.co/{code}" + text[end:]
     return text
+
+
+def _media_link(post: Post) -> str:
+    """X ends the text of a post with media with one t.co link to them (outside `display_text_range`)."""
+    return (
+        f" https://t.co/{hashlib.sha256(post.media_ids[0].encode()).hexdigest()[:10]}"
+        if post.media_ids
+        else ""
+    )
