@@ -7,11 +7,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sav_bridge.channels.x.events import CHANNEL, ParsedBody
+from sav_bridge.channels.x.media import MediaRefused, XMedia, candidates, describe
 from sav_bridge.channels.x.polled import newest_id
 from sav_bridge.flows.outbound import note_job
-from sav_bridge.helpdesks import Helpdesk
+from sav_bridge.helpdesks import Helpdesk, accepts_attachments
 from sav_bridge.metrics import Metrics
-from sav_bridge.model import Conversation, MessageKind, SocialMessage
+from sav_bridge.model import Attachment, Conversation, Media, MessageKind, SocialMessage
 from sav_bridge.store import Job, NewJob, Store
 
 log = logging.getLogger(__name__)
@@ -111,13 +112,17 @@ async def _thread(store: Store, message: SocialMessage) -> SocialMessage:
 class InboundFlow:
     """Handler of `x.message` jobs."""
 
-    def __init__(self, store: Store, helpdesk: Helpdesk, metrics: Metrics) -> None:
+    def __init__(
+        self, store: Store, helpdesk: Helpdesk, metrics: Metrics, media: XMedia | None = None
+    ) -> None:
         self.store = store
         self.helpdesk = helpdesk
         self.metrics = metrics
+        self.media = media
 
     async def deliver(self, job: Job) -> list[NewJob] | None:
-        message = SocialMessage.from_json(job.payload)
+        message, attachments = await self._with_media(SocialMessage.from_json(job.payload))
+        files: dict[str, Any] = {"attachments": attachments} if attachments else {}
         conv = await self.store.conversation(message.thread_key) or Conversation(
             thread_key=message.thread_key,
             channel=message.channel,
@@ -126,12 +131,12 @@ class InboundFlow:
         )
         retry = job.attempts > 1
         if conv.ticket is None:
-            ticket = await self.helpdesk.open_ticket(conv, message, job.idempotency_key, retry)
+            ticket = await self.helpdesk.open_ticket(conv, message, job.idempotency_key, retry, **files)
             self.metrics.tickets_opened.inc()
             log.info("opened ticket %s for %s", ticket.id, message.thread_key)
         else:
             ticket = await self.helpdesk.add_customer_message(
-                conv.ticket, message, job.idempotency_key, retry
+                conv.ticket, message, job.idempotency_key, retry, **files
             )
             self.metrics.comments_added.inc()
             log.info("added %s %s to ticket %s", message.kind.value, message.id, ticket.id)
@@ -148,6 +153,37 @@ class InboundFlow:
         )
         return None
 
+    async def _with_media(self, message: SocialMessage) -> tuple[SocialMessage, list[Attachment]]:
+        """Download the message's media here, in the worker (never while X's webhook request is open).
+
+        A media that will never be attached (gone, too large, of a type not allowed) becomes a line in
+        the comment and the message goes on; one that may download later (5xx, timeout) raises
+        `RetryableError`, so the job is retried as any other. A helpdesk without files gets links to
+        public media, and for a DM's media only a line: its address needs the brand's authorization.
+        """
+        if not message.media:
+            return message, []
+        takes_files = self.media is not None and accepts_attachments(self.helpdesk)
+        attachments: list[Attachment] = []
+        lines: list[str] = []
+        for index, item in enumerate(message.media, start=1):
+            what = describe(item) if len(message.media) == 1 else f"{describe(item)} {index}"
+            if not takes_files or self.media is None:
+                lines.append(_link_line(item, what))
+                continue
+            try:
+                attachments.append(await self.media.download(item))
+            except MediaRefused as exc:
+                log.info(
+                    "media %s of %s %s not attached: %s", index, message.kind.value, message.id, exc.reason
+                )
+                seen = "" if item.private else f" See it on X: {_public_url(item)}"
+                lines.append(f"⚠️ The customer's {what} could not be attached: {exc.reason}.{seen}")
+        if not lines:
+            return message, attachments
+        text = "\n\n".join(part for part in (message.text, "\n".join(lines)) if part)
+        return replace(message, text=text), attachments
+
     async def on_dead(self, job: Job, error: str) -> None:
         """A customer's message will not reach the helpdesk: alert, and tell the agents on its ticket."""
         thread_key = job.ordering_key
@@ -163,3 +199,16 @@ class InboundFlow:
         await self.store.enqueue(
             [note_job(conv.ticket, text, f"{conv.ticket.helpdesk}:lost:{job.id}", thread_key)]
         )
+
+
+def _public_url(item: Media) -> str:
+    """Where a person sees a public media: the photo itself, a video's page (or its file)."""
+    if item.kind == "photo":
+        return item.url
+    return item.page_url or next(iter(candidates(item, 1 << 62)), item.url)
+
+
+def _link_line(item: Media, what: str) -> str:
+    if item.private:
+        return f"📎 The customer sent a {what} in this DM; only the conversation on X shows it."
+    return f"📎 {what[0].upper()}{what[1:]}: {_public_url(item)}"
