@@ -16,10 +16,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from sav_bridge.channels.x.connect import CALLBACK_PATH, ConnectFailed
 from sav_bridge.channels.x.events import CHANNEL, parse_body
 from sav_bridge.channels.x.signing import SIGNATURE_HEADER, crc_response, verify_signature
 from sav_bridge.config import Settings
-from sav_bridge.errors import MalformedRequest, PayloadTooLarge, UnsupportedMediaType, WebhookRejected
+from sav_bridge.errors import (
+    MalformedRequest,
+    PayloadTooLarge,
+    RetryableError,
+    UnsupportedMediaType,
+    WebhookRejected,
+)
 from sav_bridge.flows import accept_helpdesk_notice, accept_x_body
 from sav_bridge.logs import AccessLog
 from sav_bridge.runtime import Runtime
@@ -112,6 +119,22 @@ async def helpdesk_webhook(request: Request) -> Response:
     return JSONResponse({"accepted": accepted, "duplicates": len(notice.ticket_ids) - accepted})
 
 
+async def x_oauth_callback(request: Request) -> Response:
+    """Where X sends the brand account's browser after it approved the app (`sav-bridge x connect`)."""
+    connector = runtime.access.connector if (runtime := _runtime(request)).access else None
+    if connector is None:
+        return PlainTextResponse("This gateway does not use OAuth 2.0 (x.auth is oauth1).", 404)
+    params = request.query_params
+    try:
+        await connector.complete(params.get("state", ""), params.get("code", ""), params.get("error"))
+    except (ConnectFailed, RetryableError) as exc:
+        log.warning("X authorisation not completed: %s", exc)
+        return PlainTextResponse(f"X is not connected: {exc}", 400)
+    return PlainTextResponse(
+        "X is connected: sav-bridge stored the brand account's tokens. You can close this tab."
+    )
+
+
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -167,6 +190,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, **runtime_opt
             Route("/webhooks/x", x_crc, methods=["GET"]),
             Route("/webhooks/x", x_webhook, methods=["POST"]),
             Route("/webhooks/{helpdesk}", helpdesk_webhook, methods=["POST"]),
+            Route(CALLBACK_PATH, x_oauth_callback, methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

@@ -15,12 +15,14 @@ from typing import TextIO
 
 import httpx
 
+from sav_bridge.channels.x.auth import unpaused_auth
 from sav_bridge.channels.x.client import XClient
 from sav_bridge.cli import EXIT_CONFIG, EXIT_UNAVAILABLE, vendor_dir_from_env
 from sav_bridge.config import ENV_PREFIX, Settings, load_settings
 from sav_bridge.errors import DeliveryError
 from sav_bridge.helpdesks import available, load_helpdesk
 from sav_bridge.policy import Policy
+from sav_bridge.store import open_store
 
 EXIT_OK = 0
 
@@ -48,13 +50,19 @@ async def run_check(
         from sav_bridge.sandbox import Sandbox
 
         transport = Sandbox(settings, vendor_dir_from_env(os.environ)).transport()
+    # OAuth 2.0 tokens live in the database; OAuth 1.0a keys are all in the configuration.
+    store = await open_store(settings.database_url) if settings.x.auth == "oauth2" else None
     async with httpx.AsyncClient(transport=transport, timeout=settings.x.timeout_seconds) as http:
         helpdesk = plugin.from_settings(settings, http)
-        x = XClient(http, settings.x.api_url, settings.x.access_token.reveal())
-        codes = [
-            await _try(settings.helpdesk, helpdesk.check_credentials, out, err),
-            await _try("x", lambda: _x_account(x, settings), out, err),
-        ]
+        x = XClient(http, settings.x.api_url, unpaused_auth(settings, http, store))
+        try:
+            codes = [
+                await _try(settings.helpdesk, helpdesk.check_credentials, out, err),
+                await _try("x", lambda: _x_account(x, settings), out, err),
+            ]
+        finally:
+            if store is not None:
+                await store.close()
     return max(codes, key=lambda code: (code != EXIT_OK, code == EXIT_CONFIG))
 
 

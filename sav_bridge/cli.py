@@ -12,7 +12,7 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("text", nargs="?", help="the reply to check")
 
+    add_x_commands(commands)
+
     for name in sorted(available()):
         helpdesk = commands.add_parser(name, help=f"{name} set-up")
         actions = helpdesk.add_subparsers(dest="action", required=True)
@@ -88,6 +90,44 @@ def build_parser() -> argparse.ArgumentParser:
         provision.add_argument("--public-url", required=True, help="https URL where the helpdesk reaches us")
         provision.add_argument("--dry-run", action="store_true", help="print the requests, change nothing")
     return parser
+
+
+def add_x_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`sav-bridge x ACTION`: the X channel's set-up. Each action has a parser here and a function in
+    `X_ACTIONS`, which loads only the settings that action needs."""
+    x = commands.add_parser("x", help="the X channel: connect the brand account, provision, status")
+    actions = x.add_subparsers(dest="action", required=True)
+    connect = actions.add_parser(
+        "connect",
+        help="authorise the app on the brand account once (x.auth: oauth2) and store its tokens",
+        description="Print X's authorisation address; after the brand account approves, X sends the browser "
+        "to the gateway's /oauth/x/callback (the gateway must be running and reachable there), or, with "
+        "--paste, paste the address the browser shows. The tokens are stored encrypted in the database.",
+    )
+    connect.add_argument(
+        "--redirect-uri",
+        help="callback URI registered in X's developer portal (default: public_url + /oauth/x/callback)",
+    )
+    connect.add_argument("--paste", action="store_true", help="read the address X redirected to from stdin")
+    connect.add_argument(
+        "--wait", type=int, default=600, metavar="SECONDS", help="how long to wait for the callback (600)"
+    )
+
+
+def x_command(args: argparse.Namespace) -> int:
+    return X_ACTIONS[args.action](args)
+
+
+def x_connect(args: argparse.Namespace) -> int:
+    from sav_bridge.channels.x.connect import run_connect
+
+    settings = load_settings(args.config, os.environ)
+    logs.configure(settings.log_level, settings.secrets())
+    return asyncio.run(run_connect(settings, args.redirect_uri, args.paste, args.wait, sys.stdin, sys.stdout))
+
+
+#: `sav-bridge x ACTION` → what runs it.
+X_ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"connect": x_connect}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sav_bridge.check import run_check
 
             return asyncio.run(run_check(args.config, os.environ, args.online, sys.stdout, sys.stderr))
+        if args.command == "x":
+            return x_command(args)
         if args.command == "serve":
             settings = load_settings(args.config, os.environ)
             logs.configure(settings.log_level, settings.secrets())

@@ -62,7 +62,15 @@ class MediaSettings:
 class XSettings:
     consumer_secret: Secret
     account_id: str
-    access_token: Secret
+    #: "oauth1" (OAuth 1.0a user context, keys that do not expire) or "oauth2" (tokens from `x connect`).
+    auth: str = "oauth1"
+    consumer_key: Secret | None = None
+    access_token: Secret | None = None
+    access_token_secret: Secret | None = None
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    refresh_token: Secret | None = None
+    refresh_margin_seconds: int = 300
     api_url: str = "https://api.x.com"
     screen_name: str | None = None
     timeout_seconds: float = 10.0
@@ -118,6 +126,8 @@ class BaseSettings:
     signature: SignatureSettings = field(default_factory=SignatureSettings)
     policy_path: Path = DEFAULT_POLICY
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Fernet key that encrypts the credentials the gateway stores itself (X's OAuth 2.0 tokens).
+    secrets_key: Secret | None = None
 
     def helpdesk_section(self) -> Mapping[str, Any]:
         return self.sections.get(self.helpdesk, {})
@@ -125,6 +135,7 @@ class BaseSettings:
     def secrets(self) -> list[str]:
         """Every secret value in clear, for the log redaction filter."""
         values = [v.reveal() for s in self.sections.values() for v in s.values() if isinstance(v, Secret)]
+        values += [self.secrets_key.reveal()] if self.secrets_key else []
         return [v for v in values if v]
 
 
@@ -135,7 +146,9 @@ class Settings(BaseSettings):
     x: XSettings
 
     def secrets(self) -> list[str]:
-        values = [self.x.consumer_secret.reveal(), self.x.access_token.reveal()]
+        keys = (self.x.consumer_secret, self.x.consumer_key, self.x.access_token, self.x.access_token_secret,
+                self.x.client_secret, self.x.refresh_token)  # fmt: skip
+        values = [key.reveal() for key in keys if key is not None]
         return [v for v in values if v] + super().secrets()
 
 
@@ -163,6 +176,10 @@ def load_helpdesk_settings(
     schema = load_schema()
     schema["required"] = [k for k in schema["required"] if k != "x"]
     schema["properties"]["x"].pop("required", None)
+    schema["properties"]["x"].pop("allOf", None)
+    schema["allOf"] = [
+        rule for rule in schema.get("allOf", []) if "x" not in rule.get("if", {}).get("properties", {})
+    ]
     raw = _raw(path, {} if environ is None else environ, schema)
     _apply_defaults(raw, schema)
     _validate(raw, schema)
@@ -311,7 +328,7 @@ def _describe(error: jsonschema.ValidationError) -> ConfigError:
         missing = next((k for k in required if k not in (instance or {})), "?")
         # A whole section missing (`x`): name its first required key, which is what to set.
         inner = node.get("properties", {}).get(missing, {}).get("required", [])
-        return ConfigError(".".join([*path, missing, *inner[:1]]), "is required")
+        return ConfigError(".".join([*path, missing, *inner[:1]]), node.get("x-expected") or "is required")
     if rule == "additionalProperties":
         known = set(node.get("properties", {}))
         extra = sorted(str(k) for k in instance if k not in known)
@@ -387,4 +404,5 @@ def _common(raw: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
         "signature": SignatureSettings(**raw["signature"]),
         "policy_path": Path(policy) if policy else DEFAULT_POLICY,
         "sections": sections,
+        "secrets_key": Secret(raw["secrets_key"]) if raw.get("secrets_key") else None,
     }

@@ -12,6 +12,7 @@
     │   └── MalformedRequest   not what the sender's contract says (400)
     └── DeliveryError          a call to the outside world failed
         ├── RetryableError     try again later (429, 5xx, timeouts); may say when
+        │   └── Paused         the destination waits for a person (X access refused): no attempt used up
         └── PermanentError     retrying cannot help (4xx, refused by policy of the vendor)
 
 Foreign errors (httpx, vendor status codes) are translated in `sav_bridge.http`, the one place that
@@ -119,6 +120,23 @@ class RetryableError(DeliveryError):
     ) -> None:
         super().__init__(destination, detail, status)
         self.retry_after = retry_after
+
+
+class Paused(RetryableError):
+    """The destination is paused until a person acts (X refused the gateway's access): the job waits,
+    rescheduled after `retry_after`, without using up its attempts, and never goes to the dead letters.
+    `since` names the pause (when it began), so that whoever tells people about it does so once."""
+
+    def __init__(
+        self,
+        destination: str,
+        detail: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        since: float = 0.0,
+    ) -> None:
+        super().__init__(destination, detail, status, retry_after)
+        self.since = since
 
 
 class PermanentError(DeliveryError):

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sav_bridge.config import WorkerSettings
-from sav_bridge.errors import PermanentError, RetryableError
+from sav_bridge.errors import Paused, PermanentError, RetryableError
 from sav_bridge.metrics import Metrics
 from sav_bridge.store import Job, NewJob, Store
 
@@ -76,6 +76,10 @@ class Outbox:
             follow_ups = await handler(job)
         except PermanentError as exc:
             await self._give_up(job, str(exc))
+        except Paused as exc:
+            # One line per pause is logged where it starts; each waiting job would only repeat it.
+            wait = self.store.clock() + self.backoff(0, exc.retry_after)
+            await self.store.reschedule(job, wait, str(exc), counted=False)
         except RetryableError as exc:
             await self._retry(job, str(exc), exc.retry_after)
         except UNFIXABLE as exc:

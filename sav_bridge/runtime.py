@@ -15,6 +15,7 @@ import httpx
 
 from sav_bridge.channels.x.billing import Budget, Meter
 from sav_bridge.channels.x.client import XClient
+from sav_bridge.channels.x.media import XMedia
 from sav_bridge.channels.x.poll import Poller
 from sav_bridge.config import Settings
 from sav_bridge.flows import (
@@ -86,9 +87,10 @@ class Runtime:
         signer = Signer(
             settings.signature, lambda initials, agent: store.claim_effect(f"initials:{initials}", agent)
         )
-        inbound = InboundFlow(store, helpdesk, metrics)
+        media = XMedia(http, settings.x.api_url, x.auth, settings.x.media)
+        inbound = InboundFlow(store, helpdesk, metrics, media)
         outbound = OutboundFlow(
-            store, helpdesk, x, signer, metrics, policy.decide, policy.explain, settings.x.screen_name
+            store, helpdesk, x, signer, metrics, policy.decide, policy.explain, settings.x.screen_name, media
         )
         handlers = {
             JOB_SOCIAL_MESSAGE: inbound.deliver,

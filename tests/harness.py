@@ -22,8 +22,10 @@ from sav_bridge.sandbox import Customer, FakeX, FakeZendesk, Sandbox
 
 ACCOUNT_ID = "1500000000000000001"
 SCREEN_NAME = "MaBanque"
+CONSUMER_KEY = "x-consumer-key-for-tests"
 CONSUMER_SECRET = "x-consumer-secret-for-tests"
-ACCESS_TOKEN = "x-user-access-token-for-tests"
+ACCESS_TOKEN = "1500000000000000001-x-user-access-token-for-tests"
+ACCESS_TOKEN_SECRET = "x-user-access-token-secret-for-tests"
 BEARER_TOKEN = "x-app-bearer-token-for-tests"
 ZENDESK_TOKEN = "zendesk-api-token-for-tests"
 ZENDESK_SECRET = "zendesk-webhook-secret-for-tests"
@@ -38,7 +40,9 @@ def gateway_env(database_url: str, **extra: str) -> dict[str, str]:
         "SAV_BRIDGE_X__CONSUMER_SECRET": CONSUMER_SECRET,
         "SAV_BRIDGE_X__ACCOUNT_ID": ACCOUNT_ID,
         "SAV_BRIDGE_X__SCREEN_NAME": SCREEN_NAME,
+        "SAV_BRIDGE_X__CONSUMER_KEY": CONSUMER_KEY,
         "SAV_BRIDGE_X__ACCESS_TOKEN": ACCESS_TOKEN,
+        "SAV_BRIDGE_X__ACCESS_TOKEN_SECRET": ACCESS_TOKEN_SECRET,
         "SAV_BRIDGE_X__BEARER_TOKEN": BEARER_TOKEN,
         "SAV_BRIDGE_ZENDESK__URL": "https://mabanque.zendesk.com",
         "SAV_BRIDGE_ZENDESK__EMAIL": "api@mabanque.fr",

@@ -13,7 +13,9 @@ from tests.harness import gateway_env
 MINIMAL = {
     "SAV_BRIDGE_X__CONSUMER_SECRET": "s3cret-consumer",
     "SAV_BRIDGE_X__ACCOUNT_ID": "123",
+    "SAV_BRIDGE_X__CONSUMER_KEY": "s3cret-key",
     "SAV_BRIDGE_X__ACCESS_TOKEN": "s3cret-token",
+    "SAV_BRIDGE_X__ACCESS_TOKEN_SECRET": "s3cret-token-secret",
     "SAV_BRIDGE_ZENDESK__URL": "https://acme.zendesk.com",
     "SAV_BRIDGE_ZENDESK__EMAIL": "api@acme.fr",
     "SAV_BRIDGE_ZENDESK__API_TOKEN": "s3cret-zd",
@@ -174,7 +176,7 @@ def test_an_empty_environment_value_counts_as_unset() -> None:
         },
     )
     assert settings.x.screen_name is None and settings.workers.count == 2
-    with pytest.raises(ConfigError, match=r"^config: x\.access_token: is required$"):
+    with pytest.raises(ConfigError, match=r"^config: x\.access_token: is required with x\.auth: oauth1"):
         load_settings(None, {**MINIMAL, "SAV_BRIDGE_X__ACCESS_TOKEN": ""})
 
 
@@ -216,7 +218,9 @@ def test_the_readme_example_configuration_loads(tmp_path: Path) -> None:
     config.write_text(example)
     secrets = {
         "SAV_BRIDGE_X__CONSUMER_SECRET": "c",
+        "SAV_BRIDGE_X__CONSUMER_KEY": "k",
         "SAV_BRIDGE_X__ACCESS_TOKEN": "t",
+        "SAV_BRIDGE_X__ACCESS_TOKEN_SECRET": "ts",
         "SAV_BRIDGE_ZENDESK__API_TOKEN": "z",
         "SAV_BRIDGE_ZENDESK__WEBHOOK_SECRET": "w",
     }

@@ -26,6 +26,7 @@ from sav_bridge.sandbox.contracts import (
 )
 from sav_bridge.sandbox.faults import Fault
 from sav_bridge.sandbox.x import Customer, FakeX
+from sav_bridge.sandbox.x.auth import configure_auth
 from sav_bridge.sandbox.x.media import HOSTS as X_MEDIA_HOSTS
 from sav_bridge.sandbox.x.media import MediaFile, MediaHosts
 from sav_bridge.sandbox.zendesk import FakeZendesk
@@ -79,10 +80,11 @@ class Sandbox:
         self.x = FakeX(
             settings.x.account_id,
             settings.x.screen_name or "brand",
-            settings.x.access_token.reveal(),
+            "",
             contracts["x"],
             clock,
         )
+        configure_auth(self.x, settings)
         self.x.consumer_secret = settings.x.consumer_secret.reveal()
         self.x.bearer_token = settings.x.bearer_token.reveal() if settings.x.bearer_token else ""
         if settings.helpdesk not in HELPDESK_FAKES:

@@ -43,6 +43,38 @@ class State:
         async with self.db.transaction() as tx:
             await tx.execute("DELETE FROM state WHERE name = ?", (name,))
 
+    async def create(self, name: str, value: Any) -> bool:
+        """Store `value` unless `name` is there already; True when this call stored it."""
+        async with self.db.transaction() as tx:
+            return bool(
+                await tx.execute(
+                    "INSERT INTO state (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                    (name, json.dumps(value), self.clock()),
+                )
+            )
+
+    async def take_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take the lease `name` for `holder` unless someone else took it less than `seconds` ago.
+
+        One atomic upsert, so of several replicas asking at once exactly one gets it (the X token
+        refresh: X's refresh tokens are single-use, so only one replica may spend one)."""
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            return bool(
+                await tx.execute(
+                    "INSERT INTO state (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name)"
+                    " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+                    " WHERE state.updated_at <= ? OR state.value = excluded.value",
+                    (name, json.dumps({"holder": holder}), now, now - seconds),
+                )
+            )
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "DELETE FROM state WHERE name = ? AND value = ?", (name, json.dumps({"holder": holder}))
+            )
+
 
 @dataclass(frozen=True)
 class SealedSecret:

@@ -227,13 +227,16 @@ class Store:
                 await self._enqueue(tx, follow_ups, now)
             return bool(done)
 
-    async def reschedule(self, job: Job, at: float, error: str) -> bool:
+    async def reschedule(self, job: Job, at: float, error: str, counted: bool = True) -> bool:
+        """Put a claimed job back to run at `at`; `counted=False` gives back the attempt its claim took
+        (a paused destination: waiting is not failing)."""
+        refund = 0 if counted else 1
         async with self.db.transaction() as tx:
             return bool(
                 await tx.execute(
                     "UPDATE jobs SET state = 'pending', next_attempt_at = ?, lease_until = NULL, last_error = ?,"
-                    " updated_at = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
-                    (at, error[:2000], self.clock(), job.id, job.lease_token),
+                    " attempts = attempts - ?, updated_at = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
+                    (at, error[:2000], refund, self.clock(), job.id, job.lease_token),
                 )
             )
 

@@ -37,14 +37,19 @@ class XClient:
     #: Counts every billed call (`billing`); set by the runtime, None where nothing is counted (`check`).
     meter: Meter | None = None
 
-
     def __init__(
-        self, client: httpx.AsyncClient, api_url: str, access_token: str, account_id: str | None = None
+        self, client: httpx.AsyncClient, api_url: str, auth: httpx.Auth, account_id: str | None = None
     ) -> None:
+        """`auth` acts as the brand account: OAuth 1.0a signing or an OAuth 2.0 bearer (`auth.x_access`)."""
         self._client = client
         self._api_url = api_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {access_token}"}
+        self._auth = auth
         self.account_id = account_id
+
+    @property
+    def auth(self) -> httpx.Auth:
+        """The brand's authorization, for the other calls made as the brand (`media.XMedia`)."""
+        return self._auth
 
     async def post_reply(self, text: str, in_reply_to: str, media_ids: tuple[str, ...] = ()) -> str:
         """Publish `text` as a reply, with the uploaded `media_ids` attached; return the new post id."""
@@ -57,7 +62,7 @@ class XClient:
             "POST",
             f"{self._api_url}/2/tweets",
             json=body,
-            headers=self._headers,
+            auth=self._auth,
         )
         if self.meter is not None:
             await self.meter.record_write(post_kind(text, reply=True))
@@ -74,7 +79,7 @@ class XClient:
             "POST",
             f"{self._api_url}/2/dm_conversations/with/{participant_id}/messages",
             json=body,
-            headers=self._headers,
+            auth=self._auth,
         )
         if self.meter is not None:
             await self.meter.record_write(Kind.WRITE_DM)
@@ -138,7 +143,7 @@ class XClient:
         )
 
     async def _get(self, url: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        response = await send(self._client, X_ERRORS, "GET", url, params=dict(params), headers=self._headers)
+        response = await send(self._client, X_ERRORS, "GET", url, params=dict(params), auth=self._auth)
         return json_body(response)
 
     async def get_json(self, path: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -154,9 +159,7 @@ class XClient:
 
         Raises `PermanentError` with status 401 when X refuses the token; posts nothing.
         """
-        response = await send(
-            self._client, X_ERRORS, "GET", f"{self._api_url}/2/users/me", headers=self._headers
-        )
+        response = await send(self._client, X_ERRORS, "GET", f"{self._api_url}/2/users/me", auth=self._auth)
         body = json_body(response)
         return _field(body, "id"), _field(body, "username")
 

@@ -2,7 +2,8 @@
 
 One module per part of X: `base` (state, ids, problems, rate limits), `writes` (reply posts and DMs),
 `reads` (reading them back), `timelines` (mentions and DM events for polling, and what X bills),
-`envelopes` (the webhook bodies customers' actions produce). `FakeX`
+`envelopes` (the webhook bodies customers' actions produce), `auth` (who calls: OAuth 1.0a signatures,
+OAuth 2.0 tokens and the token endpoint). `FakeX`
 puts the parts together and declares its routes in one place.
 """
 
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from sav_bridge.sandbox.contracts import OpenApiContract
+from sav_bridge.sandbox.x.auth import UserAuth
 from sav_bridge.sandbox.x.base import Customer, Post
 from sav_bridge.sandbox.x.envelopes import Envelopes
 from sav_bridge.sandbox.x.reads import Reads
@@ -21,7 +23,7 @@ from sav_bridge.sandbox.x.writes import Writes
 __all__ = ["Customer", "FakeX", "Post"]
 
 
-class FakeX(Timelines, Envelopes, Reads, Writes):
+class FakeX(Timelines, Envelopes, Reads, Writes, UserAuth):
     def __init__(
         self,
         account_id: str,
