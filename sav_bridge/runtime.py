@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from sav_bridge.channels.x.auth import XAccess, x_access
 from sav_bridge.channels.x.billing import Budget, Meter
 from sav_bridge.channels.x.client import XClient
 from sav_bridge.channels.x.media import XMedia
@@ -27,6 +28,7 @@ from sav_bridge.flows import (
     OutboundFlow,
     scrub_reply,
 )
+from sav_bridge.flows.paused import noting_pauses
 from sav_bridge.helpdesks import Helpdesk, load_helpdesk
 from sav_bridge.metrics import Metrics
 from sav_bridge.outbox import DeadHandler, Outbox
@@ -60,6 +62,8 @@ class Runtime:
     clock: Callable[[], float]
     policy: Policy
     poller: Poller | None = None
+    #: The brand's access to X (`x.auth`): the pause all replicas share, OAuth 2.0's token keeper.
+    access: XAccess | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -80,8 +84,9 @@ class Runtime:
             headers={"User-Agent": USER_AGENT},
         )
         helpdesk = load_helpdesk(settings.helpdesk).from_settings(settings, http)
-        x = XClient(http, settings.x.api_url, settings.x.access_token.reveal(), settings.x.account_id)
         metrics = Metrics()
+        access = await x_access(settings, store, http, metrics)
+        x = XClient(http, settings.x.api_url, access.auth, settings.x.account_id)
         x.meter = Meter(store, metrics, settings.x.prices, Budget.from_settings(settings.x.budget))
         poller = Poller(settings.x, x, store, metrics, x.meter, clock)
         signer = Signer(
@@ -95,7 +100,7 @@ class Runtime:
         handlers = {
             JOB_SOCIAL_MESSAGE: inbound.deliver,
             JOB_TICKET_CHANGED: outbound.ticket_changed,
-            JOB_PUBLISH_REPLY: outbound.publish,
+            JOB_PUBLISH_REPLY: noting_pauses(outbound.publish, store),
             JOB_NOTE: outbound.note,
         }
         outbox = Outbox(
@@ -109,7 +114,7 @@ class Runtime:
             scrubbers={JOB_PUBLISH_REPLY: scrub_reply},
         )
         metrics.policy.info({"version": policy.version, "source": policy.source})
-        return cls(settings, store, http, helpdesk, x, metrics, outbox, clock, policy, poller)
+        return cls(settings, store, http, helpdesk, x, metrics, outbox, clock, policy, poller, access=access)
 
     def start_workers(self) -> None:
         for _ in range(self.settings.workers.count):
