@@ -4,7 +4,8 @@ Retry schedule: exponential with full jitter, capped (`workers.max_backoff_secon
 `Retry-After` wins. After `workers.max_attempts`, or at once for a `PermanentError`, the job is moved
 to the dead letters and `on_dead` runs (the flows tell the agent, in the ticket). A job whose own data
 cannot be processed (`UNFIXABLE`), or that crashes the same way twice, is buried at once: a dead job never
-holds the later messages of its conversation. Completion is
+holds the later messages of its conversation. A job of a `Paused` destination (X refused the gateway's
+access) only waits: it uses up no attempt and never goes to the dead letters. Completion is
 fenced by the lease token, so a worker that lost its lease cannot overwrite a newer claimer.
 """
 

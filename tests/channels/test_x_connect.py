@@ -110,3 +110,17 @@ async def test_connect_through_the_gateway_callback(
     finally:
         await gw.client.aclose()
         await gw.runtime.close()
+
+
+def test_x_connect_with_oauth1_keys_says_there_is_nothing_to_connect(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sqlite_url: str
+) -> None:
+    from sav_bridge.cli import EXIT_CONFIG, main
+    from tests.harness import gateway_env
+
+    for name, value in gateway_env(sqlite_url).items():
+        monkeypatch.setenv(name, value)
+    assert main(["x", "connect", "--paste"]) == EXIT_CONFIG
+    assert capsys.readouterr().err == (
+        "sav-bridge: config: x.auth: is oauth1, whose keys need no connect; set x.auth: oauth2 to use OAuth 2.0\n"
+    )

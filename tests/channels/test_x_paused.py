@@ -38,16 +38,18 @@ async def test_revoked_oauth1_keys_pause_replies_until_x_accepts_them_again(
     agent = gw.zendesk.add_agent("Amélie Jourdain", "amelie@mabanque.fr")
     gw.zendesk.agent_comment(first, agent, "Et une précision.")
     await gw.ring(first)
-    for _ in range(5):  # time passes: the jobs wait and look again, nothing is sent to X meanwhile
+    # more rechecks than workers.max_attempts (15): waiting uses up no attempt, nothing is sent to X
+    for _ in range(20):
         await gw.drain()
         gw.clock.advance(RECHECK_SECONDS + 1)
     await gw.drain()
-    assert len(gw.x.brand_posts) == 1 and len(gw.x.refused) == 1
+    # 20 minutes: the refusal, then one probe after 15 minutes (also refused); nothing else reached X
+    assert len(gw.x.brand_posts) == 1 and len(gw.x.refused) == 2
     states = await gw.runtime.store.jobs_by_state()
     assert states.get("dead", 0) == 0 and states.get("pending", 0) == 3
     assert [len(waiting_notes(gw, t)) for t in (first, second)] == [1, 1]
     assert await metric(gw, "sav_bridge_x_paused") == 1.0
-    assert await metric(gw, "sav_bridge_x_auth_failures_total") == 1.0
+    assert await metric(gw, "sav_bridge_x_auth_failures_total") == 2.0
     alerts = [r for r in caplog.records if r.levelno == logging.ERROR and "X refused" in r.getMessage()]
     assert len(alerts) == 1 and "x.access_token_secret" in alerts[0].getMessage()
 
