@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -18,6 +19,7 @@ from starlette.routing import Route
 
 from sav_bridge.channels.x.connect import CALLBACK_PATH, ConnectFailed
 from sav_bridge.channels.x.events import CHANNEL, parse_body
+from sav_bridge.channels.x.health import CRC_FACT
 from sav_bridge.channels.x.signing import SIGNATURE_HEADER, crc_response, verify_signature
 from sav_bridge.config import Settings
 from sav_bridge.errors import (
@@ -61,7 +63,16 @@ async def x_crc(request: Request) -> Response:
     token = request.query_params.get("crc_token")
     if not token:
         raise MalformedRequest("crc_token query parameter is required")
-    return JSONResponse(crc_response(runtime.settings.x.consumer_secret.reveal(), token))
+    answer = crc_response(runtime.settings.x.consumer_secret.reveal(), token)
+    # Answered from memory first (X waits 10 s at most); `x status` then shows when X last checked.
+    return JSONResponse(answer, background=BackgroundTask(_crc_answered, runtime))
+
+
+async def _crc_answered(runtime: Runtime) -> None:
+    try:
+        await runtime.store.state.put(CRC_FACT, {"at": runtime.clock()})
+    except Exception as exc:
+        log.warning("could not record the CRC check: %s", type(exc).__name__)
 
 
 def decode_json(body: bytes, content_type: str | None) -> Any:
@@ -146,7 +157,9 @@ async def readyz(request: Request) -> Response:
     except Exception as exc:
         log.warning("store not reachable: %s", type(exc).__name__)
         return JSONResponse({"status": "unavailable", "store": type(exc).__name__}, 503)
-    return JSONResponse({"status": "ready", "policy_version": runtime.policy.version})
+    # Alerts (the health task's last evaluation) are details for people: they do not make us unready.
+    alerts = [alert.as_json() for alert in runtime.health.active.values()] if runtime.health else []
+    return JSONResponse({"status": "ready", "policy_version": runtime.policy.version, "alerts": alerts})
 
 
 async def metrics(request: Request) -> Response:

@@ -24,6 +24,7 @@ from sav_bridge.config import (
     configured_policy_path,
     load_helpdesk_settings,
     load_settings,
+    load_x_settings,
 )
 from sav_bridge.errors import ConfigError, SavBridgeError, Unavailable
 from sav_bridge.helpdesks import available, load_helpdesk
@@ -112,6 +113,22 @@ def add_x_commands(commands: argparse._SubParsersAction) -> None:  # type: ignor
     connect.add_argument(
         "--wait", type=int, default=600, metavar="SECONDS", help="how long to wait for the callback (600)"
     )
+    provision = actions.add_parser(
+        "provision",
+        help="register the webhook with X and subscribe the brand account (idempotent)",
+        description="Register PUBLIC_URL/webhooks/x with X (X runs its CRC check against the gateway, which "
+        "must be running there), re-validate it if X marks it invalid, then subscribe the brand account "
+        "(x.events). Needs x.bearer_token. A second run changes nothing and says so.",
+    )
+    provision.add_argument("--public-url", required=True, help="https URL where X reaches the gateway")
+    provision.add_argument("--dry-run", action="store_true", help="print the requests, send none")
+    status = actions.add_parser(
+        "status",
+        help="webhook validity, subscriptions, last event, token expiry, this month's spend, alerts",
+        description="Exit 0 when everything could be read (alerts or not), 2 when X refuses the bearer "
+        "token or it is not set, 3 when X cannot be reached.",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON document, for scripts")
 
 
 def x_command(args: argparse.Namespace) -> int:
@@ -126,8 +143,33 @@ def x_connect(args: argparse.Namespace) -> int:
     return asyncio.run(run_connect(settings, args.redirect_uri, args.paste, args.wait, sys.stdin, sys.stdout))
 
 
+def x_provision(args: argparse.Namespace) -> int:
+    from sav_bridge.channels.x.provision import run_provision
+
+    return asyncio.run(run_provision(x_settings(args), args.public_url, args.dry_run, sys.stdout))
+
+
+def x_status(args: argparse.Namespace) -> int:
+    from sav_bridge.channels.x.status import run_status
+
+    return asyncio.run(run_status(x_settings(args), args.json, sys.stdout))
+
+
+def x_settings(args: argparse.Namespace) -> Settings:
+    """X's settings only (no helpdesk section); these commands talk to X itself, never to a fake."""
+    settings = load_x_settings(args.config, os.environ)
+    if settings.sandbox:
+        raise ConfigError("sandbox", f"is true: x {args.action} talks to X itself; the X fake lives in serve and demo")
+    logs.configure(settings.log_level, settings.secrets())
+    return settings
+
+
 #: `sav-bridge x ACTION` → what runs it.
-X_ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"connect": x_connect}
+X_ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "connect": x_connect,
+    "provision": x_provision,
+    "status": x_status,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -193,12 +235,15 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     load_helpdesk(settings.helpdesk)  # an unknown plugin stops start-up here, naming those installed
     policy = Policy.from_file(settings.policy_path)  # an invalid policy stops start-up here, in one line
     asyncio.run(preflight(settings))
-    transport = None
+    transport = sandbox = None
     if settings.sandbox:
         from sav_bridge.sandbox import Sandbox
 
-        transport = Sandbox(settings, vendor_dir_from_env(os.environ)).transport()
+        sandbox = Sandbox(settings, vendor_dir_from_env(os.environ))
+        transport = sandbox.transport()
     app = create_app(settings, transport=transport, policy=policy)
+    if sandbox is not None:
+        sandbox.reach_gateway(httpx.ASGITransport(app=app))  # the fake X's CRC check calls this app
     uvicorn.run(
         app, host=host or settings.host, port=port or settings.port, log_config=None, access_log=False
     )

@@ -82,6 +82,9 @@ class XSettings:
     budget: Mapping[str, Any] = field(default_factory=dict)
     prices: Mapping[str, float] = field(default_factory=dict)
     media: MediaSettings = field(default_factory=MediaSettings)
+    bearer_token: Secret | None = None
+    events: str = "activity_api"
+    quiet_alert_hours: float = 12.0
 
     def __post_init__(self) -> None:
         raw: Any = self.media
@@ -149,6 +152,7 @@ class Settings(BaseSettings):
         keys = (self.x.consumer_secret, self.x.consumer_key, self.x.access_token, self.x.access_token_secret,
                 self.x.client_secret, self.x.refresh_token)  # fmt: skip
         values = [key.reveal() for key in keys if key is not None]
+        values += [self.x.bearer_token.reveal()] if self.x.bearer_token else []
         return [v for v in values if v] + super().secrets()
 
 
@@ -184,6 +188,19 @@ def load_helpdesk_settings(
     _apply_defaults(raw, schema)
     _validate(raw, schema)
     return BaseSettings(**_common(raw, schema))
+
+
+def load_x_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Like `load_settings` without the helpdesk's section: `x provision` and `x status` need only X's keys
+    (and the database for status). A helpdesk section that is present is still checked."""
+    schema = load_schema()
+    schema["allOf"] = [
+        rule for rule in schema.get("allOf", []) if "helpdesk" not in rule.get("if", {}).get("properties", {})
+    ]
+    raw = _raw(path, {} if environ is None else environ, schema)
+    _apply_defaults(raw, schema)
+    _validate(raw, schema)
+    return Settings(x=XSettings(**_secretise(raw["x"], schema["properties"]["x"])), **_common(raw, schema))
 
 
 def configured_policy_path(path: str | Path | None, environ: Mapping[str, str]) -> Path:

@@ -16,6 +16,7 @@ import httpx
 from sav_bridge.channels.x.auth import XAccess, x_access
 from sav_bridge.channels.x.billing import Budget, Meter
 from sav_bridge.channels.x.client import XClient
+from sav_bridge.channels.x.health import Health, health_probes
 from sav_bridge.channels.x.media import XMedia
 from sav_bridge.channels.x.poll import Poller
 from sav_bridge.config import Settings
@@ -64,6 +65,8 @@ class Runtime:
     poller: Poller | None = None
     #: The brand's access to X (`x.auth`): the pause all replicas share, OAuth 2.0's token keeper.
     access: XAccess | None = None
+    #: The X channel's health alerts (`channels.x.health`), evaluated by a periodic task.
+    health: Health | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -114,13 +117,20 @@ class Runtime:
             scrubbers={JOB_PUBLISH_REPLY: scrub_reply},
         )
         metrics.policy.info({"version": policy.version, "source": policy.source})
-        return cls(settings, store, http, helpdesk, x, metrics, outbox, clock, policy, poller, access=access)
+        keeper = access.keeper
+        probes = health_probes(settings, store, http, keeper.access_token if keeper else None)
+        health = Health(store, metrics, settings.x, clock, probes)
+        return cls(
+            settings, store, http, helpdesk, x, metrics, outbox, clock, policy, poller, access=access, health=health
+        )
 
     def start_workers(self) -> None:
         for _ in range(self.settings.workers.count):
             self._tasks.append(asyncio.create_task(self.outbox.run(self._stop)))
         if self.poller is not None and self.settings.workers.count:
             self._tasks.append(asyncio.create_task(self.poller.run(self._stop)))
+        if self.health is not None:
+            self._tasks.append(asyncio.create_task(self.health.run(self._stop)))
 
     async def close(self) -> None:
         self._stop.set()

@@ -159,6 +159,7 @@ async def test_health_readiness_and_metrics(sqlite_gateway: Gateway) -> None:
     assert (await sqlite_gateway.client.get("/readyz")).json() == {
         "status": "ready",
         "policy_version": "2026.11-1",
+        "alerts": [],
     }
     await sqlite_gateway.post_x(sqlite_gateway.x.customer_post(CLAIRE, "@MaBanque hello"))
     await sqlite_gateway.post_x(None, raw=b"{}", secret="forged")

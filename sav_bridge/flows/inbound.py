@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sav_bridge.channels.x.events import CHANNEL, ParsedBody
+from sav_bridge.channels.x.health import REVOKED_FACT
 from sav_bridge.channels.x.media import MediaRefused, XMedia, candidates, describe
 from sav_bridge.channels.x.polled import newest_id
 from sav_bridge.flows.outbound import note_job
@@ -49,6 +50,7 @@ async def accept_x_body(
         metrics.events_dropped.labels(CHANNEL, reason).inc(count)
     if parsed.brand_revoked:
         metrics.x_revocations.inc()
+        await store.state.put(REVOKED_FACT, {"at": store.clock(), "account_id": parsed.account_id})
         log.error(
             "X: the brand account %s revoked this app's access; X stops sending its events and posts will "
             "fail until the account authorises the app again",

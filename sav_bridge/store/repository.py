@@ -165,6 +165,19 @@ class Store:
             row = await tx.fetchone(f"SELECT COUNT(*) AS n FROM {table}")
             return int(row["n"]) if row else 0
 
+    async def event_activity(self, source: str, window: float) -> tuple[float | None, int]:
+        """When the last event of `source` arrived (None: never), and how many arrived in the `window`
+        seconds up to it: what the quiet-channel alert weighs."""
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone("SELECT MAX(received_at) AS at FROM events WHERE source = ?", (source,))
+            if row is None or row["at"] is None:
+                return None, 0
+            last = float(row["at"])
+            row = await tx.fetchone(
+                "SELECT COUNT(*) AS n FROM events WHERE source = ? AND received_at >= ?", (source, last - window)
+            )
+            return last, int(row["n"]) if row else 0
+
     # -- outbox --------------------------------------------------------------------------------
     async def enqueue(self, jobs: Iterable[NewJob]) -> int:
         async with self.db.transaction() as tx:
