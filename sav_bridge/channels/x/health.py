@@ -39,9 +39,11 @@ from typing import Any
 
 import httpx
 
+from sav_bridge.channels.x.access import PAUSE_NAME
 from sav_bridge.channels.x.billing import EXHAUSTED_FACT
 from sav_bridge.channels.x.events import CHANNEL
 from sav_bridge.channels.x.provision import BearerAuth, Webhook, XAdmin, webhook_url
+from sav_bridge.channels.x.tokens import SECRET_NAME
 from sav_bridge.config import Settings, XSettings
 from sav_bridge.metrics import Metrics
 from sav_bridge.store import Store
@@ -53,10 +55,10 @@ LAST_EVENT_FACT = "x.webhook.last_event"
 WEBHOOK_FACT = "x.webhook.status"
 CRC_FACT = "x.crc.last"
 REVOKED_FACT = "x.revoked"
-#: `tokens.SECRET_NAME`: the sealed OAuth 2.0 grant, whose row says when its access token expires.
-TOKEN_SECRET = "x.oauth2"
-#: `access.PAUSE_NAME`: X refused the brand's credentials and the X destination is paused.
-TOKEN_REFUSED_FACT = "x.paused"
+#: The sealed OAuth 2.0 grant, whose row says when its access token expires.
+TOKEN_SECRET = SECRET_NAME
+#: X refused the brand's credentials and the X destination is paused.
+TOKEN_REFUSED_FACT = PAUSE_NAME
 
 ALERTS = ("quiet", "webhook_invalid", "revoked", "token_expiring", "token_refused", "budget_exhausted")
 #: "Usually gets some": at least this many events in the week before the last one (one a day).
