@@ -138,8 +138,7 @@ def x_command(args: argparse.Namespace) -> int:
 def x_connect(args: argparse.Namespace) -> int:
     from sav_bridge.channels.x.connect import run_connect
 
-    settings = load_settings(args.config, os.environ)
-    logs.configure(settings.log_level, settings.secrets())
+    settings = x_settings(args)  # X's keys and the database only: no helpdesk section needed
     return asyncio.run(run_connect(settings, args.redirect_uri, args.paste, args.wait, sys.stdin, sys.stdout))
 
 
