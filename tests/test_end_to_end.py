@@ -215,6 +215,19 @@ async def test_x_5xx_on_post_is_retried_and_posts_once(gateway: Gateway) -> None
     assert [p.text for p in gateway.x.brand_posts] == ["Nous regardons. ^AJ"]
 
 
+async def test_a_reply_waiting_for_x_never_holds_the_customers_next_messages(gateway: Gateway) -> None:
+    tweet_id, ticket_id = await open_conversation(gateway)
+    gateway.x.faults.add(Fault("POST", "/2/tweets", status=503, times=50))  # X down for a long while
+    agent = gateway.zendesk.add_agent("Amélie Jourdain", "amelie@mabanque.fr")
+    gateway.zendesk.agent_comment(ticket_id, agent, "Nous regardons.")
+    await gateway.ring(ticket_id)
+    await gateway.drain()
+    assert gateway.x.brand_posts == [] and (await gateway.runtime.store.jobs_by_state()).get("pending") == 1
+    await gateway.post_x(gateway.x.customer_post(CLAIRE, "@MaBanque toujours là ?", in_reply_to=tweet_id))
+    await gateway.drain()  # the reply still waits for X; the customer's message does not wait for it
+    assert gateway.zendesk.public_comments(ticket_id)[-1]["body"].startswith("@MaBanque toujours là ?")
+
+
 async def test_our_own_posts_coming_back_are_dropped(gateway: Gateway) -> None:
     _, ticket_id = await open_conversation(gateway)
     agent = gateway.zendesk.add_agent("Amélie Jourdain", "amelie@mabanque.fr")

@@ -101,6 +101,12 @@ def reply_from_json(data: Mapping[str, Any]) -> AgentReply:
     )
 
 
+def replies_ordering(thread_key: str) -> str:
+    """The ordering key of a conversation's replies to X: they follow each other, but a reply waiting for
+    X (a 503, a rate limit, paused access) never holds the customer's next messages to the helpdesk."""
+    return f"{thread_key}:replies"
+
+
 def note_job(ticket: TicketRef, text: str, key: str, ordering_key: str) -> NewJob:
     return NewJob(JOB_NOTE, {"ticket_id": ticket.id, "text": text}, f"note:{key}", ordering_key)
 
@@ -184,7 +190,7 @@ class OutboundFlow:
                 JOB_PUBLISH_REPLY,
                 reply_to_json(r),
                 f"reply:{ticket.helpdesk}:{r.comment_id}",
-                conv.thread_key,
+                replies_ordering(conv.thread_key),
             )
             for r in replies
         ]
