@@ -158,7 +158,9 @@ def x_settings(args: argparse.Namespace) -> Settings:
     """X's settings only (no helpdesk section); these commands talk to X itself, never to a fake."""
     settings = load_x_settings(args.config, os.environ)
     if settings.sandbox:
-        raise ConfigError("sandbox", f"is true: x {args.action} talks to X itself; the X fake lives in serve and demo")
+        raise ConfigError(
+            "sandbox", f"is true: x {args.action} talks to X itself; the X fake lives in serve and demo"
+        )
     logs.configure(settings.log_level, settings.secrets())
     return settings
 

@@ -121,7 +121,18 @@ class Runtime:
         probes = health_probes(settings, store, http, keeper.access_token if keeper else None)
         health = Health(store, metrics, settings.x, clock, probes)
         return cls(
-            settings, store, http, helpdesk, x, metrics, outbox, clock, policy, poller, access=access, health=health
+            settings,
+            store,
+            http,
+            helpdesk,
+            x,
+            metrics,
+            outbox,
+            clock,
+            policy,
+            poller,
+            access=access,
+            health=health,
         )
 
     def start_workers(self) -> None:

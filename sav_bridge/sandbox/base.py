@@ -44,7 +44,9 @@ class FakeVendor:
         answer = self.respond(request)
         if not isinstance(answer, httpx.Response):
             answer.close()
-            raise TypeError(f"{request.method} {request.url.path} calls the gateway back: use an async client")
+            raise TypeError(
+                f"{request.method} {request.url.path} calls the gateway back: use an async client"
+            )
         return answer
 
     def respond(self, request: httpx.Request) -> Answer:

@@ -174,7 +174,8 @@ class Store:
                 return None, 0
             last = float(row["at"])
             row = await tx.fetchone(
-                "SELECT COUNT(*) AS n FROM events WHERE source = ? AND received_at >= ?", (source, last - window)
+                "SELECT COUNT(*) AS n FROM events WHERE source = ? AND received_at >= ?",
+                (source, last - window),
             )
             return last, int(row["n"]) if row else 0
 
