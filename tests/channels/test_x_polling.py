@@ -12,6 +12,7 @@ import pytest
 
 from sav_bridge.channels.x.billing import EXHAUSTED_FACT
 from sav_bridge.runtime import Runtime
+from sav_bridge.sandbox import MediaFile
 from tests.harness import CLAIRE, MARC, Gateway, start_gateway
 
 pytestmark = pytest.mark.asyncio
@@ -57,6 +58,16 @@ async def test_polling_makes_tickets_for_mentions_and_dms(polling: Gateway) -> N
     assert "conversation_id" in params["post.fields"]
     assert await tick(polling) == 0
     assert len(polling.zendesk.tickets) == 2
+
+
+async def test_a_polled_mention_brings_its_photo_to_the_ticket(polling: Gateway) -> None:
+    photo = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4
+    polling.x.customer_post(CLAIRE, "@MaBanque regardez l'écran", media=[MediaFile(data=photo)])
+    assert await tick(polling) == 1
+    [(name, content_type, data)] = polling.zendesk.attachments(polling.only_ticket())
+    assert (content_type, data) == ("image/jpeg", photo) and name.endswith(".jpg")
+    params = mention_reads(polling)[0]
+    assert "attachments.media_keys" in params["expansions"] and "variants" in params["media.fields"]
 
 
 async def test_our_own_dms_and_replies_read_by_polling_make_no_ticket(polling: Gateway) -> None:

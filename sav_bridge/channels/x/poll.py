@@ -69,9 +69,10 @@ def timelines(account_id: str) -> tuple[Timeline, Timeline]:
         f"/2/users/{account_id}/mentions",
         {
             "max_results": 100,
-            "post.fields": "created_at,conversation_id,entities",
-            "expansions": "author_id,referenced_posts,in_reply_to_user_id",
+            "post.fields": "created_at,conversation_id,entities,attachments",
+            "expansions": "author_id,referenced_posts,in_reply_to_user_id,attachments.media_keys",
             "user.fields": "name,username",
+            "media.fields": "media_key,type,url,preview_image_url,variants,duration_ms,alt_text",
         },
         True,
         parse_mentions,

@@ -37,18 +37,21 @@ def parse_mentions(page: Mapping[str, Any], account_id: str) -> ParsedBody:
     """A page of the brand's mentions timeline."""
     parsed = ParsedBody(account_id=account_id)
     users = _users(page)
+    includes = f.obj(page.get("includes"))  # the media the posts' `attachments.media_keys` name
     for post in items(page):
-        _read(parsed, "mentions", post, _mention, account_id, users)
+        _read(parsed, "mentions", post, _mention, account_id, users, includes)
     return parsed
 
 
-def _mention(post: Any, account_id: str, users: Mapping[str, Any]) -> SocialMessage | Echo | str:
+def _mention(
+    post: Any, account_id: str, users: Mapping[str, Any], includes: Mapping[str, Any]
+) -> SocialMessage | Echo | str:
     if not isinstance(post, dict):
         raise MalformedRequest("items must be objects")
     # X's spec (2.167) calls the field `referenced_posts`; the webhook payloads `referenced_tweets`.
     if "referenced_tweets" not in post and "referenced_posts" in post:
         post = {**post, "referenced_tweets": post["referenced_posts"]}
-    result = _v2_post(post, MessageKind.REPLY, account_id, users)
+    result = _v2_post(post, MessageKind.REPLY, account_id, users, includes)
     # The mentions timeline holds only posts that mention (summon) the brand, whatever their entities say.
     return replace(result, mentions_brand=True) if isinstance(result, SocialMessage) else result
 

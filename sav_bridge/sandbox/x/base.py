@@ -34,6 +34,8 @@ class Post:
     created_at: float = 0.0
     #: Uploaded media attached to it (X then ends its text with a t.co link to them).
     media_ids: list[str] = field(default_factory=list)
+    #: Media a customer attached (the fake's `Served` records), shown by the read endpoints too.
+    attached: list[Any] = field(default_factory=list)
 
 
 @dataclass

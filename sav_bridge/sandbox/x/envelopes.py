@@ -50,6 +50,7 @@ class Envelopes(Media):
         self.posts[post.id] = post
         parent = self.posts.get(in_reply_to) if in_reply_to else None
         served = [self.serve(item) for item in media]
+        post.attached = list(served)
         if envelope == "xaa":
             return self._xaa_post(who, post, parent, served)
         return self._aaa_post(who, post, parent, served)

@@ -30,6 +30,7 @@ from twitter_text import extract_urls
 
 from sav_bridge.sandbox.base import Answer
 from sav_bridge.sandbox.x.base import Customer, FakeXBase, Post
+from sav_bridge.sandbox.x.media import Media
 from sav_bridge.sandbox.x.reads import _epoch, _listed, _rfc3339, _shortened
 
 DM_HISTORY = 30 * 86_400
@@ -150,6 +151,9 @@ class Timelines(FakeXBase):
             users += [self.posts[p.in_reply_to].author_id for p in page if p.in_reply_to in self.posts]
         if data and users:
             answer["includes"] = {"users": self._users(users)}
+        media = [m for p in page for m in p.attached] if "attachments.media_keys" in expansions else []
+        if data and media:
+            answer.setdefault("includes", {})["media"] = [Media.v2_include(m) for m in media]
         return httpx.Response(200, json=answer, headers=headers)
 
     def _mention_json(self, post: Post, fields: set[str], expansions: set[str]) -> dict[str, Any]:
@@ -171,6 +175,8 @@ class Timelines(FakeXBase):
             item["in_reply_to_user_id"] = parent.author_id
         if "referenced_posts" in expansions and post.in_reply_to:
             item["referenced_posts"] = [{"type": "replied_to", "id": post.in_reply_to}]
+        if "attachments" in fields and post.attached:
+            item["attachments"] = {"media_keys": [m.key for m in post.attached]}
         return item
 
     def _root(self, post: Post) -> str:
