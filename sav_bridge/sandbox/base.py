@@ -66,7 +66,7 @@ class FakeVendor:
         if not self.authorised(request):
             return self.error(401, "Couldn't authenticate you")
         body: Any = None
-        # A file upload (Zendesk's `POST /api/v2/uploads`) is raw bytes of its own type: routes read it.
+        # A file upload (a helpdesk's upload endpoint) is raw bytes of its own type: routes read it.
         declared = request.headers.get("content-type", "application/json")
         if request.content and "json" in declared:
             try:
