@@ -95,7 +95,7 @@ class Runtime:
         signer = Signer(
             settings.signature, lambda initials, agent: store.claim_effect(f"initials:{initials}", agent)
         )
-        media = XMedia(http, settings.x.api_url, x.auth, settings.x.media)
+        media = XMedia(http, settings.x.api_url, x.auth, settings.x.media, dm_auth=access.media)
         inbound = InboundFlow(store, helpdesk, metrics, media)
         outbound = OutboundFlow(
             store, helpdesk, x, signer, metrics, policy.decide, policy.explain, settings.x.screen_name, media
@@ -117,8 +117,7 @@ class Runtime:
             scrubbers={JOB_PUBLISH_REPLY: scrub_reply},
         )
         metrics.policy.info({"version": policy.version, "source": policy.source})
-        keeper = access.keeper
-        probes = health_probes(settings, store, http, keeper.access_token if keeper else None)
+        probes = health_probes(settings, store, http, access.keep_fresh if access.keeper else None)
         health = Health(store, metrics, settings.x, clock, probes)
         return cls(
             settings,

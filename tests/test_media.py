@@ -8,10 +8,14 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from sav_bridge.sandbox import Fault, MediaFile
-from tests.harness import CLAIRE, MARC, Gateway, start_gateway
+from sav_bridge.app import create_app
+from sav_bridge.config import load_settings
+from sav_bridge.runtime import Runtime
+from sav_bridge.sandbox import Fault, MediaFile, Sandbox
+from tests.harness import CLAIRE, MARC, Clock, Gateway, gateway_env, start_gateway
 
 pytestmark = pytest.mark.asyncio
 
@@ -234,3 +238,51 @@ async def test_a_retry_uploads_again_rather_than_reuse_an_expired_media_id(gw: G
     [post] = gw.x.brand_posts
     assert gw.x.attached_bytes(post.id) == [PNG]
     assert len(gw.x.calls("POST", UPLOAD)) == 2
+
+
+# -- a DM's media refused by X -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_a_dm_photo_x_refuses_is_a_line_and_never_pauses_x(gw: Gateway, status: int) -> None:
+    gw.sandbox.x_media.faults.add(Fault("GET", r"/1.1/ton/.*", status=status))
+    await gw.post_x(gw.x.customer_dm(MARC, "voici le reçu", media=MediaFile(data=PNG)))
+    await gw.drain()
+    ticket = gw.only_ticket()
+    assert gw.zendesk.attachments(ticket) == []
+    assert first_comment(gw).startswith("voici le reçu\n\n⚠️ The customer's photo could not be attached: X ")
+    assert f"(HTTP {status})" in first_comment(gw) and "ton.twitter.com" not in zendesk_traffic(gw)
+    assert await gw.runtime.access.gate.pause() is None  # type: ignore[union-attr]
+    # the brand's access is intact: the agent's answer goes out at once
+    agent = gw.zendesk.add_agent("Amélie Jourdain", "amelie@mabanque.fr")
+    gw.zendesk.agent_comment(ticket, agent, "Merci, nous regardons.")
+    await gw.ring(ticket)
+    await gw.drain()
+    assert len(gw.x.dms) == 1
+
+
+async def test_with_oauth2_alone_a_dm_photo_is_a_line_saying_why(
+    sqlite_url: str, vendor_dir: Path | None
+) -> None:
+    from tests.channels.x_auth_helpers import oauth2_env
+
+    env = gateway_env(sqlite_url, **oauth2_env())
+    for key in ("CONSUMER_KEY", "ACCESS_TOKEN", "ACCESS_TOKEN_SECRET"):
+        del env[f"SAV_BRIDGE_X__{key}"]
+    settings = load_settings(None, env)
+    clock = Clock()
+    sandbox = Sandbox(settings, vendor_dir, clock)
+    runtime = await Runtime.start(settings, transport=sandbox.transport(), clock=clock)
+    app = httpx.ASGITransport(app=create_app(settings, runtime))
+    client = httpx.AsyncClient(transport=app, base_url="http://gateway")
+    gateway = Gateway(settings, runtime, sandbox, client, clock)
+    try:
+        await gateway.post_x(gateway.x.customer_dm(MARC, "voici le reçu", media=MediaFile(data=PNG)))
+        await gateway.drain()
+        assert gateway.zendesk.attachments(gateway.only_ticket()) == []
+        assert "X gives a DM's media only to OAuth 1.0a access" in first_comment(gateway)
+        assert gateway.sandbox.x_media.requests == [] and gateway.x.refused == []
+        assert await gateway.runtime.access.gate.pause() is None  # type: ignore[union-attr]
+    finally:
+        await gateway.client.aclose()
+        await gateway.runtime.close()

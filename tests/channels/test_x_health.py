@@ -146,3 +146,25 @@ async def test_an_oauth2_token_left_to_expire_alerts(sqlite_gateway: Gateway, tm
 
 def test_the_last_event_fact_is_the_inbound_flows() -> None:
     assert health.LAST_EVENT_FACT == inbound.LAST_EVENT_FACT  # repeated there: the flows import health
+
+
+async def test_a_normal_refresh_never_alerts_with_a_30_second_margin(
+    sqlite_url: str, vendor_dir: Path | None
+) -> None:
+    from tests.channels.x_auth_helpers import oauth2_env
+    from tests.harness import start_gateway
+
+    gw = await start_gateway(sqlite_url, vendor_dir, **oauth2_env(SAV_BRIDGE_X__REFRESH_MARGIN_SECONDS="30"))
+    assert gw.runtime.health is not None
+    seen: set[str] = set()
+    try:
+        for _ in range(5 * 60):  # five hours, minute by minute, as the health task runs
+            seen |= {alert.name for alert in await gw.runtime.health.tick()}
+            # and as `x status` sees it, any second between two rounds
+            for second in (1, 30, 59):
+                seen |= {a.name for a in await evaluate(gw.runtime.store, gw.settings.x, gw.clock() + second)}
+            gw.clock.advance(60)
+        assert len(gw.x.refresh_calls) == 3 and "token_expiring" not in seen and "token_refused" not in seen
+    finally:
+        await gw.client.aclose()
+        await gw.runtime.close()

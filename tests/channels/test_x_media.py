@@ -7,14 +7,17 @@ Bodies are the vendor's own samples with media added in the shapes X documents (
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from sav_bridge.channels.x.access import AccessPaused
 from sav_bridge.channels.x.events import parse_body
-from sav_bridge.channels.x.media import candidates, sniff
+from sav_bridge.channels.x.media import MediaRefused, XMedia, candidates, sniff
+from sav_bridge.config import MediaSettings
 from sav_bridge.model import Media, MediaVariant, SocialMessage
 
 Sample = Callable[[str], Any]
@@ -190,3 +193,25 @@ def test_video_variant_is_the_best_mp4_that_fits() -> None:
 )
 def test_type_is_read_from_the_bytes(data: bytes, kind: str | None) -> None:
     assert sniff(data) == kind
+
+
+class PausedAuth(httpx.Auth):
+    """A gated auth whose gate is shut: it raises before anything is sent."""
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        raise AccessPaused("x", "waiting for X access to be restored", 401, 60.0, 1.0)
+        yield request  # pragma: no cover
+
+
+async def test_a_pause_met_while_fetching_a_dm_media_refuses_that_media_and_holds_nothing() -> None:
+    sent: list[httpx.Request] = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, content=b"\xff\xd8\xff\xe0 a jpeg")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(serve)) as http:
+        media = XMedia(http, "https://api.x.com", None, MediaSettings(), dm_auth=PausedAuth())
+        with pytest.raises(MediaRefused) as refused:
+            await media.download(Media("photo", TON, private=True))
+    assert refused.value.reason == "the gateway's access to X is paused" and sent == []

@@ -5,12 +5,25 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 
+from sav_bridge.channels.x.auth import token_keeper
+from sav_bridge.channels.x.oauth2 import OAuth2Client
 from sav_bridge.channels.x.tokens import SECRET_NAME
+from sav_bridge.config import load_settings
+from sav_bridge.errors import RetryableError
 from sav_bridge.sandbox import FakeX
-from tests.channels.x_auth_helpers import SEED_REFRESH_TOKEN, replica, reply_round, start_oauth2_gateway
+from sav_bridge.store import open_store
+from tests.channels.x_auth_helpers import (
+    SEED_REFRESH_TOKEN,
+    oauth2_env,
+    replica,
+    reply_round,
+    start_oauth2_gateway,
+)
 from tests.conftest import postgres_schema_url
+from tests.harness import gateway_env
 
 HOURS = 3600.0
 
@@ -111,3 +124,47 @@ def test_the_fake_rotates_refresh_tokens_and_a_replay_revokes_the_family() -> No
     assert (
         fake.handle(httpx.Request("GET", "https://api.x.com/2/users/me", headers=bearer)).status_code == 401
     )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [httpx.Response(429, headers={"Retry-After": "0"}), httpx.ConnectError("refused")],
+    ids=["rate-limited", "connection-refused"],
+)
+async def test_a_token_call_is_never_repeated_inline(answer: httpx.Response | Exception) -> None:
+    sent: list[httpx.Request] = []
+
+    def token_endpoint(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint)) as http:
+        client = OAuth2Client(http, "https://api.x.com", "client", None, lambda: 0.0)
+        with pytest.raises(RetryableError):
+            await client.refresh("single-use-refresh-token")
+    assert len(sent) == 1  # a single-use refresh token is spent at most once per refresh
+
+
+async def test_the_refresh_lease_outlasts_the_longest_token_call(sqlite_url: str) -> None:
+    env = gateway_env(sqlite_url, **oauth2_env(SAV_BRIDGE_X__TIMEOUT_SECONDS="120"))
+    settings = load_settings(None, env)
+    store = await open_store(settings.database_url)
+    try:
+        async with httpx.AsyncClient() as http:
+            keeper = token_keeper(settings, store, http)
+            assert keeper.client.timeout == 120.0 and keeper.lease_seconds >= 2 * 120 + 30
+    finally:
+        await store.close()
+
+
+async def test_a_token_call_that_outlasts_its_timeout_is_cut_short() -> None:
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(5)
+        return httpx.Response(200, json={"access_token": "late", "expires_in": 7200})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(slow)) as http:
+        client = OAuth2Client(http, "https://api.x.com", "client", None, lambda: 0.0, timeout=0.05)
+        with pytest.raises(RetryableError, match=r"took over 0\.05 s"):
+            await client.refresh("single-use-refresh-token")

@@ -10,6 +10,7 @@ import pytest
 
 from sav_bridge.channels.x.access import PROBE_SECONDS, RECHECK_SECONDS
 from sav_bridge.flows.paused import WAITING_NOTE
+from sav_bridge.sandbox import Fault
 from tests.channels.x_auth_helpers import reply_round
 from tests.harness import ACCESS_TOKEN, Gateway
 
@@ -80,3 +81,45 @@ async def test_a_refused_refresh_pauses_oauth2_replies(sqlite_url: str, vendor_d
     finally:
         await gw.client.aclose()
         await gw.runtime.close()
+
+
+async def test_a_paused_gateway_does_not_spend_a_refused_refresh_token_every_minute(
+    sqlite_url: str, vendor_dir: Path | None
+) -> None:
+    from tests.channels.x_auth_helpers import start_oauth2_gateway
+
+    gw = await start_oauth2_gateway(sqlite_url, vendor_dir)
+    health = gw.runtime.health
+    assert health is not None
+    try:
+        await health.tick()  # a quiet gateway: the health task keeps the token fresh
+        assert len(gw.x.refresh_calls) == 1
+        gw.x.revoke_access()
+        gw.clock.advance(2 * 3600)
+        await health.tick()  # the refresh X refuses pauses X, as a refused request would
+        assert len(gw.x.refresh_calls) == 2
+        assert await gw.runtime.access.gate.pause() is not None  # type: ignore[union-attr]
+        for _ in range(10):
+            gw.clock.advance(RECHECK_SECONDS)
+            await health.tick()
+        assert len(gw.x.refresh_calls) == 2  # 10 minutes paused: X's token endpoint was not called
+        assert "token_refused" in health.active
+    finally:
+        await gw.client.aclose()
+        await gw.runtime.close()
+
+
+async def test_a_probe_x_answers_with_something_else_than_401_ends_the_pause(gateway: Gateway) -> None:
+    gw = gateway
+    gw.x.revoke_access()
+    ticket = await reply_round(gw, 1)
+    await gw.drain()
+    assert await gw.runtime.access.gate.pause() is not None  # type: ignore[union-attr]
+    assert gw.x.oauth1 is not None
+    gw.x.oauth1.token = ACCESS_TOKEN  # the admin fixed the keys; X happens to rate-limit the probe
+    limited = gw.x.faults.add(Fault("POST", "/2/tweets", 429, {"Retry-After": "30"}))
+    gw.clock.advance(PROBE_SECONDS)
+    await gw.drain()
+    assert limited.times == 0 and await gw.runtime.access.gate.pause() is None  # type: ignore[union-attr]
+    await gw.settle(step=RECHECK_SECONDS + 1)
+    assert len(gw.x.brand_posts) == 1 and gw.zendesk.notes(ticket)[-1].startswith("✅ Posted on X")

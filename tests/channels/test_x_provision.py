@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,12 @@ def test_provisioning_without_the_bearer_token_says_which_key(
     cli_env(monkeypatch, tmp_path, drop="SAV_BRIDGE_X__BEARER_TOKEN")
     assert main(["x", "provision", "--public-url", PUBLIC_URL, "--dry-run"]) == 2
     assert capsys.readouterr().err.startswith("sav-bridge: config: x.bearer_token: is required")
+
+
+async def test_provisioning_with_oauth1_opens_no_database(sqlite_gateway: Gateway, tmp_path: Path) -> None:
+    unopened = tmp_path / "never-opened.db"
+    settings = replace(sqlite_gateway.settings, database_url=f"sqlite:///{unopened}")
+    out = io.StringIO()
+    assert await run_provision(settings, PUBLIC_URL, False, out, sqlite_gateway.sandbox.transport()) == 0
+    assert f"subscription dm.received of user {ACCOUNT_ID} created" in out.getvalue()  # as the brand
+    assert not unopened.exists()

@@ -20,8 +20,8 @@ The alerts, by metric label (`sav_bridge_x_alert{name}` is 1 while one is on):
 - `webhook_invalid`: X says the webhook is invalid (a CRC failed) or has none registered;
 - `revoked`: the brand revoked the app; clears when a message arrives after it;
 - `token_expiring` (`x.auth: oauth2`): the stored access token (`tokens.SECRET_NAME`, its row's
-  `expires_at`) expires within `TOKEN_WARN_SECONDS`; the health task refreshes it ahead (a `Probe`), so
-  this means the refresh fails;
+  `expires_at`) expires within half of `x.refresh_margin_seconds` (`token_warn_seconds`); the health
+  task refreshes it before it comes within the margin (a `Probe`), so this means the refresh fails;
 - `token_refused`: X refuses the brand's credentials;
 - `budget_exhausted`: polling stopped by `x.budget`.
 """
@@ -64,8 +64,6 @@ ALERTS = ("quiet", "webhook_invalid", "revoked", "token_expiring", "token_refuse
 #: "Usually gets some": at least this many events in the week before the last one (one a day).
 USUAL_EVENTS = 7
 USUAL_WINDOW = 7 * 24 * 3600.0
-#: The token keeper refreshes minutes before expiry; this close to it, the refresh is overdue.
-TOKEN_WARN_SECONDS = 120.0
 CHECK_SECONDS = 60.0
 WEBHOOK_CHECK_SECONDS = 30 * 60.0
 
@@ -158,14 +156,15 @@ async def evaluate(store: Store, x: XSettings, now: float) -> list[Alert]:
         )
     grant = await store.secrets.get(TOKEN_SECRET) if x.auth == "oauth2" else None
     expires = grant.expires_at if grant is not None else None
-    if expires is not None and expires - now <= TOKEN_WARN_SECONDS:
+    warn = token_warn_seconds(x)
+    if expires is not None and expires - now <= warn:
         state = "expired" if expires <= now else "expires"
         alerts.append(
             Alert(
                 "token_expiring",
                 f"the X access token {state} at {iso(expires)} and was not refreshed; check the logs for "
                 "the refresh error, or run `sav-bridge x connect`",
-                expires - TOKEN_WARN_SECONDS,
+                expires - warn,
             )
         )
     refused = await store.state.get(TOKEN_REFUSED_FACT)
@@ -190,6 +189,12 @@ async def evaluate(store: Store, x: XSettings, now: float) -> list[Alert]:
             )
         )
     return alerts
+
+
+def token_warn_seconds(x: XSettings) -> float:
+    """How close to expiry the access token alerts: half the refresh margin. The health task refreshes
+    it before it comes within the margin, so a token this close to expiry is one whose refresh failed."""
+    return x.refresh_margin_seconds / 2
 
 
 async def observe_webhook(admin: XAdmin, store: Store, url: str | None, now: float) -> Webhook | None:
@@ -217,14 +222,15 @@ def health_probes(
     settings: Settings,
     store: Store,
     http: httpx.AsyncClient,
-    token: Callable[[], Awaitable[object]] | None = None,
+    token: Callable[[float], Awaitable[object]] | None = None,
 ) -> list[Probe]:
     """The runtime's probes: X's view of the webhook when `x.bearer_token` is set and events come by
-    webhook; the OAuth 2.0 access token (`token`: the keeper's `access_token`, which refreshes it when
-    it is close to expiry), so that a quiet gateway does not let it lapse."""
+    webhook; the OAuth 2.0 access token (`token`: `XAccess.keep_fresh`, which refreshes it when it would
+    come within `x.refresh_margin_seconds` of expiry before the next round, and does nothing while X's
+    access is paused), so that a quiet gateway does not let it lapse."""
     probes: list[Probe] = []
     x = settings.x
-    if x.bearer_token is not None and getattr(x, "mode", "webhook") != "polling":
+    if x.bearer_token is not None and x.mode != "polling":
         admin = XAdmin(http, x, BearerAuth(x.bearer_token.reveal()))
         url = webhook_url(settings.public_url) if settings.public_url else None
 
@@ -235,7 +241,7 @@ def health_probes(
     if token is not None:
 
         async def fresh() -> None:
-            await token()
+            await token(CHECK_SECONDS)
 
         probes.append(Probe("token refresh", CHECK_SECONDS, fresh))
     return probes

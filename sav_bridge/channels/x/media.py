@@ -11,8 +11,9 @@ What X says about media (field names from X's data dictionary and the API v2 spe
   media's own link is the `entities.urls[]` item that carries its `media_key`.
 - DMs, in both envelopes: `message_create.message_data.attachment {type: "media", media: {...}}`, a
   v1.1 media object whose `media_url_https` is on ton.twitter.com and is served only to a request
-  authorised as the brand. Such a media is `private`: the gateway downloads it, and its URL is never
-  shown to anyone (X's own page for it is the conversation, which only the two participants can see).
+  signed with the brand's OAuth 1.0a keys (X's "Retrieving media" guide: a bearer token is not enough).
+  Such a media is `private`: the gateway downloads it, and its URL is never shown to anyone (X's own
+  page for it is the conversation, which only the two participants can see).
 - Links: `entities.urls[] {url, expanded_url}` (DMs: `message_data.entities.urls`); the text shows t.co.
 
 Every function that reads a body is pure; `XMedia` does the I/O: downloads (a size limit, a type
@@ -34,7 +35,7 @@ import httpx
 from sav_bridge.channels.x import fields as f
 from sav_bridge.channels.x.client import X_ERRORS
 from sav_bridge.config import MediaSettings
-from sav_bridge.errors import PermanentError, RetryableError
+from sav_bridge.errors import Paused, PermanentError, RetryableError
 from sav_bridge.http import VendorErrors, json_body, raise_for_vendor, send
 from sav_bridge.model import Attachment, Media, MediaVariant
 
@@ -56,6 +57,15 @@ EXTENSIONS = {
     "video/quicktime": ".mov",
 }
 KIND_NAMES = {"photo": "photo", "video": "video", "animated_gif": "GIF"}
+#: A download's refusal, for the agent. On ton.twitter.com a 401 is a DM media deleted or expired.
+REFUSALS = {
+    401: "X refused it to the brand (deleted, expired or not shared)",
+    403: "X refused access",
+    404: "no longer on X",
+    410: "no longer on X",
+}
+#: Why a DM's media is not attached when the gateway has no OAuth 1.0a keys (x.auth: oauth2 alone).
+NO_DM_ACCESS = "X gives a DM's media only to OAuth 1.0a access, which this gateway is not set up with"
 _TCO = re.compile(r"https?://t\.co/[A-Za-z0-9]+")
 
 
@@ -258,7 +268,12 @@ def size_text(size: int) -> str:
 
 # -- I/O --------------------------------------------------------------------------------------------
 class XMedia:
-    """Downloads customers' media from X and uploads the brand's images, with the brand's `auth`."""
+    """Downloads customers' media from X and uploads the brand's images with the brand's `auth`.
+
+    A DM's media is fetched with `dm_auth`, which must not be the gated `auth`: ton.twitter.com answers
+    401 for a DM media deleted or expired, which says nothing about the brand's access and must never
+    pause X. Without `dm_auth` (OAuth 2.0 alone), a DM's media is refused with `NO_DM_ACCESS`.
+    """
 
     def __init__(
         self,
@@ -267,22 +282,27 @@ class XMedia:
         auth: httpx.Auth | None,
         settings: MediaSettings,
         timeout: float = 30.0,
+        dm_auth: httpx.Auth | None = None,
     ) -> None:
         self._client = client
         self._api_url = api_url.rstrip("/")
         self._auth = auth
+        self._dm_auth = dm_auth
         self.settings = settings
         self._timeout = httpx.Timeout(timeout)
 
     async def download(self, media: Media) -> Attachment:
         """The media's bytes, within `x.media.max_bytes` and of an allowed type (sniffed).
 
-        Raises `MediaRefused` when it will never be attached, `RetryableError` when it may work later
-        (5xx, 429, timeouts).
+        Raises `MediaRefused` when it will never be attached (also a 401 or 403, and a pause of X's
+        access: a media is never worth holding the customer's message), `RetryableError` when it may
+        work later (5xx, 429, timeouts).
         """
         urls = candidates(media, self.settings.max_bytes)
         if not urls:
             raise MediaRefused("X offers no downloadable file for it")
+        if media.private and self._dm_auth is None:
+            raise MediaRefused(NO_DM_ACCESS)
         refusal: MediaRefused | None = None
         for url in urls:
             try:
@@ -303,7 +323,11 @@ class XMedia:
         limit = self.settings.max_bytes
         try:
             async with self._client.stream(
-                "GET", url, auth=self._auth if private else None, timeout=self._timeout, follow_redirects=True
+                "GET",
+                url,
+                auth=self._dm_auth if private else None,
+                timeout=self._timeout,
+                follow_redirects=True,
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
@@ -320,6 +344,8 @@ class XMedia:
                     if total > limit:
                         raise MediaRefused(f"too large (over {size_text(limit)}, the limit)")
                     chunks.append(chunk)
+        except Paused as exc:  # only a gated auth raises it, and a media is not worth waiting for
+            raise MediaRefused("the gateway's access to X is paused") from exc
         except httpx.TimeoutException as exc:
             raise RetryableError(MEDIA_ERRORS.name, f"timeout: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
@@ -353,8 +379,7 @@ def _refuse_or_retry(response: httpx.Response) -> None:
     try:
         raise_for_vendor(response, MEDIA_ERRORS)
     except PermanentError as exc:
-        reason = {404: "no longer on X", 410: "no longer on X", 401: "X refused the brand's authorization",
-                  403: "X refused access"}.get(response.status_code, "X refused it")  # fmt: skip
+        reason = REFUSALS.get(response.status_code, "X refused it")
         raise MediaRefused(f"{reason} (HTTP {response.status_code})") from exc
 
 

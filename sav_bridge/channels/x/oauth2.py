@@ -10,6 +10,7 @@ each refresh answers a new one.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,14 +22,14 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from sav_bridge.channels.x.client import X_ERRORS
 from sav_bridge.config import Secret
-from sav_bridge.errors import PermanentError
+from sav_bridge.errors import PermanentError, RetryableError
 from sav_bridge.http import json_body, send
 
 AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
 TOKEN_PATH = "/2/oauth2/token"
-#: What the gateway does as the brand account: read and write posts (tweet.*) and DMs (dm.*; dm.read also
-#: fetches a DM's photo), look users up, upload an agent's image (media.write), and keep its access
-#: without a person (offline.access: X issues a refresh token only with it).
+#: What the gateway does as the brand account: read and write posts (tweet.*) and DMs (dm.*), look users
+#: up, upload an agent's image (media.write), and keep its access without a person (offline.access: X
+#: issues a refresh token only with it). No scope fetches a DM's media: X serves it to OAuth 1.0a only.
 SCOPES = ("tweet.read", "tweet.write", "users.read", "dm.read", "dm.write", "media.write", "offline.access")
 
 
@@ -97,7 +98,12 @@ def authorize_url(
 
 
 class OAuth2Client:
-    """Calls to X's token endpoint for one app (`x.client_id`, and `x.client_secret` when confidential)."""
+    """Calls to X's token endpoint for one app (`x.client_id`, and `x.client_secret` when confidential).
+
+    Each call is sent once, never retried inline (a code and a refresh token are single-use: a repeat
+    after a lost answer would be refused, and X may revoke the grant), and takes `timeout` seconds at
+    most in all, so that a lease held around it can be sized from it.
+    """
 
     def __init__(
         self,
@@ -106,12 +112,14 @@ class OAuth2Client:
         client_id: str,
         client_secret: Secret | None,
         clock: Callable[[], float],
+        timeout: float = 10.0,
     ) -> None:
         self._http = http
         self._url = api_url.rstrip("/") + TOKEN_PATH
         self.client_id = client_id
         self._secret = client_secret
         self._clock = clock
+        self.timeout = timeout
 
     async def exchange(self, code: str, verifier: str, redirect_uri: str) -> Tokens:
         """The tokens for an authorisation `code` (from X's redirect), proven by the PKCE `verifier`."""
@@ -133,7 +141,19 @@ class OAuth2Client:
         form["client_id"] = self.client_id
         auth = httpx.BasicAuth(self.client_id, self._secret.reveal()) if self._secret else None
         try:
-            response = await send(self._http, X_ERRORS, "POST", self._url, data=form, auth=auth)
+            async with asyncio.timeout(self.timeout):
+                response = await send(
+                    self._http,
+                    X_ERRORS,
+                    "POST",
+                    self._url,
+                    attempts=1,
+                    timeout=self.timeout,
+                    data=form,
+                    auth=auth,
+                )
+        except TimeoutError:
+            raise RetryableError("x", f"the token call took over {self.timeout:g} s") from None
         except PermanentError as exc:
             if exc.status in (400, 401, 403):
                 raise TokenRefused(f"X refused the {form['grant_type']} grant (HTTP {exc.status})") from None

@@ -13,7 +13,8 @@ Steps, each printed, each a no-op when already done (a second run changes nothin
 
 A dry run prints the requests and sends none, not even the GETs. X's refusals become one-line
 `ConfigError`s naming what to fix (exit code 2); X unreachable or overloaded is `Unavailable` (3).
-Nothing here opens the database: provisioning needs X's settings only.
+Nothing here opens the database, except to read the OAuth 2.0 tokens (`x.auth: oauth2`) when a
+subscription needs the brand's user context: OAuth 1.0a needs X's settings only.
 """
 
 from __future__ import annotations
@@ -298,9 +299,10 @@ def admin_for(settings: Settings, http: httpx.AsyncClient, user: UserAuth | None
 async def x_admin(
     settings: Settings, transport: httpx.AsyncBaseTransport | None = None
 ) -> AsyncIterator[XAdmin]:
-    """An `XAdmin` on its own HTTP client, whose user context (`x.auth`) is built on first use: the
-    database is opened only then, and closed on exit. `transport` replaces the network (tests)."""
-    from sav_bridge.channels.x.auth import x_access
+    """An `XAdmin` on its own HTTP client, whose user context (`x.auth`) is built on first use: for
+    OAuth 2.0 the database (its tokens) is opened only then, and closed on exit; OAuth 1.0a opens
+    nothing. `transport` replaces the network (tests)."""
+    from sav_bridge.channels.x.auth import unpaused_auth, x_access
     from sav_bridge.metrics import Metrics
     from sav_bridge.runtime import USER_AGENT
     from sav_bridge.store import open_store
@@ -314,10 +316,16 @@ async def x_admin(
             )
         )
 
+        built: list[httpx.Auth] = []
+
         async def user() -> httpx.Auth:
-            store = await open_store(settings.database_url)
-            stack.push_async_callback(store.close)
-            return (await x_access(settings, store, http, Metrics())).auth
+            if settings.x.auth != "oauth2":
+                return unpaused_auth(settings, http, None)
+            if not built:  # one store for every subscription of this run
+                store = await open_store(settings.database_url)
+                stack.push_async_callback(store.close)
+                built.append((await x_access(settings, store, http, Metrics())).auth)
+            return built[0]
 
         yield admin_for(settings, http, user)
 

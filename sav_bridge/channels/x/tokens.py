@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 SECRET_NAME = "x.oauth2"
 LEASE_NAME = "x.oauth2.refresh"
-#: Longer than a token call can take (its timeout): a replica that died holding the lease is replaced.
-LEASE_SECONDS = 120.0
+#: The lease outlasts a token call (at most `OAuth2Client.timeout`) twice over, plus this, for the store's
+#: reads and writes around it; a replica that died holding the lease is replaced when it lapses.
+LEASE_MARGIN_SECONDS = 30.0
 #: How often, and how long, a replica waits for another one's refresh.
 POLL_SECONDS = 0.05
 WAIT_SECONDS = 15.0
@@ -60,6 +61,11 @@ class TokenKeeper:
         #: Refreshes this replica made (tests and the metrics count them).
         self.refreshes = 0
 
+    @property
+    def lease_seconds(self) -> float:
+        """How long the refresh lease lasts: never less than the refresh it guards."""
+        return 2 * self.client.timeout + LEASE_MARGIN_SECONDS
+
     async def seed(self, refresh_token: str | None) -> bool:
         """Start from `x.refresh_token` when nothing is stored yet; a stored grant is always newer (it
         rotated since), so the configured one is then ignored. True when it was stored."""
@@ -82,10 +88,10 @@ class TokenKeeper:
         except Unreadable as exc:
             raise AccessLost(f"the stored X tokens are unreadable ({exc})") from None
 
-    async def access_token(self) -> str:
-        """A token valid for at least the margin, refreshed first if needed."""
+    async def access_token(self, ahead: float = 0.0) -> str:
+        """A token valid for at least the margin (plus `ahead` seconds), refreshed first if needed."""
         tokens, version = await self._read()
-        if self._usable(tokens):
+        if self._usable(tokens, ahead):
             return str(tokens.access_token)
         return await self._refresh(version, None)
 
@@ -96,8 +102,8 @@ class TokenKeeper:
             return str(tokens.access_token)
         return await self._refresh(version, refused)
 
-    def _usable(self, tokens: Tokens) -> bool:
-        return bool(tokens.access_token) and tokens.expires_at - self.margin > self.store.clock()
+    def _usable(self, tokens: Tokens, ahead: float = 0.0) -> bool:
+        return bool(tokens.access_token) and tokens.expires_at - self.margin - ahead > self.store.clock()
 
     async def _read(self) -> tuple[Tokens, int]:
         found = await self.stored()
@@ -110,7 +116,7 @@ class TokenKeeper:
         # One holder per refresh, not per replica: two requests of this replica must not both spend it.
         holder = uuid.uuid4().hex
         while True:
-            if await self.store.state.take_lease(LEASE_NAME, holder, LEASE_SECONDS):
+            if await self.store.state.take_lease(LEASE_NAME, holder, self.lease_seconds):
                 try:
                     return await self._refresh_holding_lease(seen, refused)
                 finally:

@@ -1,8 +1,9 @@
 """X's media: the files customers attach, and the brand's uploads.
 
 - Public media are served to anyone on pbs.twimg.com (photos, video stills) and video.twimg.com (video
-  and GIF encodings); a DM's media only on ton.twitter.com, to a request authorised as the brand (X's
-  docs: "must be accessed by signing a request with the user's access token"), else 401.
+  and GIF encodings); a DM's media only on ton.twitter.com, to a request signed as the brand with OAuth
+  1.0a (X's docs: "must be accessed by signing a request with the user's access token using OAuth 1.0A";
+  a bearer token is refused), else 401.
 - `POST /2/media/upload` as X's spec defines it (`MediaUploadRequest`: `media` base64-encoded in a JSON
   body, `media_category` from its enum; answer `data.id`, `media_key`, `size`, `expires_after_secs`,
   `image`); an image over 5 MB or bytes that are not an image are refused (400). A media id is usable
@@ -207,7 +208,11 @@ class MediaHosts(FakeVendor):
         self.route("GET", r"/.+", self._serve)
 
     def authorised(self, request: httpx.Request) -> bool:
-        return request.url.host != PRIVATE_HOST or self.x.authorised(request)
+        if request.url.host != PRIVATE_HOST:
+            return True
+        # X's "Retrieving media" guide: only a request signed with OAuth 1.0a, never a bearer token.
+        signed = request.headers.get("authorization", "").startswith("OAuth ")
+        return signed and self.x.authorised(request)
 
     def _serve(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
         found = self.x.files.get(f"https://{request.url.host}{request.url.path}")
