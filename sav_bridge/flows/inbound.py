@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sav_bridge.channels.x.events import CHANNEL, ParsedBody
+from sav_bridge.channels.x.facts import LAST_EVENT_FACT
 from sav_bridge.channels.x.health import REVOKED_FACT
 from sav_bridge.channels.x.media import MediaRefused, XMedia, candidates, describe
 from sav_bridge.channels.x.polled import newest_id
@@ -19,9 +20,6 @@ from sav_bridge.store import Job, NewJob, Store
 log = logging.getLogger(__name__)
 
 JOB_SOCIAL_MESSAGE = "x.message"
-#: When the X webhook last delivered a body, and the newest post and DM ids it brought (`store.state`):
-#: where a backfill after an outage reads X from (`sav_bridge.channels.x.poll`).
-LAST_EVENT_FACT = "x.webhook.last_event"
 
 
 @dataclass

@@ -9,7 +9,7 @@ Fernet, keyed by `secrets_key`), so a database dump never shows a token.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -153,6 +153,22 @@ class Usage:
                 " cost_micros = usage.cost_micros + excluded.cost_micros",
                 (self.today(), kind, requests, resources, cost_micros),
             )
+
+    async def first_today(self, kind: str, resources: Sequence[str]) -> int:
+        """How many of `resources` were not billed yet today as `kind` (they are remembered as billed
+        now): X bills a resource read several times in one UTC day once. Earlier days are forgotten."""
+        if not resources:
+            return 0
+        today = self.today()
+        fresh = 0
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM usage_seen WHERE day < ?", (today,))
+            for resource in dict.fromkeys(resources):
+                fresh += await tx.execute(
+                    "INSERT INTO usage_seen (day, kind, resource) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    (today, kind, resource),
+                )
+        return fresh
 
     async def month(self, month: str | None = None) -> dict[str, dict[str, int]]:
         """Totals by kind for a month ("2026-11"; default: the current one)."""

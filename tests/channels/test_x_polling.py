@@ -4,13 +4,16 @@ and the billed usage compared with what the X fake says X would bill."""
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sav_bridge.channels.x.billing import EXHAUSTED_FACT
+from sav_bridge.channels.x.facts import MENTIONS_CURSOR
 from sav_bridge.runtime import Runtime
 from sav_bridge.sandbox import MediaFile
 from tests.harness import CLAIRE, MARC, Gateway, start_gateway
@@ -18,6 +21,28 @@ from tests.harness import CLAIRE, MARC, Gateway, start_gateway
 pytestmark = pytest.mark.asyncio
 
 POLLING = {"SAV_BRIDGE_X__MODE": "polling", "SAV_BRIDGE_X__POLL_INTERVAL_SECONDS": "60"}
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(200))
+
+
+class Around(httpx.AsyncBaseTransport):
+    """The sandbox's transport, with `after` run once X has answered a mentions page and before the
+    poller gets the answer: a slow page (the clock moves, another replica polls meanwhile), or a page
+    changed on its way (`after` returns the answer to give instead)."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        after: Callable[[httpx.Response], Awaitable[httpx.Response | None]],
+    ) -> None:
+        self.inner = inner
+        self.after = after
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.url.host == "api.x.com" and "/mentions" in request.url.path:
+            await response.aread()
+            response = await self.after(response) or response
+        return response
 
 
 @pytest.fixture
@@ -68,6 +93,21 @@ async def test_a_polled_mention_brings_its_photo_to_the_ticket(polling: Gateway)
     assert (content_type, data) == ("image/jpeg", photo) and name.endswith(".jpg")
     params = mention_reads(polling)[0]
     assert "attachments.media_keys" in params["expansions"] and "variants" in params["media.fields"]
+
+
+async def test_a_polled_dm_brings_its_photo_and_never_its_address(polling: Gateway) -> None:
+    polling.x.customer_dm(MARC, "voici le reçu", media=MediaFile(data=PNG, content_type="image/png"))
+    assert await tick(polling) == 1
+    [(_, content_type, data)] = polling.zendesk.attachments(polling.only_ticket())
+    assert (content_type, data) == ("image/png", PNG)
+    [fetch] = polling.sandbox.x_media.requests
+    assert fetch.url.host == "ton.twitter.com" and fetch.headers.get("authorization")
+    sent = b"".join(bytes(r.url.raw_path) + r.content for r in polling.zendesk.requests).decode("latin-1")
+    held = json.dumps([polling.zendesk.tickets, polling.zendesk.comments], default=str)
+    assert "ton.twitter.com" not in sent + held and "t.co/" not in sent + held
+    assert comments(polling)[0].startswith("voici le reçu")
+    [read] = [dict(r.url.params) for r in polling.x.calls("GET", r"/2/dm_events")]
+    assert "attachments.media_keys" in read["expansions"] and "attachments" in read["dm_event.fields"]
 
 
 async def test_our_own_dms_and_replies_read_by_polling_make_no_ticket(polling: Gateway) -> None:
@@ -267,3 +307,65 @@ async def test_two_replicas_poll_one_at_a_time(polling: Gateway) -> None:
         assert len(mention_reads(polling)) == 4
     finally:
         await other.close()
+
+
+async def test_a_round_outlasting_its_lease_stops_and_never_moves_the_cursor_back(polling: Gateway) -> None:
+    for n in range(12):
+        polling.x.customer_post(CLAIRE, f"@MaBanque message {n}")
+    taken_over: dict[str, str] = {}
+
+    async def slow_page(response: httpx.Response) -> None:
+        if taken_over:
+            return
+        # The first page's answer takes longer than the lease: a newer mention arrives, and the other
+        # replica takes the lease and reads everything, before this replica gets the page.
+        late = polling.x.customer_post(CLAIRE, "@MaBanque arrivé pendant la lecture")
+        taken_over["id"] = late["tweet_create_events"][0]["id_str"]
+        polling.clock.advance(4 * 60)
+        assert await tick(polling) == 13
+
+    slow = await Runtime.start(
+        polling.settings, transport=Around(polling.sandbox.transport(), slow_page), clock=polling.clock
+    )
+    try:
+        assert slow.poller is not None
+        mentions, dms = slow.poller.timelines
+        smaller = {**mentions.params, "max_results": 5}
+        slow.poller.timelines = (type(mentions)(**{**mentions.__dict__, "params": smaller}), dms)
+        await tick(polling, slow)
+        assert len(mention_reads(polling)) == 2  # its first page, and the new holder's one: no more
+        cursor = await polling.runtime.store.state.get(MENTIONS_CURSOR)
+        assert cursor == {"last_id": taken_over["id"]}
+        polling.clock.advance(60)
+        assert await tick(polling) == 0
+        assert mention_reads(polling)[-1]["since_id"] == taken_over["id"]
+        assert polling.x.billing.returned["read_mentions"] == 5 + 13
+        assert len(polling.zendesk.tickets) == 13 and len(comments(polling)) == 13
+    finally:
+        await slow.close()
+
+
+async def test_an_item_whose_id_is_no_x_id_is_set_aside_and_the_round_goes_on(polling: Gateway) -> None:
+    odd = {"on": False}
+
+    async def with_odd_item(response: httpx.Response) -> httpx.Response | None:
+        body = response.json()
+        if not odd["on"] or not body.get("data"):
+            return None
+        body["data"].insert(0, {**body["data"][0], "id": "²"})  # str.isdigit() says yes; X ids are ASCII
+        return httpx.Response(200, json=body, headers=response.headers)
+
+    replica = await Runtime.start(
+        polling.settings, transport=Around(polling.sandbox.transport(), with_odd_item), clock=polling.clock
+    )
+    try:
+        polling.x.customer_post(CLAIRE, "@MaBanque premier")
+        assert await tick(polling, replica) == 1
+        polling.x.customer_post(CLAIRE, "@MaBanque second")
+        odd["on"] = True
+        polling.clock.advance(60)
+        assert await tick(polling, replica) == 1
+        assert [c.split("\n")[0] for c in comments(polling)] == ["@MaBanque premier", "@MaBanque second"]
+        assert await polling.runtime.store.count("quarantine") == 1
+    finally:
+        await replica.close()

@@ -10,7 +10,7 @@ import httpx
 import jsonschema
 import pytest
 
-from sav_bridge.sandbox import FakeX, vendor_contracts
+from sav_bridge.sandbox import FakeX, MediaFile, vendor_contracts
 from tests.harness import ACCESS_TOKEN, ACCOUNT_ID, CLAIRE, MARC, SCREEN_NAME, Clock
 
 pytestmark = pytest.mark.asyncio
@@ -87,6 +87,30 @@ async def test_dm_events_hold_both_directions_newest_first(vendor_dir: Path | No
     assert [e["text"] for e in rest["data"]] == ["Bonjour"] and "next_token" not in rest["meta"]
     assert {u["username"] for u in body["includes"]["users"]} == {SCREEN_NAME, CLAIRE.screen_name}
     assert get(x, "/2/dm_events", since_id="1").status_code == 400  # X's DM events take no since_id
+
+
+async def test_dm_events_show_a_customer_s_media_as_x_does(vendor_file: Any, vendor_dir: Path | None) -> None:
+    x = fake(vendor_dir)
+    x.customer_dm(MARC, "voici le reçu", media=MediaFile(data=b"\xff\xd8\xffphoto"))
+    x.customer_dm(MARC, "merci")
+    fields = {
+        "dm_event.fields": "attachments,entities,event_type,id,text",
+        "media.fields": "media_key,type,url",
+    }
+    body = get(x, "/2/dm_events", expansions="sender_id,attachments.media_keys", **fields).json()
+    assert x.violations == []
+    response_schema(vendor_file, "GetDirectMessagesEventsResponse").validate(body)
+    plain, photo = body["data"]
+    assert "attachments" not in plain and plain["text"] == "merci"
+    [key] = photo["attachments"]["media_keys"]
+    [media] = body["includes"]["media"]
+    assert (media["media_key"], media["type"]) == (key, "photo")
+    assert media["url"].startswith("https://ton.twitter.com/1.1/ton/data/dm/" + photo["id"] + "/")
+    [link] = photo["entities"]["urls"]
+    assert photo["text"] == "voici le reçu " + link["url"] and link["url"].startswith("https://t.co/")
+    assert link["expanded_url"] == f"https://x.com/messages/media/{photo['id']}"
+    bare = get(x, "/2/dm_events").json()  # without the fields and the expansion, X shows no media
+    assert "includes" not in bare and all("attachments" not in e for e in bare["data"])
 
 
 async def test_answers_fit_the_response_schemas(vendor_file: Any) -> None:

@@ -23,14 +23,13 @@ from typing import Any
 
 from twitter_text import extract_urls
 
+from sav_bridge.channels.x.facts import EXHAUSTED_FACT
 from sav_bridge.metrics import Metrics
 from sav_bridge.store import Store
 
 log = logging.getLogger(__name__)
 
 MICROS = 1_000_000
-#: The `store.state` fact saying polling is stopped by the budget (`sav-bridge x status` shows it).
-EXHAUSTED_FACT = "x.budget.exhausted"
 
 
 class Kind(StrEnum):
@@ -115,7 +114,7 @@ class Meter:
 
     async def record_read(self, kind: Kind, ids: Sequence[str]) -> None:
         """One billed read that returned the resources `ids`; those already read today are free."""
-        fresh = await self._first_today(kind, ids)
+        fresh = await self.store.usage.first_today(kind.value, ids)
         await self._add(kind, fresh, self.prices[kind] * fresh)
 
     async def _add(self, kind: Kind, resources: int, cost: int) -> None:
@@ -124,21 +123,6 @@ class Meter:
         self.metrics.x_resources.labels(kind.value).inc(resources)
         self.metrics.x_spend_micros.labels(kind.value).inc(cost)
         await self.month()
-
-    async def _first_today(self, kind: Kind, ids: Sequence[str]) -> int:
-        """How many of `ids` X has not billed yet today (and remember them as billed)."""
-        if not ids:
-            return 0
-        today = self.store.usage.today()
-        fresh = 0
-        async with self.store.usage.db.transaction() as tx:
-            await tx.execute("DELETE FROM usage_seen WHERE day < ?", (today,))
-            for resource in dict.fromkeys(ids):
-                fresh += await tx.execute(
-                    "INSERT INTO usage_seen (day, kind, resource) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                    (today, kind.value, resource),
-                )
-        return fresh
 
     async def month(self) -> MonthUsage:
         """This month's totals from the store (so every replica counts), also set in the gauges."""

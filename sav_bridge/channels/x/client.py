@@ -95,7 +95,7 @@ class XClient:
             raise PermanentError("x", "x.account_id is needed to read the brand's posts back")
         params: dict[str, Any] = {
             "max_results": 100,
-            "start_time": _rfc3339(since),
+            "start_time": rfc3339(since),
             "exclude": "retweets",
             "post.fields": "created_at",
             "expansions": "referenced_posts",
@@ -105,7 +105,7 @@ class XClient:
             page = await self._get(url, params)
             await self._billed(Kind.READ_POSTS, page)
             found = find([_post(item) for item in _items(page)], in_reply_to, digest)
-            token = _next_token(page)
+            token = next_token(page)
             if found is not None or token is None:
                 return found
             params["pagination_token"] = token
@@ -132,7 +132,7 @@ class XClient:
             events = _items(page)
             written = [_dm(event, participant_id, self.account_id) for event in events]
             found = find(written, participant_id, digest)
-            token = _next_token(page)
+            token = next_token(page)
             if found is not None or token is None or _older_than(events, since):
                 return found
             params["pagination_token"] = token
@@ -172,7 +172,8 @@ def _field(body: object, name: str) -> str:
     return value
 
 
-def _rfc3339(epoch: float) -> str:
+def rfc3339(epoch: float) -> str:
+    """Epoch seconds as the UTC time X's `start_time` and `end_time` take (whole seconds)."""
     return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -181,7 +182,8 @@ def _items(page: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
 
 
-def _next_token(page: Mapping[str, Any]) -> str | None:
+def next_token(page: Mapping[str, Any]) -> str | None:
+    """The token of the page after `page` (`meta.next_token`); None on the last page."""
     meta = page.get("meta")
     token = meta.get("next_token") if isinstance(meta, dict) else None
     return token if isinstance(token, str) and token else None
@@ -196,8 +198,11 @@ def _post(item: Mapping[str, Any]) -> Written:
 
 
 def _dm(event: Mapping[str, Any], participant_id: str, account_id: str | None) -> Written:
+    # A DM is ours only when X says the brand sent it: one without `sender_id` may be the customer's,
+    # and a customer's text identical to ours must never confirm a DM that was not sent.
     sender = event.get("sender_id")
-    ours = sender is None or sender == account_id or (account_id is None and sender != participant_id)
+    known = isinstance(sender, str) and bool(sender)
+    ours = known and (sender == account_id or (account_id is None and sender != participant_id))
     return Written(str(event.get("id", "")), str(event.get("text", "")), participant_id if ours else None)
 
 

@@ -113,7 +113,7 @@ def parse_body(body: Any, account_id: str) -> ParsedBody:
     raise MalformedRequest("neither an Account Activity nor an X Activity API envelope")
 
 
-def _read(parsed: ParsedBody, name: str, item: Any, reader: Any, *args: Any) -> None:
+def read_item(parsed: ParsedBody, name: str, item: Any, reader: Any, *args: Any) -> None:
     """Run one item's reader, setting the item aside (not the whole body) when it cannot be read."""
     try:
         result = reader(item, *args)
@@ -143,11 +143,11 @@ def _parse_account_activity(body: dict[str, Any], account_id: str) -> ParsedBody
     for key, value in body.items():
         if key == "tweet_create_events":
             for tweet in f.items(value, key):
-                _read(parsed, key, tweet, _v1_tweet, for_user)
+                read_item(parsed, key, tweet, _v1_tweet, for_user)
         elif key == "direct_message_events":
             users = f.obj(body.get("users"))
             for event in f.items(value, key):
-                _read(parsed, key, event, _dm_event, for_user, users, False)
+                read_item(parsed, key, event, dm_event, for_user, users, False)
         elif key == "user_event":
             revoke = f.obj(f.obj(value).get("revoke"))
             revoked_by = f.obj(revoke.get("source")).get("user_id")
@@ -225,21 +225,23 @@ def _parse_activity_api(data: dict[str, Any], account_id: str) -> ParsedBody:
         }
         kind = XAA_POST_EVENTS.get(event_type, MessageKind.MENTION)
         includes = f.obj(data.get("includes"))
-        _read(parsed, event_type, payload, _v2_post, kind, account_id, users, includes)
+        read_item(parsed, event_type, payload, v2_post, kind, account_id, users, includes)
     else:
         dm_users = f.obj(payload.get("users"))
         for event in f.items(payload.get("direct_message_events"), "payload.direct_message_events"):
-            _read(parsed, event_type, event, _dm_event, account_id, dm_users, True)
+            read_item(parsed, event_type, event, dm_event, account_id, dm_users, True)
     return parsed
 
 
-def _v2_post(
+def v2_post(
     post: dict[str, Any],
     kind: MessageKind,
     account_id: str,
     users: Mapping[str, Any],
     includes: Mapping[str, Any] | None = None,
 ) -> SocialMessage | Echo | str:
+    """An API v2 post (X Activity API payload, or a timeline item), its author looked up in `users` and
+    its media in `includes`; the brand's own post is an `Echo`."""
     author_id = f.required_id(post.get("author_id"), "payload.author_id")
     post_id = f.required_id(post.get("id"), "payload.id")
     refs = [r for r in f.optional_list(post.get("referenced_tweets")) if isinstance(r, dict)]
@@ -284,7 +286,9 @@ def _v2_post(
 
 
 # -- shared -----------------------------------------------------------------------------------------
-def _dm_event(event: Any, account_id: str, users: Mapping[str, Any], v2_users: bool) -> SocialMessage | str:
+def dm_event(event: Any, account_id: str, users: Mapping[str, Any], v2_users: bool) -> SocialMessage | str:
+    """A DM event in the Account Activity shape (`message_create`, which the X Activity API kept), with
+    `users` keyed by id (`v2_users`: each wrapped in `data`); the brand's own DMs are "echo"."""
     if not isinstance(event, dict):
         raise MalformedRequest("items must be objects")
     if event.get("type") != "message_create":

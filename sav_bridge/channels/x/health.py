@@ -6,7 +6,7 @@ Alerts are read from the store, so that every replica and `x status` agree. Thei
 
 | fact | value | written by |
 |---|---|---|
-| `x.webhook.last_event` | `{"at": epoch, …}`: the last body X's webhook delivered | the inbound flow (`flows.inbound.LAST_EVENT_FACT`) |
+| `x.webhook.last_event` | `{"at": epoch, …}`: the last body X's webhook delivered | the inbound flow (`facts.LAST_EVENT_FACT`) |
 | `x.webhook.status` | `{"id", "url", "valid", "registered", "checked_at"}` | `x provision`, `x status`, the webhook check |
 | `x.crc.last` | `{"at": epoch}`: our last answer to X's CRC | `GET /webhooks/x` |
 | `x.revoked` | `{"at": epoch, "account_id"}` | the inbound flow, on `user_event` / `oauth.revoke` of the brand |
@@ -40,8 +40,8 @@ from typing import Any
 import httpx
 
 from sav_bridge.channels.x.access import PAUSE_NAME
-from sav_bridge.channels.x.billing import EXHAUSTED_FACT
 from sav_bridge.channels.x.events import CHANNEL
+from sav_bridge.channels.x.facts import EXHAUSTED_FACT, LAST_EVENT_FACT
 from sav_bridge.channels.x.provision import BearerAuth, Webhook, XAdmin, webhook_url
 from sav_bridge.channels.x.tokens import SECRET_NAME
 from sav_bridge.config import Settings, XSettings
@@ -50,8 +50,6 @@ from sav_bridge.store import Store
 
 log = logging.getLogger(__name__)
 
-#: `flows.inbound.LAST_EVENT_FACT` (the flows import this module, so the name is repeated; a test pins it).
-LAST_EVENT_FACT = "x.webhook.last_event"
 WEBHOOK_FACT = "x.webhook.status"
 CRC_FACT = "x.crc.last"
 REVOKED_FACT = "x.revoked"

@@ -12,8 +12,10 @@ storage (`accept_x_body`: same event ids, so a message seen both ways makes one 
 when `x.budget` is reached (`billing`). The cursors (`x.poll.mentions`, `x.poll.dm_events`) live in
 `store.state` and are saved after every page, so a restart reads nothing twice and a walk interrupted
 by the budget or a page limit resumes where it stopped (`next_token`). One replica polls at a time:
-the lease `x.poll.lease` in `store.state`, renewed at every round and free again after three rounds
-without renewal.
+the lease `x.poll.lease` in `store.state`, renewed before every page (a round may outlast the lease)
+and free again after three intervals without renewal; a replica that finds it taken stops its round.
+A cursor never moves back: a replica that lost the lease in the middle of a page does not undo what
+the new holder saved.
 """
 
 from __future__ import annotations
@@ -28,20 +30,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sav_bridge.channels.x import fields as f
 from sav_bridge.channels.x.billing import Kind, Meter
-from sav_bridge.channels.x.client import XClient
+from sav_bridge.channels.x.client import XClient, next_token, rfc3339
 from sav_bridge.channels.x.events import CHANNEL, ParsedBody
+from sav_bridge.channels.x.facts import (
+    BACKFILL_FACT,
+    DM_EVENTS_CURSOR,
+    LAST_EVENT_FACT,
+    MENTIONS_CURSOR,
+    POLL_LEASE,
+)
 from sav_bridge.channels.x.polled import created_at, items, newest_id, parse_dm_events, parse_mentions
 from sav_bridge.config import XSettings
 from sav_bridge.errors import DeliveryError, RetryableError
-from sav_bridge.flows.inbound import LAST_EVENT_FACT, accept_x_body
+from sav_bridge.flows.inbound import accept_x_body
 from sav_bridge.metrics import Metrics
 from sav_bridge.store import Store
 
 log = logging.getLogger(__name__)
 
-LEASE = "x.poll.lease"
-BACKFILL_FACT = "x.backfill.last_at"
 #: How far before the last webhook body a backfill reads DMs: X stamps an event before delivering it.
 DELIVERY_MARGIN = 300.0
 
@@ -65,7 +73,7 @@ def timelines(account_id: str) -> tuple[Timeline, Timeline]:
     mentions = Timeline(
         "mentions",
         Kind.READ_MENTIONS,
-        "x.poll.mentions",
+        MENTIONS_CURSOR,
         f"/2/users/{account_id}/mentions",
         {
             "max_results": 100,
@@ -83,14 +91,15 @@ def timelines(account_id: str) -> tuple[Timeline, Timeline]:
     dm_events = Timeline(
         "dm_events",
         Kind.READ_DM_EVENTS,
-        "x.poll.dm_events",
+        DM_EVENTS_CURSOR,
         "/2/dm_events",
         {
             "max_results": 20,
             "event_types": "MessageCreate",
-            "dm_event.fields": "created_at,dm_conversation_id,event_type,id,text",
-            "expansions": "sender_id",
+            "dm_event.fields": "attachments,created_at,dm_conversation_id,entities,event_type,id,text",
+            "expansions": "sender_id,attachments.media_keys",
             "user.fields": "name,username",
+            "media.fields": "media_key,type,url,preview_image_url,variants,duration_ms",
         },
         False,
         parse_dm_events,
@@ -137,14 +146,13 @@ class Poller:
 
         Best effort, at shutdown: with the database already gone the lease simply runs out."""
         try:
-            await self.store.state.release_lease(LEASE, self.holder)
+            await self.store.state.release_lease(POLL_LEASE, self.holder)
         except Exception as exc:  # any driver's error: nothing to do about it while stopping
             log.info("X polling lease not released (%s); it runs out by itself", type(exc).__name__)
 
     async def tick(self) -> int:
         """One round, if this replica holds the lease; returns the messages accepted."""
-        lease = 3 * self.settings.poll_interval_seconds
-        if not await self.store.state.take_lease(LEASE, self.holder, lease):
+        if not await self._holding():
             return 0
         if self.settings.mode == "polling":
             return await self._read("poll", self.clock() - self.settings.backfill_hours * 3600, {})
@@ -175,49 +183,75 @@ class Poller:
             )
         return found
 
+    async def _holding(self) -> bool:
+        """Take or renew the lease; False when another replica holds it."""
+        lease = 3 * self.settings.poll_interval_seconds
+        return await self.store.state.take_lease(POLL_LEASE, self.holder, lease)
+
     async def _read(self, mode: str, floor_time: float, floor_ids: Mapping[str, Any]) -> int:
         found = 0
         for timeline in self.timelines:
             if self._resume_at.get(timeline.name, 0.0) > self.clock():
                 continue
             try:
-                found += await self._walk(timeline, mode, floor_time, floor_ids.get(timeline.name))
+                walked, holding = await self._walk(timeline, mode, floor_time, floor_ids.get(timeline.name))
             except DeliveryError as exc:
                 self.metrics.x_poll_failures.labels(timeline.name).inc()
                 if isinstance(exc, RetryableError) and exc.retry_after:
                     self._resume_at[timeline.name] = self.clock() + exc.retry_after
                 log.warning("X %s not read this round: %s", timeline.name, exc)
+                continue
+            found += walked
+            if not holding:
+                log.info("X polling: another replica holds the lease now; this round stops")
+                break
         return found
 
-    async def _walk(self, t: Timeline, mode: str, floor_time: float, floor_id: str | None) -> int:
-        """Read `t` newest first down to what was already seen (or `floor_time`), page by page."""
+    async def _walk(
+        self, t: Timeline, mode: str, floor_time: float, floor_id: str | None
+    ) -> tuple[int, bool]:
+        """Read `t` newest first down to what was already seen (or `floor_time`), page by page, while
+        this replica holds the lease. Returns the messages accepted and whether the lease is still held."""
         cursor = await self.store.state.get(t.fact)
         cursor = cursor if isinstance(cursor, dict) else {}
         last_id = newest_id([cursor.get("last_id"), floor_id])
         newest, token = cursor.get("newest_id"), cursor.get("next_token")
         found = 0
         for _ in range(t.max_pages):
+            if not await self._holding():
+                return found, False
             if not await self.meter.reads_allowed():
                 break
             params = dict(t.params)
             if t.takes_since_id and last_id:
                 params["since_id"] = last_id
             elif t.takes_since_id:
-                params["start_time"] = _rfc3339(floor_time)
+                params["start_time"] = rfc3339(floor_time)
             if token:
                 params["pagination_token"] = token
             page = await self.x.get_json(t.path, params)
             raw = [item for item in items(page) if isinstance(item, dict)]
             await self.meter.record_read(t.kind, [str(item.get("id")) for item in raw])
             newest = newest_id([newest, *(item.get("id") for item in raw)])
-            fresh = [item for item in raw if _after(item, last_id, floor_time)]
+            fresh, reached = _fresh(raw, last_id, floor_time)
             found += await self._accept(t, mode, {**page, "data": fresh})
-            token = _next_token(page)
-            if token is None or len(fresh) < len(raw):
-                await self.store.state.put(t.fact, {"last_id": newest_id([last_id, newest])})
+            token = next_token(page)
+            if token is None or reached:
+                await self._save(t, {"last_id": newest_id([last_id, newest])})
                 break
-            await self.store.state.put(t.fact, {"last_id": last_id, "newest_id": newest, "next_token": token})
-        return found
+            if not await self._save(t, {"last_id": last_id, "newest_id": newest, "next_token": token}):
+                break  # another replica read further meanwhile: this walk is behind it
+        return found, True
+
+    async def _save(self, t: Timeline, cursor: dict[str, Any]) -> bool:
+        """Save `t`'s cursor unless the stored one is already further (`last_id` newer): a replica that
+        lost the lease while a page was on its way must not move the new holder's cursor back."""
+        stored = await self.store.state.get(t.fact)
+        stored_last = stored.get("last_id") if isinstance(stored, dict) else None
+        if newest_id([stored_last, cursor["last_id"]]) not in (None, cursor["last_id"]):
+            return False
+        await self.store.state.put(t.fact, cursor)
+        return True
 
     async def _accept(self, t: Timeline, mode: str, page: Mapping[str, Any]) -> int:
         parsed = t.parse(page, self.settings.account_id)
@@ -229,20 +263,26 @@ class Poller:
         return result.accepted
 
 
-def _after(item: Mapping[str, Any], last_id: str | None, floor_time: float) -> bool:
-    """Whether an item is newer than what was read already and than the oldest time to take."""
-    item_id = item.get("id")
-    if last_id and (not isinstance(item_id, str) or not item_id.isdigit() or int(item_id) <= int(last_id)):
-        return False
-    when = created_at(item)
-    return when is None or when >= floor_time
+def _fresh(
+    raw: list[dict[str, Any]], last_id: str | None, floor_time: float
+) -> tuple[list[dict[str, Any]], bool]:
+    """The items of a page (newest first) that are newer than what was read already (`last_id`) and
+    than the oldest time to take, and whether the page reaches back to those (the walk ends there).
 
-
-def _next_token(page: Mapping[str, Any]) -> str | None:
-    meta = page.get("meta")
-    token = meta.get("next_token") if isinstance(meta, dict) else None
-    return token if isinstance(token, str) and token else None
-
-
-def _rfc3339(epoch: float) -> str:
-    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    An item whose id is no X id (`fields.optional_id`: '²' is not one) cannot be placed: it never ends
+    the walk, and it goes with the fresh items, to be set aside by the parser, when there are some."""
+    fresh: list[dict[str, Any]] = []
+    unplaced: list[dict[str, Any]] = []
+    reached = False
+    for item in raw:
+        item_id = f.optional_id(item.get("id"))
+        when = created_at(item)
+        if when is not None and when < floor_time:
+            reached = True
+        elif item_id is None and last_id:
+            unplaced.append(item)
+        elif last_id and item_id is not None and int(item_id) <= int(last_id):
+            reached = True
+        else:
+            fresh.append(item)
+    return (fresh + unplaced if fresh else fresh), reached

@@ -36,6 +36,11 @@ def linked(text: str) -> tuple[str, list[dict[str, Any]]]:
 
 
 class Envelopes(Media):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The media a customer attached to a DM, by DM event id (what `GET /2/dm_events` shows too).
+        self.dm_media: dict[str, Served] = {}
+
     def customer_post(
         self,
         who: Customer,
@@ -154,6 +159,7 @@ class Envelopes(Media):
         }
         if media is not None:
             served = self.serve(media, private=True, dm_id=event_id)
+            self.dm_media[event_id] = served
             message_data["text"] = f"{text} {served.tco}".strip()
             page = f"https://x.com/messages/media/{event_id}"
             message_data["attachment"] = {"type": "media", "media": self.v1_entity(served, page)}

@@ -22,8 +22,8 @@ class Reads(FakeXBase):
         if not allowed:
             return self.rate_limited(headers)
         q = request.url.params
-        fields, expansions = _listed(q.get("post.fields")), _listed(q.get("expansions"))
-        start, end = _epoch(q.get("start_time")), _epoch(q.get("end_time"))
+        fields, expansions = listed(q.get("post.fields")), listed(q.get("expansions"))
+        start, end = epoch(q.get("start_time")), epoch(q.get("end_time"))
         posts = [
             p
             for p in sorted(self.posts.values(), key=lambda p: int(p.id), reverse=True)
@@ -32,7 +32,7 @@ class Reads(FakeXBase):
             and (end is None or p.created_at <= end)
             and (not q.get("since_id") or int(p.id) > int(q["since_id"]))
             and (not q.get("until_id") or int(p.id) < int(q["until_id"]))
-            and not ("replies" in _listed(q.get("exclude")) and p.in_reply_to)
+            and not ("replies" in listed(q.get("exclude")) and p.in_reply_to)
         ]
         page, token = _page(posts, q.get("max_results", "10"), q.get("pagination_token"))
         data = [self._post_json(p, fields, expansions) for p in page]
@@ -50,11 +50,11 @@ class Reads(FakeXBase):
     def _post_json(self, post: Post, fields: set[str], expansions: set[str]) -> dict[str, Any]:
         item: dict[str, Any] = {
             "id": post.id,
-            "text": html.escape(_shortened(post.text), quote=False) + _media_link(post),
+            "text": html.escape(shortened(post.text), quote=False) + _media_link(post),
             "edit_history_post_ids": [post.id],
         }
         if "created_at" in fields:
-            item["created_at"] = _rfc3339(post.created_at)
+            item["created_at"] = rfc3339(post.created_at)
         if "author_id" in expansions:
             item["author_id"] = post.author_id
         if "referenced_posts" in expansions and post.in_reply_to:
@@ -67,19 +67,19 @@ class Reads(FakeXBase):
             return self.rate_limited(headers)
         participant = match["participant"]
         q = request.url.params
-        fields, expansions = _listed(q.get("dm_event.fields")), _listed(q.get("expansions"))
+        fields, expansions = listed(q.get("dm_event.fields")), listed(q.get("expansions"))
         sent = [(d["id"], self.account_id, d["text"]) for d in self.dms if d["to"] == participant]
         got = [(d["id"], participant, d["text"]) for d in self.received_dms if d["from"] == participant]
         events = sorted(sent + got, key=lambda e: int(e[0]), reverse=True)
-        if "MessageCreate" not in _listed(q.get("event_types", "MessageCreate")):
+        if "MessageCreate" not in listed(q.get("event_types", "MessageCreate")):
             events = []
         page, token = _page(events, q.get("max_results", "100"), q.get("pagination_token"))
         conversation = "-".join(sorted([participant, self.account_id]))
         data = []
         for event_id, sender, text in page:
-            item: dict[str, Any] = {"id": event_id, "event_type": "MessageCreate", "text": _shortened(text)}
+            item: dict[str, Any] = {"id": event_id, "event_type": "MessageCreate", "text": shortened(text)}
             if "created_at" in fields:
-                item["created_at"] = _rfc3339(self._dm_times.get(event_id, 0.0))
+                item["created_at"] = rfc3339(self._dm_times.get(event_id, 0.0))
             if "dm_conversation_id" in fields:
                 item["dm_conversation_id"] = conversation
             if "sender_id" in expansions:
@@ -93,16 +93,19 @@ class Reads(FakeXBase):
         )
 
 
-def _listed(value: str | None) -> set[str]:
+def listed(value: str | None) -> set[str]:
+    """A comma-separated query parameter (`post.fields`, `expansions`, ...) as a set."""
     return set(value.split(",")) if value else set()
 
 
-def _epoch(value: str | None) -> float | None:
+def epoch(value: str | None) -> float | None:
+    """An RFC 3339 `start_time`/`end_time` parameter as epoch seconds; None when absent."""
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if value else None
 
 
-def _rfc3339(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+def rfc3339(seconds: float) -> str:
+    """A time as X writes `created_at` (milliseconds, `Z`)."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _page(items: list[Any], max_results: str, token: str | None) -> tuple[list[Any], str | None]:
@@ -112,7 +115,7 @@ def _page(items: list[Any], max_results: str, token: str | None) -> tuple[list[A
     return items[start:end], (f"{end:016x}" if end < len(items) else None)
 
 
-def _shortened(text: str) -> str:
+def shortened(text: str) -> str:
     """`text` with each link wrapped in t.co, as X shows it to readers."""
     for url in sorted(extract_urls_with_indices(text), key=lambda u: u["indices"][0], reverse=True):
         start, end = url["indices"]

@@ -6,7 +6,9 @@
   15 minutes.
 - `GET /2/dm_events`: the brand's DM events of the last 30 days, newest first, with `max_results`
   (1 to 100, default 100), `pagination_token` and `event_types`; no `since_id` (X takes none); 15
-  requests per 15 minutes.
+  requests per 15 minutes. A customer's DM media: `attachments.media_keys` (`dm_event.fields`
+  `attachments`) resolved in `includes.media` (expansion `attachments.media_keys`), on ton.twitter.com,
+  and the t.co link X ends the text with, explained in `entities.urls` (field `entities`).
 - `billing`: what X would bill for each successful answer, by kind (the gateway's `x.prices` keys):
   requests, resources returned, and resources billed once per UTC day as X deduplicates them.
 
@@ -30,8 +32,9 @@ from twitter_text import extract_urls
 
 from sav_bridge.sandbox.base import Answer
 from sav_bridge.sandbox.x.base import Customer, FakeXBase, Post
-from sav_bridge.sandbox.x.media import Media
-from sav_bridge.sandbox.x.reads import _epoch, _listed, _rfc3339, _shortened
+from sav_bridge.sandbox.x.envelopes import linked
+from sav_bridge.sandbox.x.media import Media, Served
+from sav_bridge.sandbox.x.reads import epoch, listed, rfc3339, shortened
 
 DM_HISTORY = 30 * 86_400
 
@@ -76,6 +79,9 @@ class Billing:
 
 
 class Timelines(FakeXBase):
+    #: Customers' DM media by DM event id (`Envelopes.customer_dm` records them).
+    dm_media: dict[str, Served]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.billing = Billing()
@@ -124,7 +130,7 @@ class Timelines(FakeXBase):
         size = _size(q.get("max_results"), 10, 5)
         if size is None:
             return self.problem(400, "invalid-request", "max_results must be between 5 and 100", headers)
-        start, end = _epoch(q.get("start_time")), _epoch(q.get("end_time"))
+        start, end = epoch(q.get("start_time")), epoch(q.get("end_time"))
         before = _token(q.get("pagination_token")) or _int(q.get("until_id"))
         if q.get("pagination_token") and before is None:
             return self.problem(400, "invalid-request", "pagination_token is not valid", headers)
@@ -138,7 +144,7 @@ class Timelines(FakeXBase):
             and (end is None or p.created_at <= end)
         ]
         page = posts[:size]
-        fields, expansions = _listed(q.get("post.fields")), _listed(q.get("expansions"))
+        fields, expansions = listed(q.get("post.fields")), listed(q.get("expansions"))
         data = [self._mention_json(p, fields, expansions) for p in page]
         meta: dict[str, Any] = {"result_count": len(data)}
         if data:
@@ -159,12 +165,12 @@ class Timelines(FakeXBase):
     def _mention_json(self, post: Post, fields: set[str], expansions: set[str]) -> dict[str, Any]:
         item: dict[str, Any] = {
             "id": post.id,
-            "text": html.escape(_shortened(post.text), quote=False),
+            "text": html.escape(shortened(post.text), quote=False),
             "edit_history_post_ids": [post.id],
         }
         parent = self.posts.get(post.in_reply_to) if post.in_reply_to else None
         if "created_at" in fields:
-            item["created_at"] = _rfc3339(post.created_at)
+            item["created_at"] = rfc3339(post.created_at)
         if "conversation_id" in fields:
             item["conversation_id"] = self._root(post)
         if "entities" in fields:
@@ -230,27 +236,46 @@ class Timelines(FakeXBase):
             for e in sorted(sent + got, key=lambda e: int(e[0]), reverse=True)
             if (before is None or int(e[0]) < before) and self._dm_times.get(e[0], 0.0) >= oldest
         ]
-        if "MessageCreate" not in _listed(q.get("event_types", "MessageCreate")):
+        if "MessageCreate" not in listed(q.get("event_types", "MessageCreate")):
             events = []
         page = events[:size]
-        fields, expansions = _listed(q.get("dm_event.fields")), _listed(q.get("expansions"))
-        data = []
-        for event_id, sender, recipient, text in page:
-            item: dict[str, Any] = {"id": event_id, "event_type": "MessageCreate", "text": _shortened(text)}
-            if "created_at" in fields:
-                item["created_at"] = _rfc3339(self._dm_times.get(event_id, 0.0))
-            if "dm_conversation_id" in fields:
-                item["dm_conversation_id"] = "-".join(sorted([sender, recipient]))
-            if "sender_id" in expansions:
-                item["sender_id"] = sender
-            data.append(item)
+        fields, expansions = listed(q.get("dm_event.fields")), listed(q.get("expansions"))
+        data = [self._dm_json(event, fields, expansions) for event in page]
         meta: dict[str, Any] = {"result_count": len(data)}
         if len(events) > size:
             meta["next_token"] = _next(page[-1][0])
         answer: dict[str, Any] = {"data": data, "meta": meta} if data else {"meta": meta}
         if data and "sender_id" in expansions:
             answer["includes"] = {"users": self._users([e[1] for e in page])}
+        media = [self.dm_media[e[0]] for e in page if e[0] in self.dm_media]
+        if data and media and "attachments.media_keys" in expansions:
+            answer.setdefault("includes", {})["media"] = [Media.v2_include(m) for m in media]
         return httpx.Response(200, json=answer, headers=headers)
+
+    def _dm_json(
+        self, event: tuple[str, str, str, str], fields: set[str], expansions: set[str]
+    ) -> dict[str, Any]:
+        event_id, sender, recipient, text = event
+        text, urls = linked(text)
+        served = self.dm_media.get(event_id)
+        if served is not None:  # X ends the text with a t.co link to the DM's media
+            start = len(text) + 1 if text else 0
+            text = f"{text} {served.tco}".strip()
+            urls.append({"start": start, "end": len(text), "url": served.tco,
+                         "expanded_url": f"https://x.com/messages/media/{event_id}",
+                         "display_url": "pic.x.com/" + served.tco.rsplit("/", 1)[1]})  # fmt: skip
+        item: dict[str, Any] = {"id": event_id, "event_type": "MessageCreate", "text": text}
+        if "created_at" in fields:
+            item["created_at"] = rfc3339(self._dm_times.get(event_id, 0.0))
+        if "dm_conversation_id" in fields:
+            item["dm_conversation_id"] = "-".join(sorted([sender, recipient]))
+        if "entities" in fields and urls:
+            item["entities"] = {"urls": [{k: v for k, v in u.items() if k != "indices"} for u in urls]}
+        if "attachments" in fields and served is not None:
+            item["attachments"] = {"media_keys": [served.key]}
+        if "sender_id" in expansions:
+            item["sender_id"] = sender
+        return item
 
 
 def _size(value: str | None, default: int, low: int) -> int | None:
