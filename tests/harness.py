@@ -67,6 +67,13 @@ class Clock:
         self.now += seconds
 
 
+def pass_fault_time(sandbox: Sandbox, clock: Clock, settings: Settings) -> None:
+    """Injected failures take time on the test's clock: a timeout as long as the configured one."""
+    for fake in (sandbox.x, sandbox.helpdesk, sandbox.x_media):
+        fake.faults.pass_time = clock.advance
+        fake.faults.timeout_seconds = settings.x.timeout_seconds
+
+
 @dataclass
 class Gateway:
     settings: Settings
@@ -117,6 +124,7 @@ async def start_gateway(database_url: str, vendor_dir: Path | None, **env: str) 
     settings = load_settings(None, gateway_env(database_url, **env))
     clock = Clock()
     sandbox = Sandbox(settings, vendor_dir, clock)
+    pass_fault_time(sandbox, clock, settings)
     runtime = await Runtime.start(settings, transport=sandbox.transport(), clock=clock)
     app = create_app(settings, runtime)
     sandbox.reach_gateway(httpx.ASGITransport(app=app))  # X's CRC check calls the gateway back

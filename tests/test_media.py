@@ -286,3 +286,44 @@ async def test_with_oauth2_alone_a_dm_photo_is_a_line_saying_why(
     finally:
         await gateway.client.aclose()
         await gateway.runtime.close()
+
+
+# -- the note after a retry says what became of the image -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (PNG, "🖼️ With the image etapes.png."),
+        (b"MZ\x90\x00 not a png", "etapes.png (its content is not an image"),
+    ],
+    ids=["sent", "refused"],
+)
+async def test_the_note_after_a_lost_answer_says_what_became_of_the_image(
+    gw: Gateway, data: bytes, line: str
+) -> None:
+    await gw.post_x(gw.x.customer_post(CLAIRE, "@MaBanque comment faire ?"))
+    await gw.drain()
+    ticket = gw.only_ticket()
+    gw.x.faults.add(Fault("POST", POST, timeout=True, applied=True))
+    await answer_with_files(gw, ticket, [("etapes.png", "image/png", data)])
+    await gw.settle()  # the retry finds the post on X: nothing is prepared again
+    assert len(gw.x.brand_posts) == 1
+    [note] = [n for n in gw.zendesk.notes(ticket) if n.startswith("✅")]
+    assert line in note
+
+
+async def test_the_note_of_a_thread_retried_after_its_first_post_names_the_image(gw: Gateway) -> None:
+    await gw.post_x(gw.x.customer_post(CLAIRE, "@MaBanque comment faire ?"))
+    await gw.drain()
+    ticket = gw.only_ticket()
+    gw.x.faults.add(Fault("POST", POST, status=503, after=1))  # the second post waits for the job's retry
+    agent = gw.zendesk.add_agent("Amélie Jourdain", "amelie@mabanque.fr")
+    text = "Voici comment faire opposition depuis l'application, étape par étape. " * 6
+    gw.zendesk.agent_comment(ticket, agent, text.strip(), files=[("etapes.png", "image/png", PNG)])
+    await gw.ring(ticket)
+    await gw.settle()
+    posts = gw.x.brand_posts
+    assert len(posts) > 1 and gw.x.attached_bytes(posts[0].id) == [PNG]
+    [note] = [n for n in gw.zendesk.notes(ticket) if n.startswith("✅")]
+    assert "🖼️ With the image etapes.png." in note

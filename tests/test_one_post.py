@@ -15,7 +15,7 @@ from sav_bridge.app import create_app
 from sav_bridge.config import load_settings
 from sav_bridge.runtime import Runtime
 from sav_bridge.sandbox import Fault, Sandbox
-from tests.harness import CLAIRE, MARC, Clock, Gateway, gateway_env
+from tests.harness import CLAIRE, MARC, Clock, Gateway, gateway_env, pass_fault_time
 
 pytestmark = pytest.mark.asyncio
 
@@ -60,6 +60,7 @@ async def open_gateway(
     settings = load_settings(None, gateway_env(database_url))
     clock = clock or Clock()
     sandbox = sandbox or Sandbox(settings, vendor_dir, clock)
+    pass_fault_time(sandbox, clock, settings)
     transport: httpx.AsyncBaseTransport = sandbox.transport()
     if wrap:
         transport = AfterX(transport, *wrap)
@@ -301,12 +302,12 @@ async def test_read_back_waits_until_x_can_show_the_post(
     gw.x.faults.add(Fault("POST", POST, timeout=True, applied=True))
     await agent_answers(gw, ticket_id, "Nous regardons.")
     await gw.drain()
-    sent_at = gw.clock.now
+    lost_at = gw.clock.now  # the request gave up after x.timeout_seconds
     gw.clock.advance(3)  # the outbox's first retry comes within seconds
     await gw.drain()
     assert len(gw.x.calls("POST", POST)) == 1 and gw.x.calls("GET", TIMELINE) == []
     [job] = await gw.runtime.store.job_rows("pending")
-    assert job["next_attempt_at"] >= sent_at + 10
+    assert job["next_attempt_at"] >= lost_at + 10  # counted from the lost answer, not the send
     await gw.settle()
     assert len(gw.x.brand_posts) == 1 and len(posted_notes(gw, ticket_id)) == 1
 
@@ -324,3 +325,69 @@ async def test_reply_that_cannot_be_confirmed_tells_the_agent_it_may_be_on_x(
     assert len(gw.x.calls("POST", POST)) == 1
     [note] = gw.zendesk.notes(ticket_id)
     assert note.startswith("⚠️ Not confirmed on X") and "may have reached the customer" in note
+
+
+# -- X answers late and shows its writes later still ------------------------------------------------
+
+
+async def run_for(gw: Gateway, seconds: int) -> None:
+    """A worker that looks for due jobs every second of the test's clock, for `seconds`."""
+    for _ in range(seconds):
+        await gw.drain()
+        gw.clock.advance(1)
+    await gw.settle()
+
+
+@pytest.mark.parametrize("audience", ["reply", "dm"])
+async def test_a_write_x_answers_after_the_timeout_and_shows_late_is_made_once(
+    database_url: str, vendor_dir: Path | None, gateways: list[Gateway], audience: str
+) -> None:
+    gw = await open_gateway(database_url, vendor_dir)
+    gateways.append(gw)
+    gw.x.read_lag = 15  # readers see a write 15 s after X made it
+    if audience == "reply":
+        _, ticket_id = await public_ticket(gw)
+        path, reads = POST, TIMELINE
+    else:
+        ticket_id = await dm_ticket(gw)
+        path, reads = DM, DM_EVENTS
+    # X makes the write, but answers after 11 s: our request gave up at 10 s.
+    gw.x.faults.add(Fault("POST", path, timeout=True, applied=True, elapsed=11))
+    await agent_answers(gw, ticket_id, "Nous regardons votre demande.")
+    await run_for(gw, 120)
+    assert len(gw.x.brand_posts if audience == "reply" else gw.x.dms) == 1
+    assert len(gw.x.calls("POST", path)) == 1 and len(gw.x.calls("GET", reads)) == 1
+    assert len(posted_notes(gw, ticket_id)) == 1
+
+
+async def test_duplicate_refusal_while_x_still_hides_our_lost_post_is_read_again_not_reworded(
+    database_url: str, vendor_dir: Path | None, gateways: list[Gateway]
+) -> None:
+    gw = await open_gateway(database_url, vendor_dir)
+    gateways.append(gw)
+    gw.x.read_lag = 25  # longer than the wait before the first read-back
+    _, ticket_id = await public_ticket(gw)
+    gw.x.faults.add(Fault("POST", POST, timeout=True, applied=True))
+    await agent_answers(gw, ticket_id, "Merci de votre patience !")
+    await run_for(gw, 120)
+    [post] = gw.x.brand_posts
+    assert len(gw.x.calls("POST", POST)) == 2  # the resend was refused as a duplicate
+    assert posted_notes(gw, ticket_id) == [f"✅ Posted on X:\nhttps://x.com/MaBanque/status/{post.id}"]
+
+
+async def test_duplicate_refusal_x_never_explains_tells_the_agent_the_reply_may_be_on_x(
+    database_url: str, vendor_dir: Path | None, gateways: list[Gateway]
+) -> None:
+    gw = await open_gateway(database_url, vendor_dir)
+    gateways.append(gw)
+    gw.x.read_lag = 86_400  # X does not show the post all day
+    _, ticket_id = await public_ticket(gw)
+    gw.x.faults.add(Fault("POST", POST, timeout=True, applied=True))
+    await agent_answers(gw, ticket_id, "Merci de votre patience !")
+    await run_for(gw, 300)
+    assert len(gw.x.brand_posts) == 1 and len(gw.x.calls("POST", POST)) == 2
+    # one read after the lost answer, one after the refusal, then three spaced out: bounded
+    assert len(gw.x.calls("GET", TIMELINE)) == 5
+    [note] = gw.zendesk.notes(ticket_id)
+    assert note.startswith("⚠️ Not confirmed on X") and "may have reached the customer" in note
+    assert "reword" not in note

@@ -24,7 +24,7 @@ from sav_bridge.channels.x.events import CHANNEL
 from sav_bridge.channels.x.media import UPLOAD_MAX_BYTES, UPLOAD_TYPES, XMedia, size_text, sniff
 from sav_bridge.channels.x.text import DM_MAX_LENGTH, split_for_thread
 from sav_bridge.errors import PermanentError
-from sav_bridge.flows.once import Write, write_once
+from sav_bridge.flows.once import Carried, Write, write_once
 from sav_bridge.helpdesks import Helpdesk, WebhookNotice
 from sav_bridge.metrics import Metrics
 from sav_bridge.model import (
@@ -118,6 +118,16 @@ class Image:
     ref: AttachmentRef
     media_id: str | None = None
     refused: str | None = None
+
+    def outcome(self) -> dict[str, Any]:
+        """What became of it, kept with the write that carries it (`Write.prepare`'s answer)."""
+        return {"image": {"media_id": self.media_id, "refused": self.refused}}
+
+    def carried(self, carried: Mapping[str, Any]) -> None:
+        """Take what became of it from the write's result, which an earlier attempt may have made."""
+        outcome = carried.get("image")
+        if isinstance(outcome, dict):
+            self.media_id, self.refused = outcome.get("media_id"), outcome.get("refused")
 
 
 def choose_image(files: tuple[AttachmentRef, ...]) -> tuple[Image | None, list[str]]:
@@ -258,8 +268,11 @@ class OutboundFlow:
         posted: list[str] = []
         for index, part in enumerate(split_for_thread(body, signature)):
             key = f"post:{reply.ticket.helpdesk}:{reply.comment_id}:{index}"
-            post_id = await write_once(self.store, self._post_write(key, target, part, image))
-            image = None  # the first post carries it
+            written = await write_once(self.store, self._post_write(key, target, part, image))
+            post_id = written.id
+            if image is not None:  # the first post carries it: its result says how, whichever attempt made it
+                image.carried(written.carried)
+            image = None
             await self.store.link_message(CHANNEL, post_id, conv.thread_key, "out", reply.comment_id)
             posted.append(post_id)
             target = post_id
@@ -273,27 +286,29 @@ class OutboundFlow:
         prepare = self._uploader(image, for_dm=False) if image else None
         return Write(key, target, text, send, self.x.find_reply, prepare=prepare)
 
-    def _uploader(self, image: Image, for_dm: bool) -> Callable[[], Awaitable[None]]:
+    def _uploader(self, image: Image, for_dm: bool) -> Callable[[], Awaitable[Carried]]:
         """Download the agent's image, check what its bytes are, upload it to X (before the intent).
 
         An image that cannot go (gone, not really an image, refused by X) is left out and named in the
-        note; the reply goes out without it. A failure that may pass is retried with the job.
+        note; the reply goes out without it. A failure that may pass is retried with the job. What
+        became of the image is kept with the write, so a retry that finds the write done can say it.
         """
 
-        async def prepare() -> None:
+        async def prepare() -> Carried:
             image.media_id, image.refused = None, None
             if self.media is None:
-                return
+                return image.outcome()
             try:
                 file = await self.helpdesk.download_attachment(image.ref, UPLOAD_MAX_BYTES)
                 kind = sniff(file.data)
                 if kind not in UPLOAD_TYPES:
                     image.refused = f"its content is not an image X takes ({kind or 'unknown type'})"
-                    return
+                    return image.outcome()
                 image.media_id = await self.media.upload(replace(file, content_type=kind), for_dm)
             except PermanentError as exc:
                 log.info("image %s of comment left out: %s", image.ref.id, exc.detail)
                 image.refused = exc.detail
+            return image.outcome()
 
         return prepare
 
@@ -313,7 +328,10 @@ class OutboundFlow:
 
         prepare = self._uploader(image, for_dm=True) if image else None
         write = Write(key, participant, text, send, self.x.find_dm, "DM", prepare)
-        dm_id = await write_once(self.store, write)
+        written = await write_once(self.store, write)
+        dm_id = written.id
+        if image is not None:
+            image.carried(written.carried)
         await self.store.link_message(CHANNEL, dm_id, conv.thread_key, "out", reply.comment_id)
         return [dm_id]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -13,7 +14,9 @@ class Fault:
     """Make the next `times` matching requests fail.
 
     `applied=True` is the nasty case: the vendor does the work, then the answer is lost (5xx or
-    timeout), so a client that retries blindly would do it twice.
+    timeout), so a client that retries blindly would do it twice. A failure takes time on the plan's
+    clock, as it would on the client's: `elapsed` seconds, or by default the client's timeout for a
+    timeout (the work, if applied, is done at the start) and none for anything else.
     """
 
     method: str
@@ -26,11 +29,19 @@ class Fault:
     connect_error: bool = False
     applied: bool = False
     times: int = 1
+    #: Matching requests let through untouched before this fault strikes (the second post of a thread).
+    after: int = 0
+    #: Seconds the failing request takes before the client sees its failure (None: see above).
+    elapsed: float | None = None
+    #: The plan that handed it out, whose clock its time passes on.
+    plan: FaultPlan | None = field(default=None, repr=False, compare=False)
 
     def matches(self, request: httpx.Request) -> bool:
         return request.method == self.method and re.fullmatch(self.path, request.url.path) is not None
 
     def response(self, request: httpx.Request) -> httpx.Response:
+        if self.plan is not None:
+            self.plan.spend(self)
         if self.connect_error:
             raise httpx.ConnectError("injected connection refusal", request=request)
         if self.timeout:
@@ -41,14 +52,30 @@ class Fault:
 class FaultPlan:
     def __init__(self) -> None:
         self._faults: list[Fault] = []
+        #: Moves the fake's clock on (tests give their clock's `advance`); None: failures take no time.
+        self.pass_time: Callable[[float], None] | None = None
+        #: How long a timeout takes: the client's own timeout (`x.timeout_seconds` for X).
+        self.timeout_seconds = 10.0
 
     def add(self, fault: Fault) -> Fault:
+        fault.plan = self
         self._faults.append(fault)
         return fault
+
+    def spend(self, fault: Fault) -> None:
+        """Let the time `fault` takes pass, before its failure reaches the client."""
+        seconds = (
+            fault.elapsed if fault.elapsed is not None else self.timeout_seconds if fault.timeout else 0.0
+        )
+        if self.pass_time is not None and seconds > 0:
+            self.pass_time(seconds)
 
     def take(self, request: httpx.Request) -> Fault | None:
         for fault in self._faults:
             if fault.times > 0 and fault.matches(request):
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
                 fault.times -= 1
                 return fault
         return None

@@ -10,7 +10,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sav_bridge.model import Audience, Conversation, SocialUser, TicketRef
@@ -37,7 +37,10 @@ class Intent:
     """A post or DM about to be sent: enough to recognise it on X without keeping its text.
 
     `match_sha256` is the digest of the text in the form X gives it back (see
-    `sav_bridge.channels.x.readback`); `first_at` and `at` are the first and latest send attempts."""
+    `sav_bridge.channels.x.readback`); `first_at` is the first send attempt, `at` the start of the
+    latest, or its end once its answer was lost (a read-back counts from it); `misses` counts the
+    read-backs that found nothing since, `duplicate` says X refused the latest send as a duplicate;
+    `carried` is what the write carries besides its text (its image's fate), kept for the note."""
 
     key: str
     target: str
@@ -45,6 +48,9 @@ class Intent:
     match_sha256: str
     first_at: float
     at: float
+    misses: int = 0
+    duplicate: bool = False
+    carried: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -310,7 +316,14 @@ class Store:
             return json.loads(row["value"]) if row else None
 
     # -- intents: a write about to go out, kept until its result is recorded -------------------
-    async def record_intent(self, key: str, target: str, text_sha256: str, match_sha256: str) -> Intent:
+    async def record_intent(
+        self,
+        key: str,
+        target: str,
+        text_sha256: str,
+        match_sha256: str,
+        carried: dict[str, Any] | None = None,
+    ) -> Intent:
         """Note durably, before sending, what the write of `key` will look like once done.
 
         Called before every send: `first_at` stays the first attempt's time, so a read-back covers
@@ -319,30 +332,56 @@ class Store:
         async with self.db.transaction() as tx:
             row = await tx.fetchone("SELECT value FROM effects WHERE key = ?", (INTENT_PREFIX + key,))
             first_at = float(json.loads(row["value"])["first_at"]) if row else now
-            intent = Intent(key, target, text_sha256, match_sha256, first_at, now)
-            value = {
-                "target": target,
-                "text_sha256": text_sha256,
-                "match_sha256": match_sha256,
-                "first_at": first_at,
-                "at": now,
-            }
-            await tx.execute(
-                "INSERT INTO effects (key, value, created_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (INTENT_PREFIX + key, json.dumps(value), now),
-            )
+            intent = Intent(key, target, text_sha256, match_sha256, first_at, now, carried=carried)
+            await self._put_intent(tx, intent)
             return intent
 
     async def intent(self, key: str) -> Intent | None:
         """The write of `key` that was about to go out and has no recorded result yet."""
         async with self.db.transaction() as tx:
-            row = await tx.fetchone("SELECT value FROM effects WHERE key = ?", (INTENT_PREFIX + key,))
+            return await self._intent(tx, key)
+
+    async def mark_intent(self, key: str, misses: int = 0, duplicate: bool = False) -> None:
+        """The latest attempt of `key` ended without a known result: its time moves to now, so the
+        next read-back waits from the moment the answer was lost, not from when the send began."""
+        async with self.db.transaction() as tx:
+            intent = await self._intent(tx, key)
+            if intent is not None:
+                ended = replace(intent, at=self.clock(), misses=misses, duplicate=duplicate)
+                await self._put_intent(tx, ended)
+
+    async def _intent(self, tx: Tx, key: str) -> Intent | None:
+        row = await tx.fetchone("SELECT value FROM effects WHERE key = ?", (INTENT_PREFIX + key,))
         if row is None:
             return None
         data = json.loads(row["value"])
         return Intent(
-            key, data["target"], data["text_sha256"], data["match_sha256"], data["first_at"], data["at"]
+            key,
+            data["target"],
+            data["text_sha256"],
+            data["match_sha256"],
+            data["first_at"],
+            data["at"],
+            int(data.get("misses", 0)),
+            bool(data.get("duplicate", False)),
+            data.get("carried"),
+        )
+
+    async def _put_intent(self, tx: Tx, intent: Intent) -> None:
+        value = {
+            "target": intent.target,
+            "text_sha256": intent.text_sha256,
+            "match_sha256": intent.match_sha256,
+            "first_at": intent.first_at,
+            "at": intent.at,
+            "misses": intent.misses,
+            "duplicate": intent.duplicate,
+            "carried": intent.carried,
+        }
+        await tx.execute(
+            "INSERT INTO effects (key, value, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (INTENT_PREFIX + intent.key, json.dumps(value), self.clock()),
         )
 
     async def unconfirmed(self, key_prefix: str) -> list[str]:

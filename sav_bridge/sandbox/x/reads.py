@@ -17,6 +17,12 @@ from sav_bridge.sandbox.x.base import FakeXBase, Post
 
 
 class Reads(FakeXBase):
+    #: Seconds after a write before X shows it to readers (X's reads lag behind its writes).
+    read_lag = 0.0
+
+    def _shown(self, created_at: float) -> bool:
+        return created_at + self.read_lag <= self.clock()
+
     def _user_posts(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
         headers, allowed = self._rate("timeline")
         if not allowed:
@@ -28,6 +34,7 @@ class Reads(FakeXBase):
             p
             for p in sorted(self.posts.values(), key=lambda p: int(p.id), reverse=True)
             if p.author_id == match["user"]
+            and self._shown(p.created_at)
             and (start is None or p.created_at >= start)
             and (end is None or p.created_at <= end)
             and (not q.get("since_id") or int(p.id) > int(q["since_id"]))
@@ -68,7 +75,11 @@ class Reads(FakeXBase):
         participant = match["participant"]
         q = request.url.params
         fields, expansions = listed(q.get("dm_event.fields")), listed(q.get("expansions"))
-        sent = [(d["id"], self.account_id, d["text"]) for d in self.dms if d["to"] == participant]
+        sent = [
+            (d["id"], self.account_id, d["text"])
+            for d in self.dms
+            if d["to"] == participant and self._shown(self._dm_times.get(d["id"], 0.0))
+        ]
         got = [(d["id"], participant, d["text"]) for d in self.received_dms if d["from"] == participant]
         events = sorted(sent + got, key=lambda e: int(e[0]), reverse=True)
         if "MessageCreate" not in listed(q.get("event_types", "MessageCreate")):
