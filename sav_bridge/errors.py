@@ -4,6 +4,7 @@
     ├── ConfigError            bad or missing configuration key (start-up stops)
     ├── PolicyError            a policy document that does not validate (file, line, key)
     ├── UnknownHelpdesk        no plugin registered under that name
+    ├── BadJob                 a job whose own payload cannot be read (dead-lettered at once)
     ├── Unavailable            a dependency (the database) cannot be reached (start-up stops)
     ├── WebhookRejected        an inbound request we refuse; carries its HTTP status
     │   ├── Unauthorized       missing/forged signature, stale timestamp (401)
@@ -100,6 +101,11 @@ class MalformedRequest(WebhookRejected):
     """The request is authentic but does not follow the vendor's contract."""
 
     status_code = 400
+
+
+class BadJob(SavBridgeError):
+    """A job's own payload cannot be read (a missing key, a wrong type): every attempt would fail the
+    same way, so the outbox sends it to the dead letters at once instead of retrying it."""
 
 
 class DeliveryError(SavBridgeError):

@@ -2,8 +2,8 @@
 
 Retry schedule: exponential with full jitter, capped (`workers.max_backoff_seconds`); a vendor's own
 `Retry-After` wins. After `workers.max_attempts`, or at once for a `PermanentError`, the job is moved
-to the dead letters and `on_dead` runs (the flows tell the agent, in the ticket). A job whose own data
-cannot be processed (`UNFIXABLE`), or that crashes the same way twice, is buried at once: a dead job never
+to the dead letters and `on_dead` runs (the flows tell the agent, in the ticket). A job whose own payload
+cannot be read (`BadJob`), or that crashes the same way twice, is buried at once: a dead job never
 holds the later messages of its conversation. A job of a `Paused` destination (X refused the gateway's
 access) only waits: it uses up no attempt and never goes to the dead letters. Completion is
 fenced by the lease token, so a worker that lost its lease cannot overwrite a newer claimer.
@@ -18,15 +18,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sav_bridge.config import WorkerSettings
-from sav_bridge.errors import Paused, PermanentError, RetryableError
+from sav_bridge.errors import BadJob, Paused, PermanentError, RetryableError
 from sav_bridge.metrics import Metrics
 from sav_bridge.store import Job, NewJob, Store
+from sav_bridge.store.repository import storable_text
 
 log = logging.getLogger(__name__)
-
-#: Errors that say the job's own data is wrong: the next attempt would fail the same way, so the job goes
-#: to the dead letters at once instead of holding its conversation through every retry.
-UNFIXABLE: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError, AttributeError, LookupError)
 
 Handler = Callable[[Job], Awaitable[list[NewJob] | None]]
 DeadHandler = Callable[[Job, str], Awaitable[None]]
@@ -83,15 +80,13 @@ class Outbox:
             await self.store.reschedule(job, wait, str(exc), counted=False)
         except RetryableError as exc:
             await self._retry(job, str(exc), exc.retry_after)
-        except UNFIXABLE as exc:
-            log.exception("job %s (%s) cannot be processed", job.id, job.kind)
-            await self._give_up(
-                job, f"cannot be processed (no retry can fix it): {type(exc).__name__}: {exc}"
-            )
+        except BadJob as exc:
+            log.error("job %s (%s) cannot be processed: %s", job.id, job.kind, exc)
+            await self._give_up(job, f"cannot be processed (no retry can fix it): {exc}")
         except Exception as exc:
             log.exception("job %s (%s) crashed", job.id, job.kind)
             error = f"internal error: {type(exc).__name__}: {exc}"
-            if job.last_error == error[:2000]:  # stored truncated
+            if job.last_error == _stored(error):
                 await self._give_up(job, f"failed the same way twice: {error}")
             else:
                 await self._retry(job, error, None)
@@ -154,3 +149,8 @@ class Outbox:
             )
             for task in pending:
                 task.cancel()
+
+
+def _stored(error: str) -> str:
+    """An error as `last_error` keeps it, to compare with the previous attempt's."""
+    return storable_text(error[:2000])

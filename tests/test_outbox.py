@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from sav_bridge.store import Job, NewJob, open_store
 from tests.harness import Clock
 
 
-async def make(sqlite_url: str, handler, max_attempts: int = 3):  # type: ignore[no-untyped-def]
+async def make(sqlite_url: str, handler, max_attempts: int = 3, payload: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
     clock = Clock()
     store = await open_store(sqlite_url, clock)
     dead: list[tuple[int, str]] = []
@@ -24,7 +25,7 @@ async def make(sqlite_url: str, handler, max_attempts: int = 3):  # type: ignore
 
     outbox = Outbox(store, {"t": handler}, WorkerSettings(max_attempts=max_attempts, max_backoff_seconds=600),
                     Metrics(), on_dead, random.Random(7))  # fmt: skip
-    await store.enqueue([NewJob("t", {}, "k", "o")])
+    await store.enqueue([NewJob("t", payload or {}, "k", "o")])
     return store, outbox, clock, dead
 
 
@@ -89,18 +90,41 @@ async def test_attempts_are_capped(sqlite_url: str, error: Exception) -> None:
 
 
 @pytest.mark.parametrize(
-    "error", [KeyError("text"), TypeError("'int' object is not iterable"), ValueError("x")]
+    "reader",
+    [lambda p: p["text"], lambda p: int(p["ticket_id"]), lambda p: p["ticket_id"].upper(), lambda p: p + 1],
+    ids=["missing-key", "not-a-number", "wrong-type", "not-an-object"],
 )
-async def test_a_job_whose_data_cannot_be_processed_is_dead_at_once(
-    sqlite_url: str, error: Exception
-) -> None:
-    async def broken(job: Job) -> None:
-        raise error
+async def test_a_job_whose_payload_cannot_be_read_is_dead_at_once(sqlite_url: str, reader: Any) -> None:
+    async def reading(job: Job) -> None:
+        job.read(reader)
 
-    store, outbox, _, dead = await make(sqlite_url, broken, max_attempts=15)
+    store, outbox, _, dead = await make(sqlite_url, reading, max_attempts=15, payload={"ticket_id": ["x"]})
     await outbox.drain()
     assert await store.jobs_by_state() == {"dead": 1}
-    assert "no retry can fix it" in dead[0][1]
+    assert "no retry can fix it" in dead[0][1] and "unreadable payload" in dead[0][1]
+    await store.close()
+
+
+async def test_a_vendor_answer_of_an_unexpected_shape_is_retried_once_not_buried_at_once(
+    sqlite_url: str,
+) -> None:
+    async def odd_answer(job: Job) -> None:
+        raise KeyError("ticket")  # e.g. a proxy's error page instead of the vendor's JSON: may pass
+
+    store, outbox, _, dead = await make(sqlite_url, odd_answer, max_attempts=15)
+    await outbox.drain()
+    assert await store.jobs_by_state() == {"pending": 1} and dead == []
+    await store.close()
+
+
+async def test_an_error_with_nul_characters_is_kept_on_every_database(database_url: str) -> None:
+    async def failing(job: Job) -> None:
+        raise RetryableError("zendesk", "HTTP 502 <html>\x00\ud800 bad gateway</html>")
+
+    store, outbox, _, _ = await make(database_url, failing, max_attempts=15)
+    await outbox.drain()
+    [row] = await store.job_rows("pending")
+    assert "bad gateway" in row["last_error"] and "\x00" not in row["last_error"]
     await store.close()
 
 
@@ -125,7 +149,7 @@ async def test_a_dead_job_does_not_hold_the_later_jobs_of_its_conversation(sqlit
 
     async def handler(job: Job) -> None:
         if job.payload.get("poison"):
-            raise KeyError("user")
+            job.read(lambda p: p["user"])
         ran.append(job.idempotency_key)
 
     store, outbox, _, dead = await make(sqlite_url, handler)

@@ -121,7 +121,7 @@ class InboundFlow:
         self.media = media
 
     async def deliver(self, job: Job) -> list[NewJob] | None:
-        message, attachments = await self._with_media(SocialMessage.from_json(job.payload))
+        message, attachments = await self._with_media(job.read(SocialMessage.from_json))
         files: dict[str, Any] = {"attachments": attachments} if attachments else {}
         conv = await self.store.conversation(message.thread_key) or Conversation(
             thread_key=message.thread_key,

@@ -189,7 +189,7 @@ class OutboundFlow:
 
     async def ticket_changed(self, job: Job) -> list[NewJob]:
         """Turn a doorbell into one publish job per public agent comment not seen before."""
-        ticket = self._ticket(job.payload["ticket_id"])
+        ticket = self._ticket(job.read(lambda p: str(p["ticket_id"])))
         conv = await self.store.conversation_for_ticket(ticket)
         if conv is None:
             log.info("ticket %s is not linked to a social conversation; ignored", ticket.id)
@@ -206,13 +206,13 @@ class OutboundFlow:
         ]
 
     async def note(self, job: Job) -> None:
-        ticket = self._ticket(job.payload["ticket_id"])
+        ticket = self._ticket(job.read(lambda p: str(p["ticket_id"])))
         await self.helpdesk.add_internal_note(
-            ticket, job.payload["text"], job.idempotency_key, job.attempts > 1
+            ticket, job.read(lambda p: str(p["text"])), job.idempotency_key, job.attempts > 1
         )
 
     async def publish(self, job: Job) -> list[NewJob]:
-        reply = reply_from_json(job.payload)
+        reply = job.read(reply_from_json)
         conv = await self.store.conversation_for_ticket(reply.ticket)
         if conv is None:
             raise PermanentError("sav-bridge", "this ticket is not linked to an X conversation")
@@ -350,7 +350,7 @@ class OutboundFlow:
         """Tell the agent, in the ticket, that a reply will not go out (nothing is silently lost)."""
         if job.kind != JOB_PUBLISH_REPLY:
             return
-        reply = reply_from_json(job.payload)
+        reply = job.read(reply_from_json)
         text = f"⚠️ Not posted on X: {error}. The customer has not received this reply."
         prefix = f"{reply.ticket.helpdesk}:{reply.comment_id}"
         if await self.store.unconfirmed(f"post:{prefix}:") or await self.store.intent(f"dm:{prefix}"):

@@ -30,7 +30,7 @@ def noting_pauses(publish: Handler, store: Store) -> Handler:
         try:
             return await publish(job)
         except Paused as exc:
-            ticket = TicketRef(job.payload["helpdesk"], job.payload["ticket_id"])
+            ticket = job.read(lambda p: TicketRef(str(p["helpdesk"]), str(p["ticket_id"])))
             key = f"{ticket.helpdesk}:{ticket.id}:x-paused:{exc.since:.0f}"
             ordering = f"{ticket.helpdesk}:ticket:{ticket.id}:x-paused"
             await store.enqueue([note_job(ticket, WAITING_NOTE, key, ordering)])

@@ -11,13 +11,15 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
+from sav_bridge.errors import BadJob
 from sav_bridge.model import Audience, Conversation, SocialUser, TicketRef
 from sav_bridge.store.database import Database, Row, Tx
 from sav_bridge.store.facts import Secrets, State, Usage
 
 Clock = Callable[[], float]
+T = TypeVar("T")
 INTENT_PREFIX = "intent:"
 
 
@@ -67,6 +69,15 @@ class Job:
     #: What the previous attempt died of, if any.
     last_error: str | None = None
 
+    def read(self, reader: Callable[[dict[str, Any]], T]) -> T:
+        """`reader(payload)`, with a payload that does not fit it reported as `BadJob`."""
+        try:
+            return reader(self.payload)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BadJob(
+                f"{self.kind} job {self.id} has an unreadable payload: {type(exc).__name__}: {exc}"
+            ) from exc
+
 
 def _job(row: Row) -> Job:
     return Job(
@@ -92,6 +103,11 @@ def _conversation(row: Row) -> Conversation:
         last_customer_message_id=row["last_customer_message_id"],
         last_summoning_message_id=row["last_summoning_message_id"],
     )
+
+
+def storable_text(text: str) -> str:
+    """Text any database keeps: PostgreSQL refuses NUL, and no driver encodes a lone surrogate."""
+    return text.replace("\x00", "\\u0000").encode("utf-8", "replace").decode("utf-8")
 
 
 def _storable(body: bytes) -> str:
@@ -256,7 +272,7 @@ class Store:
                 await tx.execute(
                     "UPDATE jobs SET state = 'pending', next_attempt_at = ?, lease_until = NULL, last_error = ?,"
                     " attempts = attempts - ?, updated_at = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
-                    (at, error[:2000], refund, self.clock(), job.id, job.lease_token),
+                    (at, storable_text(error[:2000]), refund, self.clock(), job.id, job.lease_token),
                 )
             )
 
@@ -267,7 +283,7 @@ class Store:
                 await tx.execute(
                     "UPDATE jobs SET state = 'dead', lease_until = NULL, last_error = ?, updated_at = ?"
                     " WHERE id = ? AND lease_token = ? AND state = 'running'",
-                    (error[:2000], self.clock(), job.id, job.lease_token),
+                    (storable_text(error[:2000]), self.clock(), job.id, job.lease_token),
                 )
             )
 
