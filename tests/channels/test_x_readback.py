@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -20,6 +22,18 @@ def test_a_post_is_recognised_through_t_co_links_and_html_escapes() -> None:
 
 def test_a_dm_typed_with_a_literal_entity_is_recognised_unescaped() -> None:
     assert find([Written("7", "R&amp;D ^AJ", "42")], "42", match_digest("R&amp;D ^AJ")) == "7"
+
+
+def test_a_reply_is_recognised_behind_the_mentions_x_puts_in_front_of_it(
+    vendor_file: Callable[[str], Path],
+) -> None:
+    # X's own sample: a reply's text starts with the @name it answers (`display_text_range` starts after).
+    sample = json.loads(vendor_file("x/samples/xaa__post.reply.create.json").read_text())["data"]["payload"]
+    mention, sent = sample["text"].split(" ", 1)
+    assert mention.startswith("@") and sample["display_text_range"][0] > 0
+    assert find([Written("7", sample["text"], "42")], "42", match_digest(sent)) == "7"
+    assert find([Written("7", "@claire_d @MaBanque_aide Merci &amp; bonne soirée ^AJ", "42")], "42",
+                match_digest("Merci & bonne soirée ^AJ")) == "7"  # fmt: skip
 
 
 def test_same_text_elsewhere_or_other_text_here_is_not_ours() -> None:

@@ -8,8 +8,8 @@ white space collapsed. A text read back matches when its comparable form, taken 
 HTML-unescaped, has that digest; both are tried because DM text is not escaped and an agent may type
 "&amp;" literally. A match also needs the same target (the post answered, or the DM's participant)
 within the intent's time window, so two replies differing only in a link cannot be confused in practice.
-A post with an image comes back with one more t.co link at the end of its text, pointing at the image:
-the text is also tried without it.
+A post with an image comes back with one more t.co link at the end of its text, pointing at the image,
+and a reply with the @names it answers in front of its text: the text is also tried without them.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from twitter_text import extract_urls_with_indices
 _URL = "\x00url\x00"
 _SPACES = re.compile(r"\s+")
 _MEDIA_LINK = re.compile(r"\s*https://t\.co/[A-Za-z0-9]+\s*$")
+#: X starts a reply's text with the @names it answers ("@claire_d Merci…", `display_text_range` then
+#: starting after them): they were not in the text we sent.
+_REPLY_MENTIONS = re.compile(r"^(?:@[A-Za-z0-9_]{1,15}\s+)+")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ def is_match(written: Written, target: str, digest: str) -> bool:
         return False
     texts = {written.text, html.unescape(written.text)}
     texts |= {_MEDIA_LINK.sub("", text) for text in texts}
+    texts |= {_REPLY_MENTIONS.sub("", text) for text in texts}
     return digest in {match_digest(text) for text in texts}
 
 
