@@ -23,9 +23,9 @@ from sav_bridge.channels.x.health import CRC_FACT
 from sav_bridge.channels.x.signing import SIGNATURE_HEADER, crc_response, verify_signature
 from sav_bridge.config import Settings
 from sav_bridge.errors import (
+    DeliveryError,
     MalformedRequest,
     PayloadTooLarge,
-    RetryableError,
     UnsupportedMediaType,
     WebhookRejected,
 )
@@ -35,6 +35,9 @@ from sav_bridge.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+#: X's CRC tokens are short; anything much longer is not X.
+MAX_CRC_TOKEN = 512
+CRC_RECORD_INTERVAL = 60.0
 JSON_TYPES = frozenset({"application/json", "text/json"})
 
 
@@ -63,8 +66,16 @@ async def x_crc(request: Request) -> Response:
     token = request.query_params.get("crc_token")
     if not token:
         raise MalformedRequest("crc_token query parameter is required")
+    if len(token) > MAX_CRC_TOKEN:
+        raise MalformedRequest(f"crc_token is longer than {MAX_CRC_TOKEN} characters")
     answer = crc_response(runtime.settings.x.consumer_secret.reveal(), token)
-    # Answered from memory first (X waits 10 s at most); `x status` then shows when X last checked.
+    # Answered from memory first (X waits 10 s at most); `x status` then shows when a CRC check was
+    # last answered. Anyone may send one (X does not sign them), so the fact is a hint, written at most
+    # once a minute per process: unsigned requests cannot make the database busy.
+    now = runtime.clock()
+    if now - request.app.state.crc_recorded_at < CRC_RECORD_INTERVAL:
+        return JSONResponse(answer)
+    request.app.state.crc_recorded_at = now
     return JSONResponse(answer, background=BackgroundTask(_crc_answered, runtime))
 
 
@@ -136,9 +147,11 @@ async def x_oauth_callback(request: Request) -> Response:
     if connector is None:
         return PlainTextResponse("This gateway does not use OAuth 2.0 (x.auth is oauth1).", 404)
     params = request.query_params
+    if not params.get("code") and not params.get("error"):
+        return PlainTextResponse("X is not connected: X's redirect carries neither a code nor an error.", 400)
     try:
         await connector.complete(params.get("state", ""), params.get("code", ""), params.get("error"))
-    except (ConnectFailed, RetryableError) as exc:
+    except (ConnectFailed, DeliveryError) as exc:
         log.warning("X authorisation not completed: %s", exc)
         return PlainTextResponse(f"X is not connected: {exc}", 400)
     return PlainTextResponse(
@@ -177,7 +190,13 @@ async def rejected(request: Request, exc: Exception) -> Response:
     )
     if runtime is not None:
         runtime.metrics.webhooks_rejected.labels(source, str(exc.status_code)).inc()
-    log.warning("rejected %s %s: %s", request.method, request.url.path, exc.reason)
+    log.warning(
+        "rejected %s %s: %s",
+        request.method,
+        request.url.path,
+        exc.reason,
+        extra={"request_id": getattr(request.state, "request_id", None)},
+    )
     return JSONResponse({"error": exc.reason}, exc.status_code)
 
 
@@ -212,6 +231,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, **runtime_opt
         middleware=[Middleware(AccessLog)],
         lifespan=lifespan,
     )
+    app.state.crc_recorded_at = float("-inf")
     if runtime is not None:
         app.state.runtime = runtime
     return app

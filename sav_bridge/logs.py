@@ -101,6 +101,7 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id  # `request.state.request_id` for handlers
         started = time.perf_counter()
         status = 500
 

@@ -77,6 +77,8 @@ async def test_log_lines_are_json_with_iso_utc_times_and_one_access_line_per_req
     assert access[1]["request_id"] == "abc-42" and refused.headers["x-request-id"] == "abc-42"
     assert re.fullmatch(r"[0-9a-f]{32}", str(access[0]["request_id"]))
     assert all(isinstance(r["duration_ms"], float) for r in access)
+    [refusal] = [r for r in records if str(r["message"]).startswith("rejected POST /webhooks/x")]
+    assert refusal["request_id"] == "abc-42"  # the refusal's line and its access line tie together
     text = captured.getvalue()
     assert "challenge-secret-123" not in text and "Zm9yZ2Vk" not in text  # no query, no signature
 

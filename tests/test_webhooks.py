@@ -220,3 +220,20 @@ async def test_a_revocation_without_for_user_id_is_acknowledged_and_alerts(
     assert response.status_code == 200 and response.json()["dropped"] == {"revoke": 1}
     metrics = (await sqlite_gateway.client.get("/metrics")).text
     assert "sav_bridge_x_revocations_total 1.0" in metrics
+
+
+async def test_crc_tokens_are_bounded_and_unsigned_crc_requests_write_at_most_once_a_minute(
+    sqlite_gateway: Gateway,
+) -> None:
+    too_long = await sqlite_gateway.client.get("/webhooks/x", params={"crc_token": "a" * 60_000})
+    assert too_long.status_code == 400 and "longer than" in too_long.json()["error"]
+    for token in ("first", "second", "third"):
+        response = await sqlite_gateway.client.get("/webhooks/x", params={"crc_token": token})
+        assert response.json() == {"response_token": sign(CONSUMER_SECRET, token.encode())}
+    state = sqlite_gateway.runtime.store.state
+    first = await state.get("x.crc.last")
+    assert first is not None
+    sqlite_gateway.clock.advance(61)
+    await sqlite_gateway.client.get("/webhooks/x", params={"crc_token": "later"})
+    later = await state.get("x.crc.last")
+    assert later is not None and later["at"] == first["at"] + 61

@@ -15,7 +15,7 @@ from sav_bridge.channels.x.access import RECHECK_SECONDS
 from sav_bridge.channels.x.connect import run_connect
 from sav_bridge.channels.x.tokens import SECRET_NAME
 from sav_bridge.flows.paused import WAITING_NOTE
-from sav_bridge.sandbox import FakeX
+from sav_bridge.sandbox import FakeX, Fault
 from tests.channels.x_auth_helpers import reply_round, start_oauth2_gateway
 from tests.harness import Gateway
 
@@ -108,6 +108,36 @@ async def test_connect_through_the_gateway_callback(
         assert await command == 0
         await assert_posts_and_keeps_tokens_secret(gw, caplog)
     finally:
+        await gw.client.aclose()
+        await gw.runtime.close()
+
+
+async def test_a_callback_without_code_or_with_a_failing_token_endpoint_is_a_clear_400(
+    sqlite_url: str, vendor_dir: Path | None
+) -> None:
+    gw = await start_oauth2_gateway(sqlite_url, vendor_dir, seed=False)
+    out = io.StringIO()
+
+    async def fast(_: float) -> None:
+        await asyncio.sleep(0.01)
+
+    command = asyncio.create_task(
+        run_connect(gw.settings, None, False, 10, io.StringIO(), out, gw.sandbox.transport(), gw.clock, fast)
+    )
+    try:
+        while consent_url(out) is None:
+            await asyncio.sleep(0.01)
+        query = urlsplit(gw.x.approve(str(consent_url(out)))).query
+        state = next(p.split("=", 1)[1] for p in query.split("&") if p.startswith("state="))
+        no_code = await gw.client.get(f"/oauth/x/callback?state={state}")
+        assert no_code.status_code == 400 and "neither a code nor an error" in no_code.text
+        assert gw.x.calls("POST", "/2/oauth2/token") == []  # nothing was asked of X
+        gw.x.faults.add(Fault("POST", "/2/oauth2/token", status=404, body='{"error": "not found"}'))
+        refused = await gw.client.get(f"/oauth/x/callback?{query}")
+        assert refused.status_code == 400 and refused.text.startswith("X is not connected")
+    finally:
+        command.cancel()
+        await asyncio.gather(command, return_exceptions=True)
         await gw.client.aclose()
         await gw.runtime.close()
 
