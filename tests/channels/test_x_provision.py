@@ -174,6 +174,9 @@ async def test_a_refused_token_is_configuration_and_silence_is_unavailability(
     [
         (["--public-url", "http://sav.example.com"], 2, "sav-bridge: config: --public-url: must be an https URL without a port, as X requires"),
         (["--public-url", "https://sav.example.com:8443"], 2, "sav-bridge: config: --public-url: must be an https URL without a port, as X requires"),
+        (["--public-url", "https://sav.example.com/a?b=c"], 2, "sav-bridge: config: --public-url: must be the gateway's base URL, without ?query or #fragment"),
+        (["--public-url", "https://sav.example.com/#x"], 2, "sav-bridge: config: --public-url: must be the gateway's base URL, without ?query or #fragment"),
+        (["--public-url", "https://sav.example.com/" + "a" * 200], 2, "sav-bridge: config: --public-url: makes a webhook URL over X's 200 characters"),
     ],
 )  # fmt: skip
 def test_x_refuses_what_it_documents_and_we_say_it_first(

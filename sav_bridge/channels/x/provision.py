@@ -76,12 +76,21 @@ class Webhook:
         return cls(str(item.get("id", "")), str(item.get("url", "")), item.get("valid") is True)
 
 
+#: X's CreateWebhooksRequest: `url` of 200 characters at most (CONTRACTS §1.3).
+MAX_WEBHOOK_URL = 200
+
+
 def webhook_url(public_url: str) -> str:
     """Where X posts events: the gateway's public base URL plus `/webhooks/x`. X wants https and no port."""
+    base = urlsplit(public_url)
+    if base.query or base.fragment:
+        raise ConfigError("--public-url", "must be the gateway's base URL, without ?query or #fragment")
     url = public_url.rstrip("/") + WEBHOOK_PATH
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname or parts.port is not None:
         raise ConfigError("--public-url", "must be an https URL without a port, as X requires")
+    if len(url) > MAX_WEBHOOK_URL:
+        raise ConfigError("--public-url", f"makes a webhook URL over X's {MAX_WEBHOOK_URL} characters")
     return url
 
 
