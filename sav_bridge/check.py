@@ -17,12 +17,15 @@ import httpx
 
 from sav_bridge.channels.x.auth import unpaused_auth
 from sav_bridge.channels.x.client import XClient
+from sav_bridge.channels.x.health import webhook_problem
+from sav_bridge.channels.x.tokens import grant_problem
+from sav_bridge.channels.x.vault import Vault
 from sav_bridge.cli import EXIT_CONFIG, EXIT_UNAVAILABLE, vendor_dir_from_env
 from sav_bridge.config import ENV_PREFIX, Settings, load_settings
 from sav_bridge.errors import DeliveryError
 from sav_bridge.helpdesks import available, load_helpdesk
 from sav_bridge.policy import Policy
-from sav_bridge.store import open_store
+from sav_bridge.store import Store, open_store
 
 EXIT_OK = 0
 
@@ -43,6 +46,9 @@ async def run_check(
     out.write(f"helpdesk plugin: {settings.helpdesk} (installed: {', '.join(sorted(available()))})\n")
     policy = Policy.from_file(settings.policy_path)
     out.write(f"policy: {settings.policy_path}: ok (version {policy.version})\n")
+    problem = webhook_problem(settings)
+    if problem is not None:  # serve runs, without the webhook check, and says the same in a warning
+        out.write(f"x webhook: WARNING {problem}\n")
     if not online:
         out.write("credentials: not tried (add --online to try them)\n")
         return EXIT_OK
@@ -58,7 +64,7 @@ async def run_check(
         try:
             codes = [
                 await _try(settings.helpdesk, helpdesk.check_credentials, out, err),
-                await _try("x", lambda: _x_account(x, settings), out, err),
+                await _try("x", lambda: _x_account(x, settings, store), out, err),
             ]
         finally:
             if store is not None:
@@ -66,7 +72,12 @@ async def run_check(
     return max(codes, key=lambda code: (code != EXIT_OK, code == EXIT_CONFIG))
 
 
-async def _x_account(x: XClient, settings: Settings) -> str:
+async def _x_account(x: XClient, settings: Settings, store: Store | None) -> str:
+    if store is not None and settings.secrets_key is not None:
+        # Said as such, not as X refusing a token: no request could carry one.
+        problem = await grant_problem(store, Vault(settings.secrets_key))
+        if problem is not None:
+            raise _Mismatch(problem)
     user_id, username = await x.verify_credentials()
     if user_id != settings.x.account_id:
         raise _Mismatch(f"the token belongs to @{username} (id {user_id}), not to x.account_id")
@@ -74,7 +85,8 @@ async def _x_account(x: XClient, settings: Settings) -> str:
 
 
 class _Mismatch(Exception):
-    """The credentials work but for another account than the configuration names."""
+    """The credentials work but for another account than the configuration names, or there are none
+    to try (OAuth 2.0 not connected, or its tokens sealed with another `secrets_key`)."""
 
 
 async def _try(name: str, probe: Callable[[], Awaitable[str]], out: TextIO, err: TextIO) -> int:

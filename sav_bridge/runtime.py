@@ -118,7 +118,9 @@ class Runtime:
         )
         metrics.policy.info({"version": policy.version, "source": policy.source})
         probes = health_probes(settings, store, http, access.keep_fresh if access.keeper else None)
-        health = Health(store, metrics, settings.x, clock, probes)
+        vault = access.keeper.vault if access.keeper else None
+        health = Health(store, metrics, settings.x, clock, probes, vault)
+        x.meter.on_change = health.check  # the budget alert in /readyz as soon as polling stops
         return cls(
             settings,
             store,

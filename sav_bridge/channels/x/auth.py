@@ -23,7 +23,7 @@ import httpx
 from authlib.oauth1 import ClientAuth
 
 from sav_bridge.channels.x.access import FIX_OAUTH1, FIX_OAUTH2, AccessGate
-from sav_bridge.channels.x.connect import Connector
+from sav_bridge.channels.x.connect import Connector, connector_for
 from sav_bridge.channels.x.oauth2 import OAuth2Client
 from sav_bridge.channels.x.tokens import AccessLost, TokenKeeper
 from sav_bridge.channels.x.vault import Vault
@@ -155,7 +155,8 @@ async def x_access(settings: Settings, store: Store, http: httpx.AsyncClient, me
         # OAuth 2.0 deployment fetches it only if the OAuth 1.0a keys are set as well.
         keys = x.consumer_key and x.access_token and x.access_token_secret
         media = oauth1(settings, None) if keys else None
-        return XAccess(OAuth2(keeper, gate), gate, keeper, Connector(store, keeper, gate), media)
+        connector = connector_for(settings, store, keeper, gate, http)
+        return XAccess(OAuth2(keeper, gate), gate, keeper, connector, media)
     gate = AccessGate(store, metrics, FIX_OAUTH1)
     return XAccess(oauth1(settings, gate), gate, media=oauth1(settings, None))
 

@@ -16,7 +16,7 @@ confirm a write, are never stopped by it. X bills a resource read several times 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -107,6 +107,8 @@ class Meter:
         self.metrics = metrics
         self.prices = prices_micros(prices)
         self.budget = budget
+        #: Called when the month's cap is reached or cleared (`Health.check`: the alert shows at once).
+        self.on_change: Callable[[], Awaitable[object]] | None = None
 
     async def record_write(self, kind: Kind) -> None:
         """One billed write that X accepted."""
@@ -162,6 +164,7 @@ class Meter:
             if fact is not None:
                 await self.store.state.delete(EXHAUSTED_FACT)
                 log.info("X budget: room again this month (%s); polling resumes", usage.month)
+                await self._changed()
             return True
         self.metrics.x_budget_exhausted.set(1)
         if not isinstance(fact, dict) or fact.get("month") != usage.month:
@@ -180,4 +183,9 @@ class Meter:
                 "agent replies still post",
                 reached,
             )
+            await self._changed()
         return False
+
+    async def _changed(self) -> None:
+        if self.on_change is not None:
+            await self.on_change()

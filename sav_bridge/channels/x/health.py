@@ -19,11 +19,18 @@ The alerts, by metric label (`sav_bridge_x_alert{name}` is 1 while one is on):
   `USUAL_EVENTS` events in the 7 days before the last one (the events table, plus `x.event.last`);
 - `webhook_invalid`: X says the webhook is invalid (a CRC failed) or has none registered;
 - `revoked`: the brand revoked the app; clears when a message arrives after it;
+- `not_connected` (`x.auth: oauth2`): no grant is stored (`x connect` never ran) or it cannot be
+  decrypted with `secrets_key`; `token_expiring` and `token_refused` follow from it and are not raised;
 - `token_expiring` (`x.auth: oauth2`): the stored access token (`tokens.SECRET_NAME`, its row's
   `expires_at`) expires within half of `x.refresh_margin_seconds` (`token_warn_seconds`); the health
   task refreshes it before it comes within the margin (a `Probe`), so this means the refresh fails;
 - `token_refused`: X refuses the brand's credentials;
-- `budget_exhausted`: polling stopped by `x.budget`.
+- `budget_exhausted`: polling stopped by `x.budget`. The billing meter logs its one line and has the
+  alert evaluated at once (`Health.check`), so `/readyz` shows it with the gauge.
+
+`serve` never fails for the webhook check: it is skipped, with one warning, when `public_url` is not an
+address X accepts for a webhook, and in sandbox mode (the X fake holds no webhook, and `x provision`
+refuses to run there).
 """
 
 from __future__ import annotations
@@ -43,8 +50,10 @@ from sav_bridge.channels.x.access import PAUSE_NAME
 from sav_bridge.channels.x.events import CHANNEL
 from sav_bridge.channels.x.facts import EXHAUSTED_FACT, LAST_EVENT_FACT
 from sav_bridge.channels.x.provision import BearerAuth, Webhook, XAdmin, webhook_url
-from sav_bridge.channels.x.tokens import SECRET_NAME
+from sav_bridge.channels.x.tokens import SECRET_NAME, grant_problem
+from sav_bridge.channels.x.vault import Vault
 from sav_bridge.config import Settings, XSettings
+from sav_bridge.errors import ConfigError
 from sav_bridge.metrics import Metrics
 from sav_bridge.store import Store
 
@@ -58,7 +67,17 @@ TOKEN_SECRET = SECRET_NAME
 #: X refused the brand's credentials and the X destination is paused.
 TOKEN_REFUSED_FACT = PAUSE_NAME
 
-ALERTS = ("quiet", "webhook_invalid", "revoked", "token_expiring", "token_refused", "budget_exhausted")
+ALERTS = (
+    "quiet",
+    "webhook_invalid",
+    "revoked",
+    "not_connected",
+    "token_expiring",
+    "token_refused",
+    "budget_exhausted",
+)
+#: Alerts whose cause logs its own error line when it starts (`billing.Meter`): no second line here.
+LOGGED_BY_CAUSE = frozenset({"budget_exhausted"})
 #: "Usually gets some": at least this many events in the week before the last one (one a day).
 USUAL_EVENTS = 7
 USUAL_WINDOW = 7 * 24 * 3600.0
@@ -107,8 +126,14 @@ async def activity(store: Store) -> Activity:
     return Activity(last_message, fact_time(await store.state.get(LAST_EVENT_FACT)), usual)
 
 
-async def evaluate(store: Store, x: XSettings, now: float) -> list[Alert]:
-    """The alerts on at `now`, in `ALERTS` order; reads the store only."""
+def vault(settings: Settings) -> Vault | None:
+    """What opens the stored OAuth 2.0 grant (None without `secrets_key`)."""
+    return Vault(settings.secrets_key) if settings.secrets_key is not None else None
+
+
+async def evaluate(store: Store, x: XSettings, now: float, vault: Vault | None = None) -> list[Alert]:
+    """The alerts on at `now`, in `ALERTS` order; reads the store only. `vault` (OAuth 2.0) tells
+    whether the stored grant can be decrypted; without it, `not_connected` only sees a missing one."""
     alerts: list[Alert] = []
     seen = await activity(store)
     last, usual = seen.last, seen.usual
@@ -153,6 +178,10 @@ async def evaluate(store: Store, x: XSettings, now: float) -> list[Alert]:
             )
         )
     grant = await store.secrets.get(TOKEN_SECRET) if x.auth == "oauth2" else None
+    problem = await grant_problem(store, vault) if x.auth == "oauth2" else None
+    if problem is not None and (grant is None or vault is not None):
+        alerts.append(Alert("not_connected", f"X {problem}", None))
+        return alerts + await _budget(store)
     expires = grant.expires_at if grant is not None else None
     warn = token_warn_seconds(x)
     if expires is not None and expires - now <= warn:
@@ -176,17 +205,18 @@ async def evaluate(store: Store, x: XSettings, now: float) -> list[Alert]:
                 fact_time(refused, "since"),
             )
         )
+    return alerts + await _budget(store)
+
+
+async def _budget(store: Store) -> list[Alert]:
     exhausted = await store.state.get(EXHAUSTED_FACT)
-    if isinstance(exhausted, dict):
-        alerts.append(
-            Alert(
-                "budget_exhausted",
-                f"X budget reached ({exhausted.get('reached')}): polling stopped until next month or a "
-                "higher x.budget; replies still post",
-                fact_time(exhausted),
-            )
-        )
-    return alerts
+    if not isinstance(exhausted, dict):
+        return []
+    message = (
+        f"X budget reached ({exhausted.get('reached')}): polling stopped until next month or a "
+        "higher x.budget; replies still post"
+    )
+    return [Alert("budget_exhausted", message, fact_time(exhausted))]
 
 
 def token_warn_seconds(x: XSettings) -> float:
@@ -228,7 +258,10 @@ def health_probes(
     access is paused), so that a quiet gateway does not let it lapse."""
     probes: list[Probe] = []
     x = settings.x
-    if x.bearer_token is not None and x.mode != "polling":
+    problem = webhook_problem(settings)
+    if problem is not None:
+        log.warning("X webhook check skipped: %s", problem)
+    elif x.bearer_token is not None and x.mode != "polling" and not settings.sandbox:
         admin = XAdmin(http, x, BearerAuth(x.bearer_token.reveal()))
         url = webhook_url(settings.public_url) if settings.public_url else None
 
@@ -245,6 +278,21 @@ def health_probes(
     return probes
 
 
+def webhook_problem(settings: Settings) -> str | None:
+    """Why the webhook check cannot run although it should (`x.bearer_token`, webhook mode): a
+    `public_url` X would refuse for a webhook. Said by `serve` (a warning) and `check`."""
+    x = settings.x
+    if x.bearer_token is None or x.mode == "polling" or settings.sandbox or not settings.public_url:
+        return None
+    try:
+        webhook_url(settings.public_url)
+    except ConfigError as exc:
+        return (
+            f"public_url {exc.problem} (X refuses any other webhook address): set it to the gateway's address"
+        )
+    return None
+
+
 class Health:
     """Evaluates the alerts every `CHECK_SECONDS` after running the probes that are due; keeps the last
     result for `/readyz`. Logs one line when an alert starts and one when it clears, per replica."""
@@ -256,12 +304,17 @@ class Health:
         x: XSettings,
         clock: Callable[[], float],
         probes: Sequence[Probe] = (),
+        vault: Vault | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.x = x
         self.clock = clock
         self.probes = list(probes)
+        self.vault = vault
+        # The periodic task and the billing meter may both check at once: one evaluation at a time, so
+        # that an alert starting is logged once.
+        self._checking = asyncio.Lock()
         self.active: dict[str, Alert] = {}
         self._ran: dict[str, float] = {}
         self._failing: dict[str, str] = {}
@@ -270,10 +323,14 @@ class Health:
 
     async def check(self) -> list[Alert]:
         """Evaluate now; log one line per alert that starts and per alert that clears."""
-        alerts = await evaluate(self.store, self.x, self.clock())
+        async with self._checking:
+            return await self._check()
+
+    async def _check(self) -> list[Alert]:
+        alerts = await evaluate(self.store, self.x, self.clock(), self.vault)
         current = {alert.name: alert for alert in alerts}
         for name, alert in current.items():
-            if name not in self.active:
+            if name not in self.active and name not in LOGGED_BY_CAUSE:
                 log.error("X alert %s: %s", name, alert.message)
         for name in self.active.keys() - current.keys():
             log.info("X alert %s cleared", name)

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from sav_bridge.channels.x.connect import ACCOUNT_FACT
 from sav_bridge.channels.x.health import (
     CRC_FACT,
     TOKEN_SECRET,
@@ -26,8 +27,10 @@ from sav_bridge.channels.x.health import (
     fact_time,
     iso,
     observe_webhook,
+    vault,
 )
 from sav_bridge.channels.x.provision import ACTIVITY_EVENTS, XAdmin, webhook_url, x_admin
+from sav_bridge.channels.x.tokens import grant_problem
 from sav_bridge.config import Settings
 from sav_bridge.errors import ConfigError, Unavailable
 from sav_bridge.store import Store
@@ -88,7 +91,7 @@ async def collect(settings: Settings, store: Store, admin: XAdmin | None, now: f
         "spend": sum(r["cost_micros"] for r in rows.values()) / MICROS,
         "by_kind": {kind: r["requests"] for kind, r in sorted(rows.items())},
     }
-    status.alerts = await evaluate(store, settings.x, now)
+    status.alerts = await evaluate(store, settings.x, now, vault(settings))
     return status
 
 
@@ -115,11 +118,18 @@ async def _token(settings: Settings, store: Store) -> dict[str, Any]:
             "expires_at": None,
             "note": "static credentials (they do not expire)",
         }
+    problem = await grant_problem(store, vault(settings))
+    if problem is not None:
+        return {"auth": "oauth2", "account": None, "expires_at": None, "note": problem}
     grant = await store.secrets.get(TOKEN_SECRET)
-    if grant is None:
-        return {"auth": "oauth2", "expires_at": None, "note": "not connected: run `sav-bridge x connect`"}
-    note = "refreshed by the gateway before it expires"
-    return {"auth": "oauth2", "expires_at": iso(grant.expires_at) if grant.expires_at else None, "note": note}
+    expires = grant.expires_at if grant is not None else None
+    account = await store.state.get(ACCOUNT_FACT)
+    return {
+        "auth": "oauth2",
+        "account": account if isinstance(account, dict) else None,
+        "expires_at": iso(expires) if expires else None,
+        "note": "refreshed by the gateway before it expires",
+    }
 
 
 def render(status: Status, now: float) -> str:
@@ -142,9 +152,10 @@ def render(status: Status, now: float) -> str:
     lines.append(f"last event received: {_when(status.last_event_at, now)}")
     lines.append(f"last CRC check answered: {_when(status.last_crc_at, now)}")
     token = status.token
-    expires = token.get("expires_at")
+    expires, account = token.get("expires_at"), token.get("account")
+    who = f"account @{account.get('username')} (id {account.get('id')}), " if account else ""
     lines.append(
-        f"token: {token.get('auth')}, {f'expires {expires}, ' if expires else ''}{token.get('note')}"
+        f"token: {token.get('auth')}, {who}{f'expires {expires}, ' if expires else ''}{token.get('note')}"
     )
     month = status.month
     lines.append(

@@ -35,11 +35,29 @@ LEASE_MARGIN_SECONDS = 30.0
 #: How often, and how long, a replica waits for another one's refresh.
 POLL_SECONDS = 0.05
 WAIT_SECONDS = 15.0
+#: Why no stored grant can be used, as `x status`, `check --online` and the `not_connected` alert say it.
+NOT_CONNECTED = "not connected: run `sav-bridge x connect`"
+UNREADABLE = "tokens unreadable with this secrets_key: run `sav-bridge x connect`"
 
 
 class AccessLost(Exception):
     """No usable grant: none stored, X refused the refresh, or the stored one cannot be decrypted.
     Only a person can fix it (`sav-bridge x connect`); the message says which."""
+
+
+async def grant_problem(store: Store, vault: Vault | None) -> str | None:
+    """Why the stored grant cannot be used (`NOT_CONNECTED`, `UNREADABLE`), or None when it can be read.
+    Without a `vault` (no `secrets_key`) a stored grant is unreadable."""
+    sealed = await store.secrets.get(SECRET_NAME)
+    if sealed is None:
+        return NOT_CONNECTED
+    if vault is None:
+        return UNREADABLE
+    try:
+        vault.open(sealed.ciphertext)
+    except Unreadable:
+        return UNREADABLE
+    return None
 
 
 class TokenKeeper:
@@ -85,8 +103,8 @@ class TokenKeeper:
             return None
         try:
             return Tokens.from_json(self.vault.open(sealed.ciphertext)), sealed.version
-        except Unreadable as exc:
-            raise AccessLost(f"the stored X tokens are unreadable ({exc})") from None
+        except Unreadable:
+            raise AccessLost(f"X {UNREADABLE}") from None
 
     async def access_token(self, ahead: float = 0.0) -> str:
         """A token valid for at least the margin (plus `ahead` seconds), refreshed first if needed."""
@@ -108,7 +126,7 @@ class TokenKeeper:
     async def _read(self) -> tuple[Tokens, int]:
         found = await self.stored()
         if found is None:
-            raise AccessLost("no X tokens are stored")
+            raise AccessLost(f"X {NOT_CONNECTED}")
         return found
 
     async def _refresh(self, seen: int, refused: str | None) -> str:

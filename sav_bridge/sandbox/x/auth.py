@@ -5,8 +5,9 @@
   secret and the brand's token secret; the consumer key and token must be the configured ones, the
   timestamp within `TIMESTAMP_WINDOW` of the real time (the signer reads the real time), and a nonce is
   accepted once.
-- OAuth 2.0 with PKCE: `approve()` plays the brand account approving the app on X's consent page and
-  gives the address X redirects to; `POST /2/oauth2/token` exchanges the code (the PKCE verifier must
+- OAuth 2.0 with PKCE: `approve()` plays the brand account (or, `as_user`, another account signed in
+  on that browser) approving the app on X's consent page and gives the address X redirects to; `GET
+  /2/users/me` with a token answers the account that approved it; `POST /2/oauth2/token` exchanges the code (the PKCE verifier must
   match the S256 challenge) or a refresh token. Access tokens expire after 7200 s on the fake's clock.
   Refresh tokens are single-use and rotate; a refresh token presented a second time revokes its whole
   family (every token descended from the same approval), as OAuth 2.1 and RFC 9700 §4.14.2 recommend
@@ -20,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -60,6 +62,8 @@ class OAuth2App:
     refresh: dict[str, tuple[str, bool]] = field(default_factory=dict)
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     revoked: set[str] = field(default_factory=set)
+    #: family → the account (id, username) that approved it; the brand's when absent.
+    owners: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 class UserAuth(FakeXBase):
@@ -95,8 +99,9 @@ class UserAuth(FakeXBase):
         if self.oauth1 is not None:
             self.oauth1.token = "revoked:" + self.oauth1.token
 
-    def approve(self, authorize_url: str) -> str:
-        """The brand account approves the app on X's consent page: the address X sends the browser to."""
+    def approve(self, authorize_url: str, as_user: tuple[str, str] | None = None) -> str:
+        """The brand account (or `as_user`, (id, username) of another account) approves the app on X's
+        consent page: the address X sends the browser to."""
         query = dict(parse_qsl(urlsplit(authorize_url).query))
         app = self._app()
         if query.get("client_id") != app.client_id or query.get("response_type") != "code":
@@ -104,7 +109,7 @@ class UserAuth(FakeXBase):
         if query.get("code_challenge_method") not in ("S256", "plain") or not query.get("code_challenge"):
             raise ValueError("X shows an error page: PKCE challenge missing")
         code = secrets.token_urlsafe(24)
-        app.codes[code] = {**query, "at": self.clock()}
+        app.codes[code] = {**query, "at": self.clock(), "as_user": as_user}
         answer = {"state": query.get("state", ""), "code": code}
         return f"{query['redirect_uri']}?{urlencode(answer)}"
 
@@ -171,6 +176,15 @@ class UserAuth(FakeXBase):
             del self._nonces[seen]
         return self._nonces.setdefault((timestamp, nonce), request_id) == request_id
 
+    def _users_me(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        """The token's owner: the account that approved it (OAuth 2.0), else the brand account."""
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        known = self.oauth2.access.get(token) if self.oauth2 is not None else None
+        owner = self.oauth2.owners.get(known[1]) if self.oauth2 is not None and known else None
+        if owner is None:
+            return super()._users_me(request, match, body)
+        return httpx.Response(200, json={"data": {"id": owner[0], "name": owner[1], "username": owner[1]}})
+
     def error(self, status: int, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
         if status == 401:
             return httpx.Response(401, json=UNAUTHORIZED, headers=headers)
@@ -216,7 +230,10 @@ class UserAuth(FakeXBase):
             or form.get("redirect_uri") != code["redirect_uri"]
         ):
             return httpx.Response(400, json={"error": "invalid_request", "error_description": "Value passed for the code verifier or redirect_uri was invalid."})  # fmt: skip
-        return self._issue(app, secrets.token_hex(8), code.get("scope", ""))
+        family = secrets.token_hex(8)
+        if code.get("as_user"):
+            app.owners[family] = code["as_user"]
+        return self._issue(app, family, code.get("scope", ""))
 
     def _refresh_grant(self, app: OAuth2App, token: str) -> httpx.Response:
         known = app.refresh.get(token)
