@@ -69,7 +69,7 @@ class AccessGate:
         pause = {"since": self.store.clock(), "reason": reason}
         if await self.store.state.create(PAUSE_NAME, pause):
             log.error(
-                "X refused the gateway's access (%s): replies to X are paused and wait, none is lost; "
+                "the gateway has no working access to X (%s): replies to X are paused and wait, none is lost; "
                 "to restore access, %s",
                 reason,
                 self.fix,
