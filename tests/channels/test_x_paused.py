@@ -51,7 +51,9 @@ async def test_revoked_oauth1_keys_pause_replies_until_x_accepts_them_again(
     assert [len(waiting_notes(gw, t)) for t in (first, second)] == [1, 1]
     assert await metric(gw, "sav_bridge_x_paused") == 1.0
     assert await metric(gw, "sav_bridge_x_auth_failures_total") == 2.0
-    alerts = [r for r in caplog.records if r.levelno == logging.ERROR and "no working access to X" in r.getMessage()]
+    alerts = [
+        r for r in caplog.records if r.levelno == logging.ERROR and "no working access to X" in r.getMessage()
+    ]
     assert len(alerts) == 1 and "x.access_token_secret" in alerts[0].getMessage()
 
     assert gw.x.oauth1 is not None
