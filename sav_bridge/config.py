@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +20,15 @@ import jsonschema
 import yaml
 
 from sav_bridge import POLICY_DIR, SCHEMA_DIR
-from sav_bridge.errors import ConfigError
+from sav_bridge.errors import ConfigError, UnknownHelpdesk
 
 DEFAULT_POLICY = POLICY_DIR / "default.yaml"
 
 ENV_PREFIX = "SAV_BRIDGE_"
 #: Variables under the prefix that are not configuration keys.
 RESERVED_ENV = frozenset({"CONFIG", "VENDOR_DIR", "TEST_DATABASE_URL"})
+#: Entry-point group of the helpdesk plugins; each adds its configuration section (`config_schema()`).
+HELPDESK_GROUP = "sav_bridge.helpdesks"
 
 
 class Secret:
@@ -117,7 +121,8 @@ class BaseSettings:
     """
 
     database_url: str = "sqlite:///sav-bridge.db"
-    helpdesk: str = "zendesk"
+    #: The plugin's name; "" only where no helpdesk is needed (`load_x_settings`) and none could be chosen.
+    helpdesk: str = ""
     sandbox: bool = False
     public_url: str | None = None
     log_level: str = "INFO"
@@ -156,15 +161,50 @@ class Settings(BaseSettings):
         return [v for v in values if v] + super().secrets()
 
 
+def plugin_schemas() -> dict[str, dict[str, Any]]:
+    """Each installed helpdesk plugin's section schema, by plugin name (a plugin without one: any mapping)."""
+    schemas: dict[str, dict[str, Any]] = {}
+    for point in entry_points(group=HELPDESK_GROUP):
+        read = getattr(point.load(), "config_schema", None)
+        schemas[point.name] = dict(read()) if callable(read) else {"type": "object"}
+    return schemas
+
+
 def load_schema() -> dict[str, Any]:
+    """The core schema with every installed plugin's section added under the plugin's name, required
+    when `helpdesk` names that plugin."""
     schema: dict[str, Any] = json.loads((SCHEMA_DIR / "config.schema.json").read_text(encoding="utf-8"))
+    sections = plugin_schemas()
+    schema["x-plugins"] = sorted(sections)
+    for name, section in sorted(sections.items()):
+        schema["properties"][name] = section
+        schema.setdefault("allOf", []).insert(
+            0, {"if": {"properties": {"helpdesk": {"const": name}}}, "then": {"required": [name]}}
+        )
     return schema
+
+
+def _choose_helpdesk(raw: dict[str, Any], schema: Mapping[str, Any], needed: bool) -> None:
+    """Default `helpdesk` to the only installed plugin; when `needed`, refuse a well-formed name that
+    no installed plugin has (before validation, which would call its section an unknown key)."""
+    installed: list[str] = schema["x-plugins"]
+    pattern = schema["properties"]["helpdesk"]["pattern"]
+    name = raw.get("helpdesk")
+    if name is None and len(installed) == 1:
+        raw["helpdesk"] = installed[0]
+    elif not needed:
+        return
+    elif name is None:
+        raise ConfigError("helpdesk", f"is required (installed: {', '.join(installed) or 'none'})")
+    elif isinstance(name, str) and name not in installed and re.fullmatch(pattern, name):
+        raise UnknownHelpdesk(name, installed)
 
 
 def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the YAML file (if any) and the environment, validate, and build `Settings`."""
     schema = load_schema()
     raw = _raw(path, {} if environ is None else environ, schema)
+    _choose_helpdesk(raw, schema, needed=True)
     _apply_defaults(raw, schema)
     _validate(raw, schema)
     return Settings(x=XSettings(**_secretise(raw["x"], schema["properties"]["x"])), **_common(raw, schema))
@@ -185,6 +225,7 @@ def load_helpdesk_settings(
         rule for rule in schema.get("allOf", []) if "x" not in rule.get("if", {}).get("properties", {})
     ]
     raw = _raw(path, {} if environ is None else environ, schema)
+    _choose_helpdesk(raw, schema, needed=True)
     _apply_defaults(raw, schema)
     _validate(raw, schema)
     return BaseSettings(**_common(raw, schema))
@@ -198,6 +239,7 @@ def load_x_settings(path: str | Path | None = None, environ: Mapping[str, str] |
         rule for rule in schema.get("allOf", []) if "helpdesk" not in rule.get("if", {}).get("properties", {})
     ]
     raw = _raw(path, {} if environ is None else environ, schema)
+    _choose_helpdesk(raw, schema, needed=False)
     _apply_defaults(raw, schema)
     _validate(raw, schema)
     return Settings(x=XSettings(**_secretise(raw["x"], schema["properties"]["x"])), **_common(raw, schema))
@@ -409,7 +451,7 @@ def _common(raw: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
     policy = raw.get("policy", {}).get("path")
     return {
         "database_url": raw["database_url"],
-        "helpdesk": raw["helpdesk"],
+        "helpdesk": raw.get("helpdesk", ""),
         "sandbox": raw["sandbox"],
         "public_url": raw.get("public_url"),
         "log_level": raw["log_level"],

@@ -26,11 +26,11 @@ from typing import Any, ClassVar, Protocol, TextIO
 
 import httpx
 
-from sav_bridge.config import BaseSettings
+from sav_bridge.config import HELPDESK_GROUP, BaseSettings
 from sav_bridge.errors import UnknownHelpdesk
 from sav_bridge.model import AgentReply, Attachment, AttachmentRef, Conversation, SocialMessage, TicketRef
 
-ENTRY_POINT_GROUP = "sav_bridge.helpdesks"
+ENTRY_POINT_GROUP = HELPDESK_GROUP
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,15 @@ class Helpdesk(Protocol):
     name: ClassVar[str]
     #: Whether customer comments can carry files (read with `accepts_attachments()`: older plugins lack it).
     accepts_attachments: ClassVar[bool]
+
+    @classmethod
+    def config_schema(cls) -> Mapping[str, Any]:
+        """The JSON Schema of the plugin's configuration section, named after the plugin (`<name>.url`).
+
+        `sav_bridge.config` adds it to the core schema for every installed plugin and requires the
+        section when `helpdesk` names this one; keys marked `"x-secret": true` become `Secret`s.
+        """
+        ...
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, client: httpx.AsyncClient) -> Helpdesk:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sav_bridge.config import Secret, load_helpdesk_settings, load_settings
+from sav_bridge import SCHEMA_DIR
+from sav_bridge.config import Secret, load_helpdesk_settings, load_schema, load_settings
 from sav_bridge.errors import ConfigError
 from tests.harness import gateway_env
 
@@ -193,6 +194,15 @@ def test_helpdesk_settings_need_no_x_section() -> None:
         load_helpdesk_settings(None, {**helpdesk_only, "SAV_BRIDGE_X__ACCOUNT_ID": "brand"})
     with pytest.raises(ConfigError, match=r"^config: zendesk\.api_token: is required$"):
         load_helpdesk_settings(None, {k: v for k, v in helpdesk_only.items() if "API_TOKEN" not in k})
+
+
+def test_a_helpdesk_section_comes_from_its_installed_plugin_not_from_the_core_schema() -> None:
+    assert "zendesk" not in (SCHEMA_DIR / "config.schema.json").read_text(encoding="utf-8").lower()
+    assert "url" in load_schema()["properties"]["zendesk"]["required"]
+    missing = {k: v for k, v in MINIMAL.items() if k != "SAV_BRIDGE_ZENDESK__URL"}
+    with pytest.raises(ConfigError, match=r"^config: zendesk\.url: is required$"):
+        load_settings(None, missing)
+    assert load_settings(None, MINIMAL).helpdesk == "zendesk"  # the only plugin installed: no need to name it
 
 
 def test_bad_yaml_points_at_the_line(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from importlib import resources
 from typing import Any, ClassVar, TextIO
 from urllib.parse import urlsplit
 
@@ -33,7 +34,8 @@ ZENDESK_ERRORS = VendorErrors(name="zendesk", retry_after_headers=("retry-after"
 #: Zendesk ticket ids: ASCII digits ('²'.isdigit() is true, and so is '١٢٣').
 TICKET_ID = re.compile(r"[0-9]{1,19}")
 REOPEN_STATUSES = frozenset({"pending", "hold", "solved"})
-DEFAULT_TIMEOUT = 15.0  # zendesk.timeout_seconds in the schema
+DEFAULT_TIMEOUT = 15.0  # zendesk.timeout_seconds in config.schema.json
+SCHEMA_FILE = "config.schema.json"
 
 
 class ZendeskHelpdesk:
@@ -57,6 +59,14 @@ class ZendeskHelpdesk:
         self._webhook_secret = webhook_secret
         self._tolerance = tolerance
         self._me: int | None = None
+
+    @classmethod
+    def config_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of the `zendesk` configuration section (the core merges it into its own)."""
+        schema: dict[str, Any] = json.loads(
+            resources.files(__package__).joinpath(SCHEMA_FILE).read_text("utf-8")
+        )
+        return schema
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, client: httpx.AsyncClient) -> ZendeskHelpdesk:
