@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -275,12 +274,9 @@ async def provision(
         raise ConfigError("helpdesk", f"names another plugin; set it to {command} to provision {command}")
     plugin = load_helpdesk(settings.helpdesk)
     if transport is None and settings.sandbox:
-        from sav_bridge.sandbox import HELPDESK_FAKES, vendor_contracts
+        from sav_bridge.sandbox import helpdesk_fake
 
-        contracts = vendor_contracts(vendor_dir_from_env(os.environ)).get(settings.helpdesk, [])
-        transport = httpx.MockTransport(
-            HELPDESK_FAKES[settings.helpdesk](settings, contracts, time.time).handle
-        )
+        transport = httpx.MockTransport(helpdesk_fake(settings, vendor_dir_from_env(os.environ)).handle)
     async with httpx.AsyncClient(transport=transport, headers={"User-Agent": USER_AGENT}) as http:
         await plugin.from_settings(settings, http).provision(public_url, dry_run, sys.stdout)
     return 0

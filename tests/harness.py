@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sav_bridge_zendesk.sandbox import FakeZendesk
 
 from sav_bridge.app import create_app
 from sav_bridge.channels.x.signing import SIGNATURE_HEADER, sign
 from sav_bridge.config import Settings, load_settings
 from sav_bridge.runtime import Runtime
-from sav_bridge.sandbox import Customer, FakeX, FakeZendesk, Sandbox
+from sav_bridge.sandbox import Customer, FakeX, Sandbox
 
 ACCOUNT_ID = "1500000000000000001"
 SCREEN_NAME = "MaBanque"

@@ -8,7 +8,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from importlib import metadata
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from sav_bridge.check import run_check
 from sav_bridge.cli import main, provision
 from sav_bridge.config import load_helpdesk_settings, load_settings
 from sav_bridge.demo import run_demo
-from sav_bridge.sandbox import HELPDESK_FAKES, Fault, Sandbox, vendor_contracts
+from sav_bridge.sandbox import Fault, Sandbox, helpdesk_fake
 
 
 def test_missing_key_stops_start_up_with_one_line(
@@ -279,7 +278,7 @@ async def test_provision_sends_only_what_a_dry_run_allows(
     vendor_dir: Path | None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = load_helpdesk_settings(None, _helpdesk_only_env())
-    fake = HELPDESK_FAKES["zendesk"](settings, vendor_contracts(vendor_dir)["zendesk"], time.time)
+    fake = helpdesk_fake(settings, vendor_dir)
     transport = httpx.MockTransport(fake.handle)
     assert await provision(settings, "zendesk", "https://sav.example.com", True, transport) == 0
     assert [r.method for r in fake.requests if r.method != "GET"] == []

@@ -125,7 +125,7 @@ async def test_zendesk_doorbell_replayed_with_same_invocation_is_absorbed(sqlite
 
 
 async def test_zendesk_signed_bad_body_is_quarantined(sqlite_gateway: Gateway) -> None:
-    from sav_bridge.sandbox.zendesk import hmac_sha256
+    from sav_bridge_zendesk.sandbox import hmac_sha256
 
     headers, _ = sqlite_gateway.zendesk.doorbell(1)
     body = b'{"ticket": "nope"}'

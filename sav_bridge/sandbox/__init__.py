@@ -9,67 +9,56 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import cast
+from typing import Protocol, cast
 from urllib.parse import urlsplit
 
 import httpx
 
-from sav_bridge.config import BaseSettings, Secret, Settings
+from sav_bridge.config import BaseSettings, Settings
 from sav_bridge.sandbox.base import Answer, FakeVendor
-from sav_bridge.sandbox.contracts import (
-    X_SPEC,
-    ZENDESK_SPEC,
-    ZENDESK_WEBHOOKS_SPEC,
-    OpenApiContract,
-    Violation,
-)
+from sav_bridge.sandbox.contracts import X_SPEC, OpenApiContract, Violation
 from sav_bridge.sandbox.faults import Fault
 from sav_bridge.sandbox.x import Customer, FakeX
 from sav_bridge.sandbox.x.auth import configure_auth
 from sav_bridge.sandbox.x.media import HOSTS as X_MEDIA_HOSTS
 from sav_bridge.sandbox.x.media import MediaFile, MediaHosts
-from sav_bridge.sandbox.zendesk import FakeZendesk
 
-__all__ = ["Customer", "FakeX", "FakeZendesk", "Fault", "MediaFile", "Sandbox", "vendor_contracts"]
+__all__ = ["Customer", "FakeX", "Fault", "MediaFile", "Sandbox", "helpdesk_fake", "vendor_contracts"]
+
+#: Entry-point group of the helpdesk plugins' fakes, named as their plugin (`<name> = "<module>:<Fake>"`).
+SANDBOX_GROUP = "sav_bridge.sandboxes"
+
+
+class HelpdeskFake(Protocol):
+    """What a plugin registers in `sav_bridge.sandboxes`: a `FakeVendor` built from the plugin's section,
+    checking requests against the specs it names in the vendor folder (none when `vendor_dir` is None)
+    and answering for the hosts in its `hosts`."""
+
+    def from_settings(
+        self, settings: BaseSettings, vendor_dir: Path | None, clock: Callable[[], float]
+    ) -> FakeVendor: ...
 
 
 def vendor_contracts(vendor_dir: Path | None) -> dict[str, list[OpenApiContract]]:
-    """The vendors' specs, by fake name; empty lists when no vendor folder is available."""
+    """The core's vendor specs (X), by fake name; empty lists when no vendor folder is available."""
     if vendor_dir is None:
-        return {"x": [], "zendesk": []}
-    return {
-        "x": [OpenApiContract.from_vendor(vendor_dir, X_SPEC, check_query=True)],
-        "zendesk": [
-            OpenApiContract.from_vendor(vendor_dir, ZENDESK_SPEC),
-            OpenApiContract.from_vendor(vendor_dir, ZENDESK_WEBHOOKS_SPEC, prefix="/api/v2"),
-        ],
-    }
+        return {"x": []}
+    return {"x": [OpenApiContract.from_vendor(vendor_dir, X_SPEC, check_query=True)]}
 
 
-def _reveal(value: object) -> str:
-    return value.reveal() if isinstance(value, Secret) else str(value)
-
-
-def _fake_zendesk(
-    settings: BaseSettings, contracts: list[OpenApiContract], clock: Callable[[], float]
+def helpdesk_fake(
+    settings: BaseSettings, vendor_dir: Path | None, clock: Callable[[], float] = time.time
 ) -> FakeVendor:
-    section = settings.helpdesk_section()
-    return FakeZendesk(
-        section["email"],
-        _reveal(section["api_token"]),
-        _reveal(section["webhook_secret"]),
-        contracts,
-        clock,
-        section["url"],
-    )
-
-
-HELPDESK_FAKES: dict[
-    str, Callable[[BaseSettings, list[OpenApiContract], Callable[[], float]], FakeVendor]
-] = {
-    "zendesk": _fake_zendesk,
-}
+    """The fake of the helpdesk `settings.helpdesk` names, from its plugin's entry point."""
+    found = {point.name: point for point in entry_points(group=SANDBOX_GROUP)}
+    if settings.helpdesk not in found:
+        raise ValueError(
+            f"no sandbox for helpdesk {settings.helpdesk!r}; installed: {', '.join(sorted(found))}"
+        )
+    factory: HelpdeskFake = found[settings.helpdesk].load()
+    return factory.from_settings(settings, vendor_dir, clock)
 
 
 class Sandbox:
@@ -87,15 +76,11 @@ class Sandbox:
         configure_auth(self.x, settings)
         self.x.consumer_secret = settings.x.consumer_secret.reveal()
         self.x.bearer_token = settings.x.bearer_token.reveal() if settings.x.bearer_token else ""
-        if settings.helpdesk not in HELPDESK_FAKES:
-            raise ValueError(f"no sandbox for helpdesk {settings.helpdesk!r}")
-        self.helpdesk = HELPDESK_FAKES[settings.helpdesk](
-            settings, contracts.get(settings.helpdesk, []), clock
-        )
+        self.helpdesk = helpdesk_fake(settings, vendor_dir, clock)
         self.x_media = MediaHosts(self.x)
         self._hosts: dict[str, FakeVendor] = {
             urlsplit(settings.x.api_url).netloc: self.x,
-            urlsplit(settings.helpdesk_section()["url"]).netloc: self.helpdesk,
+            **{host: self.helpdesk for host in self.helpdesk.hosts},
             **{host: self.x_media for host in X_MEDIA_HOSTS},
         }
         self.checks_contracts = vendor_dir is not None

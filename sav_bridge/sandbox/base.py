@@ -25,6 +25,8 @@ class FakeVendor:
     """An in-process vendor API for `httpx.MockTransport`; subclasses add routes with `route()`."""
 
     name = "vendor"
+    #: The host names (`netloc`) the fake answers for, where the sandbox routes a request by its host.
+    hosts: tuple[str, ...] = ()
 
     def __init__(self, contracts: list[OpenApiContract] | None = None) -> None:
         self.contracts = contracts or []

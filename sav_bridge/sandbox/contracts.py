@@ -20,12 +20,10 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 X_SPEC = "x/x-api-v2-openapi.json"
-ZENDESK_SPEC = "zendesk/zendesk-support-oas.yaml"
-ZENDESK_WEBHOOKS_SPEC = "zendesk/zendesk-webhooks-api.THIRD-PARTY-botbrains.yaml"
 
 
 class _OasLoader(yaml.CSafeLoader):
-    """Zendesk's OAS has a `change: =` key that plain YAML reads as the 'value' tag."""
+    """Some vendors' OAS have a `change: =` key that plain YAML reads as the 'value' tag."""
 
 
 _OasLoader.yaml_implicit_resolvers = {

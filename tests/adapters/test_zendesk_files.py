@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 from sav_bridge_zendesk import ZendeskHelpdesk
+from sav_bridge_zendesk.sandbox import FakeZendesk, vendor_contracts
 
 from sav_bridge.errors import PermanentError
 from sav_bridge.model import Attachment, AttachmentRef, Conversation, MessageKind, SocialMessage, SocialUser
-from sav_bridge.sandbox import FakeZendesk, vendor_contracts
 
 pytestmark = pytest.mark.asyncio
 
@@ -25,7 +25,7 @@ MSG = SocialMessage("x", "1500000000000000001", "1900000000000000001", MessageKi
 
 @pytest.fixture
 async def zendesk(vendor_dir: Path | None) -> AsyncIterator[tuple[FakeZendesk, ZendeskHelpdesk, list[str]]]:
-    fake = FakeZendesk("api@mabanque.fr", "token", "secret", vendor_contracts(vendor_dir)["zendesk"], url=URL)
+    fake = FakeZendesk("api@mabanque.fr", "token", "secret", vendor_contracts(vendor_dir), url=URL)
     elsewhere: list[str] = []
 
     def route(request: httpx.Request) -> httpx.Response:

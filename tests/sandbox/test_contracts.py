@@ -6,8 +6,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sav_bridge_zendesk.sandbox import FakeZendesk
+from sav_bridge_zendesk.sandbox import vendor_contracts as zendesk_contracts
 
-from sav_bridge.sandbox import FakeX, FakeZendesk, vendor_contracts
+from sav_bridge.sandbox import FakeX, vendor_contracts
 from sav_bridge.sandbox.faults import Fault
 
 
@@ -33,8 +35,8 @@ def test_x_dm_without_text_breaks_the_contract(contracts) -> None:  # type: igno
     assert fake.handle(request).status_code == 400 and fake.violations
 
 
-def test_zendesk_user_request_without_user_breaks_the_contract(contracts) -> None:  # type: ignore[no-untyped-def]
-    fake = FakeZendesk("a@b.c", "t", "s", contracts["zendesk"])
+def test_zendesk_user_request_without_user_breaks_the_contract(contracts, vendor_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    fake = FakeZendesk("a@b.c", "t", "s", zendesk_contracts(vendor_dir))
     auth = httpx.BasicAuth("a@b.c/token", "t")
     request = httpx.Request("POST", "https://z.zendesk.com/api/v2/users/create_or_update", json={"name": "x"})
     response = fake.handle(next(auth.auth_flow(request)))

@@ -6,6 +6,9 @@ the vendor does where our gateway depends on it: `Idempotency-Key` replays on ti
 cursor pagination, 429 with `Retry-After` via injected faults. Files: `POST /api/v2/uploads?filename=`
 takes the raw bytes and answers a token; a comment naming tokens in `uploads` gets their `attachments`,
 whose `content_url` serves the bytes to an authenticated request only (private attachments).
+
+The core's `Sandbox` finds it through the entry point `zendesk` in group `sav_bridge.sandboxes` and
+builds it with `FakeZendesk.from_settings`; it names its own specs in the vendor folder.
 """
 
 from __future__ import annotations
@@ -20,14 +23,30 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from sav_bridge.config import BaseSettings, Secret
 from sav_bridge.sandbox.base import FakeVendor
 from sav_bridge.sandbox.contracts import OpenApiContract
 
 HOST_PATTERN = re.compile(r"https?://[^/]+")
+#: Zendesk's own documents in the vendor folder: the Support API, and the Webhooks API (third party).
+SUPPORT_SPEC = "zendesk/zendesk-support-oas.yaml"
+WEBHOOKS_SPEC = "zendesk/zendesk-webhooks-api.THIRD-PARTY-botbrains.yaml"
+
+
+def vendor_contracts(vendor_dir: Path | None) -> list[OpenApiContract]:
+    """Zendesk's specs, checked against every request the fake receives; none without a vendor folder."""
+    if vendor_dir is None:
+        return []
+    return [
+        OpenApiContract.from_vendor(vendor_dir, SUPPORT_SPEC),
+        OpenApiContract.from_vendor(vendor_dir, WEBHOOKS_SPEC, prefix="/api/v2"),
+    ]
 
 
 class FakeZendesk(FakeVendor):
@@ -44,6 +63,7 @@ class FakeZendesk(FakeVendor):
     ) -> None:
         super().__init__(contracts)
         self.base_url = url.rstrip("/")
+        self.hosts = (urlsplit(self.base_url).netloc,)
         self.email = email
         self.api_token = api_token
         self.webhook_secret = webhook_secret
@@ -78,6 +98,21 @@ class FakeZendesk(FakeVendor):
             ("PUT", r"/api/v2/triggers/(?P<id>\d+)", self._update_trigger),
         ]:
             self.route(method, pattern, handler)
+
+    @classmethod
+    def from_settings(
+        cls, settings: BaseSettings, vendor_dir: Path | None, clock: Callable[[], float] = time.time
+    ) -> FakeZendesk:
+        """The account the `zendesk` section describes, checked against the specs in `vendor_dir`."""
+        section = settings.helpdesk_section()
+        return cls(
+            section["email"],
+            _reveal(section["api_token"]),
+            _reveal(section["webhook_secret"]),
+            vendor_contracts(vendor_dir),
+            clock,
+            section["url"],
+        )
 
     def authorised(self, request: httpx.Request) -> bool:
         expected = base64.b64encode(f"{self.email}/token:{self.api_token}".encode()).decode()
@@ -334,3 +369,7 @@ class FakeZendesk(FakeVendor):
 
 def hmac_sha256(secret: str, message: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
+
+
+def _reveal(value: object) -> str:
+    return value.reveal() if isinstance(value, Secret) else str(value)
