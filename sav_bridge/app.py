@@ -30,6 +30,7 @@ from sav_bridge.errors import (
     WebhookRejected,
 )
 from sav_bridge.flows import accept_helpdesk_notice, accept_x_body
+from sav_bridge.helpdesks import webhook_answer
 from sav_bridge.logs import AccessLog
 from sav_bridge.runtime import Runtime
 
@@ -138,7 +139,9 @@ async def helpdesk_webhook(request: Request) -> Response:
     accepted = await accept_helpdesk_notice(runtime.store, runtime.metrics, name, notice)
     if accepted:
         runtime.outbox.wake()
-    return JSONResponse({"accepted": accepted, "duplicates": len(notice.ticket_ids) - accepted})
+    # The events are committed: only now may the plugin acknowledge them to the vendor.
+    answer = webhook_answer(runtime.helpdesk, notice, accepted)
+    return Response(answer.body, answer.status, media_type=answer.media_type)
 
 
 async def x_oauth_callback(request: Request) -> Response:

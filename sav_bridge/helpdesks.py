@@ -19,6 +19,7 @@ Contract, for plugin authors:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -35,10 +36,31 @@ ENTRY_POINT_GROUP = HELPDESK_GROUP
 
 @dataclass(frozen=True)
 class WebhookNotice:
-    """What a helpdesk webhook told us: which tickets changed, and an id to deduplicate the delivery."""
+    """What a helpdesk webhook told us: which tickets changed, and the key that deduplicates it.
 
-    delivery_id: str
+    `key` is the same for a repeat of this notice and differs for any new one: the vendor's delivery id
+    where it sends one, else what the notice says (a comment or conversation id, an outbound message's
+    `Notification/Id`, the ticket id with the vendor's timestamp), so that a second reply on the same
+    ticket is never absorbed as a duplicate of the first. The core stores one event per `key:ticket id`.
+    """
+
+    key: str
     ticket_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WebhookAnswer:
+    """The HTTP answer the vendor must receive for a webhook, built once its events are committed."""
+
+    body: bytes
+    media_type: str = "application/json"
+    status: int = 200
+
+
+def json_answer(notice: WebhookNotice, accepted: int) -> WebhookAnswer:
+    """The default answer: `{"accepted": n, "duplicates": m}`, what most vendors ignore but log."""
+    body = {"accepted": accepted, "duplicates": len(notice.ticket_ids) - accepted}
+    return WebhookAnswer(json.dumps(body, separators=(",", ":")).encode())
 
 
 class Helpdesk(Protocol):
@@ -113,6 +135,12 @@ class Helpdesk(Protocol):
         """Read which tickets changed; raise `MalformedRequest` if the body is not the expected shape."""
         ...
 
+    def webhook_answer(self, notice: WebhookNotice, accepted: int) -> WebhookAnswer:
+        """What the vendor receives back, built only after the notice's events and jobs are committed
+        (`accepted` of them new, the others repeats); `json_answer` for most vendors, an acknowledgement
+        envelope for those that want one (a SOAP `<Ack>`). Optional: read with `webhook_answer()`."""
+        ...
+
     async def agent_replies(self, ticket: TicketRef) -> list[AgentReply]:
         """Every public comment written by an agent on this ticket, oldest first, with its files."""
         ...
@@ -133,6 +161,12 @@ class Helpdesk(Protocol):
 def accepts_attachments(helpdesk: Helpdesk) -> bool:
     """Whether `helpdesk` takes files on customer comments; False for plugins that do not say."""
     return bool(getattr(helpdesk, "accepts_attachments", False))
+
+
+def webhook_answer(helpdesk: Helpdesk, notice: WebhookNotice, accepted: int) -> WebhookAnswer:
+    """The plugin's answer to a committed notice; `json_answer` for plugins that do not say."""
+    answer = getattr(helpdesk, "webhook_answer", None)
+    return answer(notice, accepted) if callable(answer) else json_answer(notice, accepted)
 
 
 def available() -> dict[str, Any]:

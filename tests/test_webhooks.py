@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from sav_bridge.channels.x.signing import SIGNATURE_HEADER, sign
+from sav_bridge.helpdesks import WebhookAnswer, WebhookNotice
 from tests.harness import ACCOUNT_ID, CLAIRE, CONSUMER_SECRET, Gateway
 
 pytestmark = pytest.mark.asyncio
@@ -122,6 +123,33 @@ async def test_zendesk_doorbell_replayed_with_same_invocation_is_absorbed(sqlite
     again = await sqlite_gateway.client.post("/webhooks/zendesk", content=body, headers=headers)
     assert first.json() == {"accepted": 1, "duplicates": 0}
     assert again.json() == {"accepted": 0, "duplicates": 1}
+
+
+class AckingHelpdesk:
+    """The Zendesk plugin answering as an outbound-message vendor must: an XML acknowledgement."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.counts: list[tuple[int, int]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def webhook_answer(self, notice: WebhookNotice, accepted: int) -> WebhookAnswer:
+        self.counts.append((accepted, len(notice.ticket_ids)))
+        return WebhookAnswer(b"<Ack>true</Ack>", "text/xml")
+
+
+async def test_the_plugin_answers_the_webhook_once_its_events_are_counted(sqlite_gateway: Gateway) -> None:
+    plugin = AckingHelpdesk(sqlite_gateway.runtime.helpdesk)
+    sqlite_gateway.runtime.helpdesk = plugin
+    headers, body = sqlite_gateway.zendesk.doorbell(42)
+    first = await sqlite_gateway.client.post("/webhooks/zendesk", content=body, headers=headers)
+    again = await sqlite_gateway.client.post("/webhooks/zendesk", content=body, headers=headers)
+    assert (first.status_code, first.text) == (200, "<Ack>true</Ack>")
+    assert first.headers["content-type"].startswith("text/xml")
+    assert again.text == "<Ack>true</Ack>" and plugin.counts == [(1, 1), (0, 1)]
+    assert await stored(sqlite_gateway) == (1, 1, 0)
 
 
 async def test_zendesk_signed_bad_body_is_quarantined(sqlite_gateway: Gateway) -> None:

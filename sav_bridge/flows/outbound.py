@@ -54,7 +54,7 @@ async def accept_helpdesk_notice(store: Store, metrics: Metrics, helpdesk: str, 
     for ticket_id in notice.ticket_ids:
         conv = await store.conversation_for_ticket(TicketRef(helpdesk, ticket_id))
         ordering = conv.thread_key if conv else f"{helpdesk}:ticket:{ticket_id}"
-        event_id = f"{notice.delivery_id}:{ticket_id}"
+        event_id = f"{notice.key}:{ticket_id}"
         job = NewJob(JOB_TICKET_CHANGED, {"ticket_id": ticket_id}, f"{helpdesk}.changed:{event_id}", ordering)
         if await store.accept_event(helpdesk, event_id, "ticket_changed", {"ticket_id": ticket_id}, [job]):
             accepted += 1

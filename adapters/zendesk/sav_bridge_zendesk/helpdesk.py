@@ -24,7 +24,7 @@ import httpx
 
 from sav_bridge.config import BaseSettings, Secret
 from sav_bridge.errors import MalformedRequest, PermanentError, RetryableError
-from sav_bridge.helpdesks import WebhookNotice
+from sav_bridge.helpdesks import WebhookAnswer, WebhookNotice, json_answer
 from sav_bridge.http import VendorErrors, json_body, raise_for_vendor, send
 from sav_bridge.model import AgentReply, Attachment, AttachmentRef, Conversation, SocialMessage, TicketRef
 from sav_bridge_zendesk import payloads, webhook
@@ -246,8 +246,13 @@ class ZendeskHelpdesk:
             ticket_id = str(ticket_id)
         if not isinstance(ticket_id, str) or not TICKET_ID.fullmatch(ticket_id):
             raise MalformedRequest('body must be {"ticket_id": "<numeric id>"}')
-        delivery = headers.get(webhook.INVOCATION) or (headers.get(webhook.TIMESTAMP, "") + ":" + ticket_id)
-        return WebhookNotice(delivery_id=delivery, ticket_ids=(ticket_id,))
+        # The invocation id names one delivery; without it, the signed timestamp tells two replies apart.
+        key = headers.get(webhook.INVOCATION) or (headers.get(webhook.TIMESTAMP, "") + ":" + ticket_id)
+        return WebhookNotice(key=key, ticket_ids=(ticket_id,))
+
+    def webhook_answer(self, notice: WebhookNotice, accepted: int) -> WebhookAnswer:
+        """Zendesk only needs a 2xx; the JSON counts show in its webhook activity log."""
+        return json_answer(notice, accepted)
 
     async def provision(self, public_url: str, dry_run: bool, out: TextIO) -> None:
         await provision(self._call, public_url, dry_run, out, self._webhook_secret)
