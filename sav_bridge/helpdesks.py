@@ -67,6 +67,9 @@ class Helpdesk(Protocol):
     name: ClassVar[str]
     #: Whether customer comments can carry files (read with `accepts_attachments()`: older plugins lack it).
     accepts_attachments: ClassVar[bool]
+    #: How an agent asks for a reply by DM in this helpdesk, as the gateway's notes name it ("the tag
+    #: reply_by_dm"); the plugin sets `AgentReply.wants_dm` on a reply that carries it (read with `dm_marker()`).
+    dm_marker: ClassVar[str]
 
     @classmethod
     def config_schema(cls) -> Mapping[str, Any]:
@@ -167,6 +170,11 @@ def webhook_answer(helpdesk: Helpdesk, notice: WebhookNotice, accepted: int) -> 
     """The plugin's answer to a committed notice; `json_answer` for plugins that do not say."""
     answer = getattr(helpdesk, "webhook_answer", None)
     return answer(notice, accepted) if callable(answer) else json_answer(notice, accepted)
+
+
+def dm_marker(helpdesk: Helpdesk) -> str:
+    """The plugin's reply-by-DM marker for a note to agents; a neutral phrase for plugins that do not say."""
+    return str(getattr(helpdesk, "dm_marker", "") or "the helpdesk's reply-by-DM marker")
 
 
 def available() -> dict[str, Any]:

@@ -25,7 +25,7 @@ from sav_bridge.channels.x.media import UPLOAD_MAX_BYTES, UPLOAD_TYPES, XMedia, 
 from sav_bridge.channels.x.text import DM_MAX_LENGTH, split_for_thread
 from sav_bridge.errors import PermanentError
 from sav_bridge.flows.once import Carried, Write, write_once
-from sav_bridge.helpdesks import Helpdesk, WebhookNotice
+from sav_bridge.helpdesks import Helpdesk, WebhookNotice, dm_marker
 from sav_bridge.metrics import Metrics
 from sav_bridge.model import (
     AgentReply,
@@ -263,7 +263,7 @@ class OutboundFlow:
             raise PermanentError(
                 "x",
                 f"X only accepts replies to posts that mention @{self.screen_name or 'the brand'}; "
-                "add the tag sav_dm to answer by DM instead",
+                f"add {dm_marker(self.helpdesk)} to answer by DM instead",
             )
         posted: list[str] = []
         for index, part in enumerate(split_for_thread(body, signature)):

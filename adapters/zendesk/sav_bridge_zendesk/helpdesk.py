@@ -41,6 +41,7 @@ SCHEMA_FILE = "config.schema.json"
 class ZendeskHelpdesk:
     name: ClassVar[str] = payloads.HELPDESK
     accepts_attachments: ClassVar[bool] = True
+    dm_marker: ClassVar[str] = f"the tag {payloads.DM_TAG}"
 
     def __init__(
         self,
