@@ -1,7 +1,9 @@
 """`make demo`: the gateway on SQLite and the built-in sandboxes, playing a short customer-care story.
 
 It runs the real thing: uvicorn on a loopback port, the outbox workers, signed webhooks from the fake
-X and Zendesk. Each step prints what reached the helpdesk and what went out on X.
+X and the helpdesk's. Each step prints what reached the helpdesk and what went out on X. The helpdesk's
+side of the story (its account, its agents' replies, how a ticket reads) is its plugin's `DemoStage`,
+registered in the entry-point group `sav_bridge.demos`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import httpx
 import uvicorn
@@ -21,8 +25,12 @@ import uvicorn
 from sav_bridge.app import create_app
 from sav_bridge.channels.x.signing import SIGNATURE_HEADER, sign
 from sav_bridge.config import Settings, load_settings
+from sav_bridge.errors import UnknownHelpdesk
 from sav_bridge.runtime import Runtime
 from sav_bridge.sandbox import Customer, Sandbox
+from sav_bridge.sandbox.base import FakeVendor
+
+DEMO_GROUP = "sav_bridge.demos"
 
 ACCOUNT = "1500000000000000001"
 SECRET = "demo-consumer-secret"
@@ -37,7 +45,48 @@ LONG_REPLY = (
 )
 
 
-def demo_settings(workdir: Path) -> Settings:
+class DemoStage(Protocol):
+    """A helpdesk plugin's side of the demo, around its sandbox fake."""
+
+    #: The helpdesk's name as the story prints it ("Acme Desk").
+    vendor: ClassVar[str]
+    #: The plugin's configuration section for the demo, as `SAV_BRIDGE_<PLUGIN>__<KEY>` variables.
+    environment: ClassVar[Mapping[str, str]]
+
+    def __init__(self, fake: FakeVendor) -> None: ...
+
+    def add_agent(self, name: str, email: str) -> str: ...
+
+    def ticket_ids(self) -> list[str]:
+        """Every ticket, oldest first."""
+        ...
+
+    def ticket_line(self, ticket_id: str) -> str:
+        """One line saying the ticket's number, state, subject, requester and tags."""
+        ...
+
+    def last_customer_message(self, ticket_id: str) -> str: ...
+
+    def notes(self, ticket_id: str) -> list[str]:
+        """The ticket's internal notes, oldest first."""
+        ...
+
+    def agent_replies(self, ticket_id: str, agent: str, text: str) -> tuple[dict[str, str], bytes]:
+        """`agent` answers the customer publicly; the webhook request the helpdesk then sends the gateway."""
+        ...
+
+
+def demo_stage(helpdesk: str | None) -> tuple[str, type[DemoStage]]:
+    """The plugin named `helpdesk` (default: the only one with a demo) and its stage."""
+    found = {point.name: point for point in entry_points(group=DEMO_GROUP)}
+    name = helpdesk or (next(iter(found)) if len(found) == 1 else "")
+    if name not in found:
+        raise UnknownHelpdesk(name, list(found))
+    stage: type[DemoStage] = found[name].load()
+    return name, stage
+
+
+def demo_settings(workdir: Path, helpdesk: str, stage: type[DemoStage]) -> Settings:
     return load_settings(
         None,
         {
@@ -49,10 +98,8 @@ def demo_settings(workdir: Path) -> Settings:
             "SAV_BRIDGE_X__CONSUMER_KEY": "demo-consumer-key",
             "SAV_BRIDGE_X__ACCESS_TOKEN": "demo-access-token",
             "SAV_BRIDGE_X__ACCESS_TOKEN_SECRET": "demo-access-token-secret",
-            "SAV_BRIDGE_ZENDESK__URL": "https://mabanque.zendesk.com",
-            "SAV_BRIDGE_ZENDESK__EMAIL": "sav-bridge@mabanque.fr",
-            "SAV_BRIDGE_ZENDESK__API_TOKEN": "demo-api-token",
-            "SAV_BRIDGE_ZENDESK__WEBHOOK_SECRET": "demo-webhook-secret",
+            "SAV_BRIDGE_HELPDESK": helpdesk,
+            **stage.environment,
             "SAV_BRIDGE_WORKERS__POLL_SECONDS": "0.2",
             "SAV_BRIDGE_LOG_LEVEL": "WARNING",
         },
@@ -66,18 +113,15 @@ def free_port() -> int:
 
 
 class Story:
-    def __init__(self, runtime: Runtime, sandbox: Sandbox, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, runtime: Runtime, sandbox: Sandbox, client: httpx.AsyncClient, stage: DemoStage
+    ) -> None:
         self.runtime = runtime
         self.sandbox = sandbox
         self.client = client
         self.step = 0
-        # The story's own fake, until the story moves to its plugin.
-        from sav_bridge_zendesk.sandbox import FakeZendesk
-
-        zendesk = sandbox.helpdesk
-        if not isinstance(zendesk, FakeZendesk):
-            raise TypeError("the demo plays on the Zendesk sandbox")
-        self.zendesk = zendesk
+        self.helpdesk = stage
+        self.agents: dict[str, str] = {}
 
     def say(self, title: str) -> None:
         self.step += 1
@@ -105,29 +149,31 @@ class Story:
         answer: dict[str, Any] = response.json()
         return answer
 
-    async def agent_answers(self, ticket_id: int, agent: int, text: str) -> None:
-        self.zendesk.agent_comment(ticket_id, agent, text)
-        self.show(f"agent {self.zendesk.users[agent]['name']} writes a public reply in ticket #{ticket_id}")
-        headers, body = self.zendesk.doorbell(ticket_id)
-        response = await self.client.post("/webhooks/zendesk", content=body, headers=headers)
-        self.show(f"→ Zendesk trigger rings POST /webhooks/zendesk  ← {response.status_code}")
+    def add_agent(self, name: str, email: str) -> str:
+        agent = self.helpdesk.add_agent(name, email)
+        self.agents[agent] = name
+        return agent
+
+    async def agent_answers(self, ticket_id: str, agent: str, text: str) -> None:
+        headers, body = self.helpdesk.agent_replies(ticket_id, agent, text)
+        self.show(f"agent {self.agents[agent]} writes a public reply in ticket #{ticket_id}")
+        path = f"/webhooks/{self.runtime.settings.helpdesk}"
+        response = await self.client.post(path, content=body, headers=headers)
+        self.show(f"→ {self.helpdesk.vendor} rings POST {path}  ← {response.status_code}")
         await self.idle()
 
-    def ticket_line(self, ticket_id: int) -> str:
-        ticket = self.zendesk.tickets[ticket_id]
-        requester = self.zendesk.users[ticket["requester_id"]]
-        return (f"Zendesk ticket #{ticket_id} [{ticket['status']}] «{ticket['subject']}» requester "
-                f"{requester['name']} ({requester['external_id']}), tags {', '.join(ticket['tags'])}")  # fmt: skip
+    def ticket_line(self, ticket_id: str) -> str:
+        return self.helpdesk.ticket_line(ticket_id)
 
-    def notes(self, ticket_id: int, since: int) -> None:
-        for note in self.zendesk.notes(ticket_id)[since:]:
+    def notes(self, ticket_id: str, since: int) -> None:
+        for note in self.helpdesk.notes(ticket_id)[since:]:
             self.show("internal note: " + note.replace("\n", " | "))
 
 
 async def play(story: Story) -> None:
-    x, zd = story.sandbox.x, story.zendesk
-    amelie = zd.add_agent("Amélie Jourdain", "amelie.jourdain@mabanque.fr")
-    jp = zd.add_agent("Jean-Pierre Martin", "jp.martin@mabanque.fr")
+    x, hd = story.sandbox.x, story.helpdesk
+    amelie = story.add_agent("Amélie Jourdain", "amelie.jourdain@mabanque.fr")
+    jp = story.add_agent("Jean-Pierre Martin", "jp.martin@mabanque.fr")
 
     story.say("X checks the webhook (CRC)")
     crc = await story.client.get("/webhooks/x", params={"crc_token": "demo-challenge"})
@@ -138,16 +184,16 @@ async def play(story: Story) -> None:
         CLAIRE, "@MaBanque Bonjour, ma carte est bloquée depuis ce matin, je ne peux plus payer 😡"
     )
     await story.from_x(mention)
-    claire_ticket = max(zd.tickets)
+    claire_ticket = hd.ticket_ids()[-1]
     story.show(story.ticket_line(claire_ticket))
 
     story.say("The same delivery arrives twice (X retries)")
     answer = await story.from_x(mention)
-    story.show(f"duplicate absorbed: {answer['duplicates']} duplicate, still {len(zd.tickets)} ticket")
+    story.show(f"duplicate absorbed: {answer['duplicates']} duplicate, still {len(hd.ticket_ids())} ticket")
 
     story.say("@marc_lefevre sends a DM (X Activity API envelope)")
     await story.from_x(x.customer_dm(MARC, "Bonjour, mon virement de 250 € n'est pas arrivé", envelope="xaa"))
-    marc_ticket = max(zd.tickets)
+    marc_ticket = hd.ticket_ids()[-1]
     story.show(story.ticket_line(marc_ticket))
 
     story.say("Claire follows up in the same thread")
@@ -155,10 +201,10 @@ async def play(story: Story) -> None:
     await story.from_x(
         x.customer_post(CLAIRE, "@MaBanque Toujours bloquée… vous êtes là ?", in_reply_to=tweet_id)
     )
-    comments = zd.public_comments(claire_ticket)
-    story.show(f"comment added to #{claire_ticket} as Claire: «{comments[-1]['body'].splitlines()[0]}»")
+    comment = hd.last_customer_message(claire_ticket)
+    story.show(f"comment added to #{claire_ticket} as Claire: «{comment.splitlines()[0]}»")
 
-    story.say("Amélie answers Claire in Zendesk")
+    story.say(f"Amélie answers Claire in {hd.vendor}")
     await story.agent_answers(
         claire_ticket, amelie, "Bonjour Claire, désolés pour ce désagrément, nous regardons tout de suite."
     )
@@ -175,14 +221,14 @@ async def play(story: Story) -> None:
     story.notes(marc_ticket, 0)
 
     story.say("Amélie sends a reply too long for one post: a numbered thread, never cut")
-    before, notes_before = len(x.brand_posts), len(zd.notes(claire_ticket))
+    before, notes_before = len(x.brand_posts), len(hd.notes(claire_ticket))
     await story.agent_answers(claire_ticket, amelie, LONG_REPLY)
     for post in x.brand_posts[before:]:
         story.show(f"posted: «{post.text}»")
     story.notes(claire_ticket, notes_before)
 
     story.say("Amélie pastes a card number: the posting policy blocks it, and tells her why in the ticket")
-    before, notes_before = len(x.brand_posts), len(zd.notes(claire_ticket))
+    before, notes_before = len(x.brand_posts), len(hd.notes(claire_ticket))
     await story.agent_answers(
         claire_ticket, amelie, "C'est bien la carte 4970 1012 3456 7893 qui est réactivée, bonne journée !"
     )
@@ -190,7 +236,7 @@ async def play(story: Story) -> None:
     story.notes(claire_ticket, notes_before)
 
     story.say("Jean-Pierre gives Marc a phone number: fine in a DM, and a disguised insult is caught too")
-    dms_before, notes_before = len(x.dms), len(zd.notes(marc_ticket))
+    dms_before, notes_before = len(x.dms), len(hd.notes(marc_ticket))
     await story.agent_answers(marc_ticket, jp, "Appelez notre service virements au 01 23 45 67 89.")
     await story.agent_answers(marc_ticket, jp, "Quelle m3rde ce retard, désolé.")
     for dm in x.dms[dms_before:]:
@@ -204,21 +250,23 @@ async def play(story: Story) -> None:
     story.say("Summary")
     states = await story.runtime.store.jobs_by_state()
     story.show(
-        f"tickets: {len(zd.tickets)}, posts on X: {len(x.brand_posts)}, DMs: {len(x.dms)}, jobs: {states}"
+        f"tickets: {len(hd.ticket_ids())}, posts on X: {len(x.brand_posts)}, DMs: {len(x.dms)}, jobs: {states}"
     )
     violations = story.sandbox.violations
     checked = (
         "checked against the vendors' OpenAPI specs" if story.sandbox.checks_contracts else "specs not found"
     )
-    story.show(f"requests to X and Zendesk {checked}: {len(violations)} violation(s)")
+    story.show(f"requests to X and {hd.vendor} {checked}: {len(violations)} violation(s)")
     if violations or states.get("dead"):
         raise SystemExit("demo failed: see above")
 
 
-async def run_demo(vendor_dir: Path | None) -> int:
+async def run_demo(vendor_dir: Path | None, helpdesk: str | None = None) -> int:
+    """Play the story on the plugin `helpdesk` (default: the only one installed with a demo)."""
     started = time.monotonic()
+    name, stage = demo_stage(helpdesk)
     with tempfile.TemporaryDirectory(prefix="sav-bridge-demo-") as tmp:
-        settings = demo_settings(Path(tmp))
+        settings = demo_settings(Path(tmp), name, stage)
         sandbox = Sandbox(settings, vendor_dir)
         runtime = await Runtime.start(settings, transport=sandbox.transport())
         runtime.start_workers()
@@ -230,10 +278,10 @@ async def run_demo(vendor_dir: Path | None) -> int:
         while not server.started:
             await asyncio.sleep(0.02)
         print(f"sav-bridge demo: gateway on http://127.0.0.1:{port}, SQLite at {settings.database_url}, "
-              "sandboxes for X (@MaBanque) and Zendesk")  # fmt: skip
+              f"sandboxes for X (@MaBanque) and {stage.vendor}")  # fmt: skip
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-                await play(Story(runtime, sandbox, client))
+                await play(Story(runtime, sandbox, client, stage(sandbox.helpdesk)))
         finally:
             server.should_exit = True
             await serving

@@ -1,7 +1,7 @@
 """The `Helpdesk` seam: what every helpdesk plugin implements, and the registry that finds plugins.
 
 Plugins are separate distributions registered in the entry-point group `sav_bridge.helpdesks`
-(`zendesk = "sav_bridge_zendesk:ZendeskHelpdesk"`); the core never imports one by name.
+(`<name> = "<package>:<Class>"`); the core never imports one by name.
 
 Contract, for plugin authors:
 - Every write takes `key`, the idempotency key of the job that makes it. A call repeated with the same

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from sav_bridge_zendesk import ZendeskHelpdesk
@@ -22,3 +25,42 @@ def test_reply_by_dm_is_a_marker_each_plugin_names() -> None:
     assert core_modules_naming("sav_dm") == []
     assert dm_marker(ZendeskHelpdesk) == "the tag sav_dm"  # type: ignore[arg-type]
     assert dm_marker(object()) == "the helpdesk's reply-by-DM marker"  # type: ignore[arg-type]
+
+
+def test_no_core_module_names_a_helpdesk_vendor() -> None:
+    assert [m for word in ("zendesk", "freshdesk", "salesforce") for m in core_modules_naming(word)] == []
+
+
+def without_plugins(tmp_path: Path) -> dict[str, str]:
+    """An environment where only the core and its libraries are importable: no plugin is installed."""
+    site = Path(next(p for p in sys.path if p.endswith("site-packages")))
+    shadow = tmp_path / "site-packages"
+    shadow.mkdir()
+    for entry in site.iterdir():
+        if not entry.name.startswith(("sav_bridge_", "__editable__")) and entry.suffix != ".pth":
+            (shadow / entry.name).symlink_to(entry)
+    return {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": f"{CORE.parent}{os.pathsep}{shadow}"}
+
+
+def test_the_core_runs_without_any_helpdesk_plugin(tmp_path: Path) -> None:
+    env = without_plugins(tmp_path) | {
+        "SAV_BRIDGE_X__CONSUMER_SECRET": "s",
+        "SAV_BRIDGE_X__ACCOUNT_ID": "1",
+        "SAV_BRIDGE_X__CONSUMER_KEY": "k",
+        "SAV_BRIDGE_X__ACCESS_TOKEN": "t",
+        "SAV_BRIDGE_X__ACCESS_TOKEN_SECRET": "ts",
+    }
+    code = "import sys, sav_bridge.app, sav_bridge.sandbox; from sav_bridge.cli import main; sys.exit(main(['check']))"
+    for helpdesk, line in [
+        ("zendesk", "sav-bridge: unknown helpdesk 'zendesk'; installed: none"),
+        ("", "sav-bridge: config: helpdesk: is required (installed: none)"),
+    ]:
+        run = subprocess.run(
+            [sys.executable, "-S", "-c", code],
+            env=env | ({"SAV_BRIDGE_HELPDESK": helpdesk} if helpdesk else {}),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        assert (run.returncode, run.stderr.strip(), run.stdout) == (2, line, "")
