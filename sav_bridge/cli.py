@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -244,10 +245,25 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     app = create_app(settings, transport=transport, policy=policy)
     if sandbox is not None:
         sandbox.reach_gateway(httpx.ASGITransport(app=app))  # the fake X's CRC check calls this app
-    uvicorn.run(
-        app, host=host or settings.host, port=port or settings.port, log_config=None, access_log=False
-    )
+    listening = listen(host or settings.host, port or settings.port)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
+    server.run(sockets=[listening])
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before uvicorn starts: a port already taken is one line and exit 3,
+    not uvicorn's log line and exit 1."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise Unavailable("server", f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 async def preflight(settings: BaseSettings) -> None:

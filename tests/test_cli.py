@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 from importlib import metadata
@@ -132,6 +133,19 @@ def test_serve_start_up_failures_are_one_line_with_a_documented_code(
     env = _startup_env(tmp_path, **{k: v.format(tmp=tmp_path) for k, v in extra.items()})
     done = _run(["serve"], env, tmp_path)
     assert (done.returncode, done.stderr) == (code, f"sav-bridge: {expected.format(tmp=tmp_path)}\n")
+
+
+def test_a_port_already_taken_is_one_line_and_code_3(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = _startup_env(tmp_path, SAV_BRIDGE_SERVER__HOST="127.0.0.1", SAV_BRIDGE_SERVER__PORT=str(port))
+        done = _run(["serve"], env, tmp_path)
+    assert (done.returncode, done.stderr) == (
+        3,
+        f"sav-bridge: server: cannot listen on 127.0.0.1:{port}: Address already in use\n",
+    )
 
 
 def test_a_yaml_config_with_a_negative_worker_count_stops_in_one_line(tmp_path: Path) -> None:
