@@ -1,0 +1,361 @@
+"""The contract every helpdesk plugin passes: one suite, each vendor only declares its specifics.
+
+A plugin's test module subclasses `Declaration` (its configuration, how its fake writes an agent's reply,
+a private note or the customer's own message, how it signs a webhook, which routes to fail) and
+`HelpdeskContract` (the pytest class that runs every check on it)::
+
+    class AcmeDeskDeclaration(Declaration):
+        plugin = "acmedesk"
+        ...
+
+    class TestAcmeDeskContract(HelpdeskContract):
+        declaration = AcmeDeskDeclaration
+
+The plugin is loaded through its `sav_bridge.helpdesks` entry point and its fake through
+`sav_bridge.sandboxes`, exactly as the gateway finds them; the plugin talks to the fake over an
+`httpx.MockTransport`, so each check drives the real calls. What the checks prove, per the `Helpdesk`
+protocol: a ticket opened twice with one key after an ambiguous failure is one ticket; a customer
+follow-up is public and reopens a solved ticket; a note is private; a webhook is refused when forged,
+stale or unsigned, without any request; only public agent replies are listed; refused credentials,
+missing tickets and invalid writes are `PermanentError`, rate limits, quota signals, 5xx and timeouts
+`RetryableError` carrying the vendor's wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+
+from sav_bridge.config import BaseSettings, load_helpdesk_settings
+from sav_bridge.errors import DeliveryError, PermanentError, RetryableError, Unauthorized
+from sav_bridge.helpdesks import Helpdesk, available, load_helpdesk
+from sav_bridge.model import Audience, Conversation, MessageKind, SocialMessage, SocialUser, TicketRef
+from sav_bridge.sandbox import helpdesk_fake
+from sav_bridge.sandbox.base import FakeVendor
+from sav_bridge.sandbox.faults import Fault, FaultPlan
+
+#: Seconds a stale webhook is older than the gateway's tolerance (`webhook_tolerance_seconds`).
+STALE_BY = 3600.0
+#: A `Retry-After` longer than `send()` waits in-process, so the vendor's wait reaches the caller.
+LONG_WAIT = 120
+CUSTOMER = SocialUser("2100000000000000001", "claire_dupont", "Claire Dupont")
+BRAND = "1500000000000000001"
+START = 1_700_000_000.0
+
+
+@dataclass(frozen=True)
+class Route:
+    """A vendor endpoint the fake can fail: the method and a regular expression of its path."""
+
+    method: str
+    path: str
+
+    def fault(self, status: int = 503, **kwargs: Any) -> Fault:
+        return Fault(self.method, self.path, status, **kwargs)
+
+
+class Declaration:
+    """What one plugin's contract test declares: its vendor's specifics, nothing else.
+
+    Class attributes name the plugin, its configuration and the routes the checks fail; the methods
+    act on its fake (found through `sav_bridge.sandboxes`) as the vendor's people and servers would.
+    """
+
+    #: The plugin's entry-point name (and configuration section).
+    plugin: ClassVar[str]
+    #: Its configuration section, as the environment gives it (`url`, `api_token`...).
+    config: ClassVar[Mapping[str, str]]
+    #: Keys that, replacing the configured ones, make the vendor refuse the credentials.
+    bad_credentials: ClassVar[Mapping[str, str]]
+    #: The write that creates a ticket, the one a note makes, and the read `check_credentials` makes.
+    create_ticket: ClassVar[Route]
+    add_note: ClassVar[Route]
+    credentials: ClassVar[Route]
+    #: The headers whose absence makes a webhook unsigned.
+    signature_headers: ClassVar[tuple[str, ...]]
+    #: A ticket id the vendor does not know.
+    missing_ticket: ClassVar[str] = "999999999"
+
+    def quota_fault(self) -> Fault:
+        """The vendor's "quota exhausted" answer on the credentials read, waiting `LONG_WAIT` seconds."""
+        raise NotImplementedError
+
+    def ticket_ids(self, fake: FakeVendor) -> list[str]:
+        raise NotImplementedError
+
+    def public_texts(self, fake: FakeVendor, ticket: TicketRef) -> list[str]:
+        """Every message on the ticket the customer can see."""
+        raise NotImplementedError
+
+    def private_texts(self, fake: FakeVendor, ticket: TicketRef) -> list[str]:
+        raise NotImplementedError
+
+    def solve(self, fake: FakeVendor, ticket: TicketRef) -> None:
+        raise NotImplementedError
+
+    def is_solved(self, fake: FakeVendor, ticket: TicketRef) -> bool:
+        raise NotImplementedError
+
+    def agent_reply(self, fake: FakeVendor, ticket: TicketRef, text: str) -> None:
+        """An agent answers the customer publicly in the helpdesk's own interface."""
+        raise NotImplementedError
+
+    def agent_private_note(self, fake: FakeVendor, ticket: TicketRef, text: str) -> None:
+        raise NotImplementedError
+
+    def customer_writes(self, fake: FakeVendor, ticket: TicketRef, text: str) -> None:
+        """The customer writes on the ticket through the helpdesk itself (an e-mail, the portal)."""
+        raise NotImplementedError
+
+    def signed_webhook(
+        self, fake: FakeVendor, ticket: TicketRef, at: float, secret: str | None = None
+    ) -> tuple[dict[str, str], bytes]:
+        """The request the vendor sends when an agent replies, signed at `at` with `secret` (the
+        configured one when None) exactly as the vendor signs it."""
+        raise NotImplementedError
+
+
+@dataclass
+class Kit:
+    """One plugin on its fake, with the clock the checks move and every request sent."""
+
+    declaration: Declaration
+    helpdesk: Helpdesk
+    fake: FakeVendor
+    client: httpx.AsyncClient
+    now: list[float] = field(default_factory=lambda: [START])
+    sent: list[httpx.Request] = field(default_factory=list)
+
+    def message(self, text: str, number: int = 1) -> SocialMessage:
+        msg_id = f"190000000000000000{number}"
+        return SocialMessage("x", BRAND, msg_id, MessageKind.DM, CUSTOMER, text, "2024-05-02T09:00:00.000Z",
+                             f"x:dm:{BRAND}:{CUSTOMER.id}")  # fmt: skip
+
+    def conversation(self) -> Conversation:
+        return Conversation(f"x:dm:{BRAND}:{CUSTOMER.id}", "x", Audience.DM, CUSTOMER)
+
+    async def open(self, text: str = "Ma carte est bloquée", key: str = "x.message:dm:1") -> TicketRef:
+        return await self.helpdesk.open_ticket(self.conversation(), self.message(text), key)
+
+
+def _settings(name: str, section: Mapping[str, str]) -> BaseSettings:
+    prefix = f"SAV_BRIDGE_{name.upper()}__"
+    environ = {"SAV_BRIDGE_HELPDESK": name, **{prefix + key.upper(): value for key, value in section.items()}}
+    return load_helpdesk_settings(environ=environ)
+
+
+def build_kit(
+    declaration: Declaration, vendor_dir: Path | None = None, overrides: Mapping[str, str] | None = None
+) -> Kit:
+    """The plugin and its fake as the gateway builds them from the declared configuration; `overrides`
+    change the plugin's keys only (the fake keeps the account's real credentials)."""
+    name = declaration.plugin
+    clock = [START]
+    fake = helpdesk_fake(_settings(name, declaration.config), vendor_dir, lambda: clock[0])
+    sent: list[httpx.Request] = []
+
+    def route(request: httpx.Request) -> Any:
+        sent.append(request)
+        if request.url.netloc.decode() not in fake.hosts:
+            return httpx.Response(502, json={"error": f"{request.url.host} is not the vendor's host"})
+        return fake.respond(request)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(route))
+    settings = _settings(name, {**declaration.config, **(overrides or {})})
+    helpdesk = load_helpdesk(name).from_settings(settings, client)
+    return Kit(declaration, helpdesk, fake, client, clock, sent)
+
+
+Check = Callable[[Kit], Awaitable[None]]
+
+
+# -- the checks ------------------------------------------------------------------------------------
+async def open_ticket_is_idempotent(kit: Kit) -> None:
+    """The vendor creates the ticket and every answer is lost (the plugin's own quick retries too); the
+    outbox's retry with the same key, once the vendor answers again, finds it instead of making another."""
+    kit.fake.faults.add(kit.declaration.create_ticket.fault(503, applied=True, times=3))
+    first: TicketRef | None = None
+    with contextlib.suppress(RetryableError):
+        first = await kit.open(key="x.message:dm:7")
+    kit.fake.faults = FaultPlan()
+    again = await kit.helpdesk.open_ticket(kit.conversation(), kit.message("Ma carte est bloquée"),
+                                           "x.message:dm:7", retry=True)  # fmt: skip
+    found = kit.declaration.ticket_ids(kit.fake)
+    if found != [again.id] or first not in (None, again):
+        pytest.fail(f"one key, one ticket: the vendor holds {found}, the plugin said {first} then {again}")
+
+
+async def customer_message_reopens_a_solved_ticket(kit: Kit) -> None:
+    ticket = await kit.open()
+    kit.declaration.solve(kit.fake, ticket)
+    landed = await kit.helpdesk.add_customer_message(
+        ticket, kit.message("Toujours bloquée", 2), "x.message:dm:2"
+    )
+    public = kit.declaration.public_texts(kit.fake, landed)
+    if not any("Toujours bloquée" in text for text in public):
+        pytest.fail(f"the follow-up is not a public message on ticket {landed.id}: {public}")
+    if kit.declaration.is_solved(kit.fake, landed):
+        pytest.fail(f"ticket {landed.id} is still solved after the customer wrote again")
+
+
+async def internal_note_is_private(kit: Kit) -> None:
+    ticket = await kit.open()
+    await kit.helpdesk.add_internal_note(ticket, "Note de la passerelle", "note:1")
+    if "Note de la passerelle" not in kit.declaration.private_texts(kit.fake, ticket):
+        pytest.fail("the note is not among the ticket's private notes")
+    if any("Note de la passerelle" in text for text in kit.declaration.public_texts(kit.fake, ticket)):
+        pytest.fail("the customer can see the gateway's note")
+
+
+async def internal_note_is_idempotent(kit: Kit) -> None:
+    """The vendor adds the note and the answer is lost; the retry with the same key adds no second one."""
+    ticket = await kit.open()
+    kit.fake.faults.add(kit.declaration.add_note.fault(503, applied=True, times=3))
+    with contextlib.suppress(RetryableError):
+        await kit.helpdesk.add_internal_note(ticket, "Note unique", "note:1")
+    kit.fake.faults = FaultPlan()
+    await kit.helpdesk.add_internal_note(ticket, "Note unique", "note:1", retry=True)
+    notes = [t for t in kit.declaration.private_texts(kit.fake, ticket) if t == "Note unique"]
+    if len(notes) != 1:
+        pytest.fail(f"one key, one note: the ticket holds {len(notes)}")
+
+
+async def webhook_is_verified_offline(kit: Kit) -> None:
+    ticket = await kit.open()
+    before = len(kit.sent)
+    now = kit.now[0]
+    headers, body = kit.declaration.signed_webhook(kit.fake, ticket, now)
+    kit.helpdesk.verify_webhook(headers, body, now)
+    refused = {
+        "forged": kit.declaration.signed_webhook(kit.fake, ticket, now, secret="not-the-secret"),
+        "stale": kit.declaration.signed_webhook(kit.fake, ticket, now - STALE_BY),
+        "unsigned": (
+            {k: v for k, v in headers.items() if k.lower() not in kit.declaration.signature_headers},
+            body,
+        ),
+        "tampered": (headers, body + b" "),
+    }
+    for what, (bad_headers, bad_body) in refused.items():
+        try:
+            kit.helpdesk.verify_webhook(bad_headers, bad_body, now)
+        except Unauthorized:
+            continue
+        pytest.fail(f"a {what} webhook is accepted")
+    if len(kit.sent) != before:
+        pytest.fail("verifying a webhook sent requests to the vendor")
+
+
+async def only_public_agent_replies_are_listed(kit: Kit) -> None:
+    ticket = await kit.open()
+    kit.declaration.agent_reply(kit.fake, ticket, "Bonjour Claire, c'est débloqué")
+    kit.declaration.agent_private_note(kit.fake, ticket, "Vérifier l'identité")
+    kit.declaration.customer_writes(kit.fake, ticket, "Je réponds par e-mail")
+    await kit.helpdesk.add_internal_note(ticket, "Note de la passerelle", "note:1")
+    await kit.helpdesk.add_customer_message(ticket, kit.message("Merci !", 2), "x.message:dm:2")
+    bodies = [reply.body.strip() for reply in await kit.helpdesk.agent_replies(ticket)]
+    if bodies != ["Bonjour Claire, c'est débloqué"]:
+        pytest.fail(f"agent_replies must list the agent's public reply only, got {bodies}")
+
+
+def _expect(error: type[DeliveryError], caught: BaseException | None, what: str) -> DeliveryError:
+    if not isinstance(caught, error):
+        pytest.fail(f"{what}: expected {error.__name__}, got {caught!r} (None: no error at all)")
+    return caught
+
+
+async def _failure(call: Awaitable[Any]) -> BaseException | None:
+    try:
+        await call
+    except Exception as exc:  # the check reports whatever it got
+        return exc
+    return None
+
+
+async def refused_credentials_are_permanent(kit: Kit) -> None:
+    bad = build_kit(kit.declaration, overrides=kit.declaration.bad_credentials)
+    async with bad.client:
+        caught = await _failure(bad.helpdesk.check_credentials())
+    error = _expect(PermanentError, caught, "refused credentials")
+    if error.status not in (401, 403) or not re.search(r"401|403|credential|authenticat", str(error), re.I):
+        pytest.fail(f"refused credentials must say so with status 401 or 403, got {error.status}: {error}")
+
+
+async def missing_and_invalid_are_permanent(kit: Kit) -> None:
+    missing = TicketRef(kit.declaration.plugin, kit.declaration.missing_ticket)
+    _expect(
+        PermanentError, await _failure(kit.helpdesk.add_internal_note(missing, "n", "k")), "missing ticket"
+    )
+    ticket = await kit.open()
+    kit.fake.faults.add(kit.declaration.add_note.fault(422, body='{"error": "RecordInvalid"}'))
+    _expect(PermanentError, await _failure(kit.helpdesk.add_internal_note(ticket, "n", "k")), "HTTP 422")
+
+
+async def rate_limits_and_outages_are_retryable(kit: Kit) -> None:
+    route = kit.declaration.credentials
+    cases = {
+        "429 with Retry-After": route.fault(429, headers={"Retry-After": str(LONG_WAIT)}),
+        "the vendor's quota signal": kit.declaration.quota_fault(),
+        "HTTP 503": route.fault(503, times=10),
+        "a timeout": route.fault(timeout=True, times=10),
+    }
+    for what, fault in cases.items():
+        kit.fake.faults = FaultPlan()
+        kit.fake.faults.add(fault)
+        error = _expect(RetryableError, await _failure(kit.helpdesk.check_credentials()), what)
+        waits = what != "HTTP 503" and what != "a timeout"
+        if waits and not (isinstance(error, RetryableError) and error.retry_after == LONG_WAIT):
+            pytest.fail(f"{what}: the vendor's wait of {LONG_WAIT} s is lost ({error!r})")
+
+
+CHECKS: dict[str, Check] = {
+    check.__name__: check
+    for check in (
+        open_ticket_is_idempotent,
+        customer_message_reopens_a_solved_ticket,
+        internal_note_is_private,
+        internal_note_is_idempotent,
+        webhook_is_verified_offline,
+        only_public_agent_replies_are_listed,
+        refused_credentials_are_permanent,
+        missing_and_invalid_are_permanent,
+        rate_limits_and_outages_are_retryable,
+    )
+}
+
+
+async def run_check(declaration: Declaration, name: str, vendor_dir: Path | None = None) -> None:
+    """Run one contract check on a fresh plugin and fake; fail if the fake saw a request off its spec."""
+    kit = build_kit(declaration, vendor_dir=vendor_dir)
+    async with kit.client:
+        await CHECKS[name](kit)
+    if kit.fake.violations:
+        pytest.fail(f"requests off the vendor's spec: {kit.fake.violations}")
+
+
+def installed_plugins() -> list[str]:
+    """Every helpdesk plugin installed, for a suite parametrised over all of them."""
+    return sorted(available())
+
+
+class HelpdeskContract:
+    """Subclass with `declaration = <your Declaration subclass>`: pytest runs every check on the plugin.
+
+    The vendor specs are checked when the project's `vendor_dir` fixture exists and gives a folder.
+    """
+
+    declaration: ClassVar[type[Declaration]]
+
+    @pytest.mark.parametrize("check", sorted(CHECKS))
+    async def test_contract(self, check: str, request: pytest.FixtureRequest) -> None:
+        try:
+            vendor_dir: Path | None = request.getfixturevalue("vendor_dir")
+        except pytest.FixtureLookupError:
+            vendor_dir = None
+        await run_check(self.declaration(), check, vendor_dir)
