@@ -12,8 +12,9 @@ import asyncio
 import os
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TextIO
 
 import httpx
 
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--online", action="store_true", help="also try the helpdesk and X credentials")
 
     commands.add_parser("demo", help="play a customer-care conversation on the built-in sandboxes")
+    commands.add_parser("helpdesks", help="list the installed helpdesk plugins and the one configured")
 
     policy = commands.add_parser("policy", help="validate and try posting policies (for compliance staff)")
     policy_actions = policy.add_subparsers(dest="action", required=True)
@@ -188,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_check(args.config, os.environ, args.online, sys.stdout, sys.stderr))
         if args.command == "x":
             return x_command(args)
+        if args.command == "helpdesks":
+            return list_helpdesks(args.config, os.environ, sys.stdout)
         if args.command == "serve":
             settings = load_settings(args.config, os.environ)
             logs.configure(settings.log_level, settings.secrets())
@@ -218,6 +222,24 @@ def policy_command(args: argparse.Namespace) -> int:
         print("sav-bridge: policy check needs a text, or --jsonl to read stdin", file=sys.stderr)
         return console.INVALID
     return console.check(policy, args.text, audience, sys.stdout, color=sys.stdout.isatty())
+
+
+def list_helpdesks(config: str | None, environ: Mapping[str, str], out: TextIO) -> int:
+    """One line per installed plugin (name, distribution and version), then which one the configuration
+    selects; a configuration that cannot be read is said on that line, the list is still printed."""
+    found = available()
+    for name in sorted(found):
+        dist = found[name].dist
+        origin = f"{dist.name} {dist.version}" if dist is not None else "(no distribution)"
+        print(f"{name}\t{origin}", file=out)
+    if not found:
+        print("no helpdesk plugin installed (group sav_bridge.helpdesks)", file=out)
+    try:
+        selected = load_helpdesk_settings(config, environ).helpdesk
+    except SavBridgeError as exc:
+        selected = f"none ({exc})"
+    print(f"selected by the configuration: {selected}", file=out)
+    return 0
 
 
 def vendor_dir_from_env(environ: os._Environ[str] | dict[str, str]) -> Path | None:
