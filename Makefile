@@ -14,10 +14,10 @@ endif
 
 .PHONY: demo test lint typecheck bench install clean serve
 
-$(STAMP): pyproject.toml adapters/zendesk/pyproject.toml
+$(STAMP): pyproject.toml adapters/zendesk/pyproject.toml adapters/freshdesk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]' -e adapters/zendesk
+	$(BIN)/pip install --quiet -e '.[dev]' -e adapters/zendesk -e adapters/freshdesk
 	touch $(STAMP)
 
 install: $(STAMP)

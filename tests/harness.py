@@ -38,6 +38,7 @@ MARC = Customer("2100000000000000002", "marc_l", "Marc Lefèvre")
 def gateway_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {
         "SAV_BRIDGE_DATABASE_URL": database_url,
+        "SAV_BRIDGE_HELPDESK": "zendesk",
         "SAV_BRIDGE_X__CONSUMER_SECRET": CONSUMER_SECRET,
         "SAV_BRIDGE_X__ACCOUNT_ID": ACCOUNT_ID,
         "SAV_BRIDGE_X__SCREEN_NAME": SCREEN_NAME,

@@ -20,7 +20,11 @@ from sav_bridge.check import run_check
 from sav_bridge.cli import main, provision
 from sav_bridge.config import load_helpdesk_settings, load_settings
 from sav_bridge.demo import run_demo
+from sav_bridge.helpdesks import available
 from sav_bridge.sandbox import Fault, Sandbox, helpdesk_fake
+
+#: The helpdesk plugins installed here, as the one-line errors list them.
+INSTALLED = ", ".join(sorted(available()))
 
 
 def test_missing_key_stops_start_up_with_one_line(
@@ -30,6 +34,7 @@ def test_missing_key_stops_start_up_with_one_line(
         if name.startswith("SAV_BRIDGE_") and name != "SAV_BRIDGE_VENDOR_DIR":
             monkeypatch.delenv(name)
     monkeypatch.setenv("SAV_BRIDGE_X__ACCOUNT_ID", "1")
+    monkeypatch.setenv("SAV_BRIDGE_HELPDESK", "zendesk")
     assert main(["serve"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "sav-bridge: config: x.consumer_secret: is required"
@@ -119,7 +124,7 @@ def _startup_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         ({"SAV_BRIDGE_SERVER__PORT": "99999"}, 2, "config: server.port: must be between 1 and 65535"),
         ({"SAV_BRIDGE_WORKERS__MAX_ATTEMPTS": "0"}, 2, "config: workers.max_attempts: must be between 1 and 100"),
         ({"SAV_BRIDGE_MAX_BODY_BYTES": "0"}, 2, "config: max_body_bytes: must be between 1024 and 16777216"),
-        ({"SAV_BRIDGE_HELPDESK": "freshdesk"}, 2, "unknown helpdesk 'freshdesk'; installed: zendesk"),
+        ({"SAV_BRIDGE_HELPDESK": "kayako"}, 2, f"unknown helpdesk 'kayako'; installed: {INSTALLED}"),
         ({"SAV_BRIDGE_CONFIG": "/nonexistent/sav.yaml"}, 2, "config: --config: cannot read /nonexistent/sav.yaml: No such file or directory"),
         ({"SAV_BRIDGE_POLICY__PATH": "/nonexistent/policy.yaml"}, 2, "/nonexistent/policy.yaml: cannot read: No such file or directory"),
         ({"SAV_BRIDGE_DATABASE_URL": "postgresql://u@127.0.0.1:1/x"}, 3, "database: cannot connect to PostgreSQL at 127.0.0.1:1: Connection refused (gave up after 5 s)"),
@@ -190,7 +195,7 @@ def test_check_online_on_the_sandbox_passes_and_says_what_it_checked(
     out, err = capsys.readouterr()
     assert err == ""
     assert "configuration: ok (environment only)" in out
-    assert "helpdesk plugin: zendesk (installed: zendesk)" in out
+    assert f"helpdesk plugin: zendesk (installed: {INSTALLED})" in out
     assert "policies/default.yaml: ok (version" in out
     assert "zendesk credentials: ok (api@mabanque.fr (admin))" in out
     assert "x credentials: ok (@MaBanque (id 1500000000000000001))" in out
@@ -209,7 +214,7 @@ def test_check_offline_tries_no_credentials(
     ("extra", "expected"),
     [
         ({"SAV_BRIDGE_X__ACCOUNT_ID": "brand"}, "sav-bridge: config: x.account_id: must be a numeric id of 1 to 19 digits"),
-        ({"SAV_BRIDGE_HELPDESK": "freshdesk"}, "sav-bridge: unknown helpdesk 'freshdesk'; installed: zendesk"),
+        ({"SAV_BRIDGE_HELPDESK": "kayako"}, f"sav-bridge: unknown helpdesk 'kayako'; installed: {INSTALLED}"),
         ({"SAV_BRIDGE_POLICY__PATH": "/nonexistent.yaml"}, "sav-bridge: /nonexistent.yaml: cannot read: No such file or directory"),
     ],
 )  # fmt: skip

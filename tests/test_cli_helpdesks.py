@@ -26,8 +26,11 @@ def test_a_configuration_that_cannot_be_read_still_lists_the_plugins() -> None:
     out = io.StringIO()
     assert list_helpdesks(None, {"SAV_BRIDGE_HELPDESK": "nope"}, out) == 0
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("zendesk\tsav-bridge-zendesk ")
-    assert lines[-1] == "selected by the configuration: none (unknown helpdesk 'nope'; installed: zendesk)"
+    installed = sorted(available())
+    assert [line.split("\t")[0] for line in lines[: len(installed)]] == installed
+    assert f"zendesk\tsav-bridge-zendesk {metadata.version('sav-bridge-zendesk')}" in lines
+    refusal = f"unknown helpdesk 'nope'; installed: {', '.join(installed)}"
+    assert lines[-1] == f"selected by the configuration: none ({refusal})"
 
 
 def test_the_command_is_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:

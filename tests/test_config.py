@@ -12,6 +12,7 @@ from sav_bridge.errors import ConfigError
 from tests.harness import gateway_env
 
 MINIMAL = {
+    "SAV_BRIDGE_HELPDESK": "zendesk",
     "SAV_BRIDGE_X__CONSUMER_SECRET": "s3cret-consumer",
     "SAV_BRIDGE_X__ACCOUNT_ID": "123",
     "SAV_BRIDGE_X__CONSUMER_KEY": "s3cret-key",

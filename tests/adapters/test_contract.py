@@ -9,7 +9,10 @@ import pytest
 from sav_bridge.testing.contract import CHECKS, HelpdeskContract, installed_plugins
 
 #: Each installed plugin's contract test, as `module:class`; a new plugin adds its line and its declaration.
-CONTRACT_TESTS = {"zendesk": "tests.adapters.test_zendesk_contract:TestZendeskContract"}
+CONTRACT_TESTS = {
+    "zendesk": "tests.adapters.test_zendesk_contract:TestZendeskContract",
+    "freshdesk": "tests.adapters.test_freshdesk_contract:TestFreshdeskContract",
+}
 
 
 @pytest.mark.parametrize("plugin", installed_plugins())
