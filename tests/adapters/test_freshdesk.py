@@ -75,6 +75,16 @@ async def test_customer_messages_and_our_notes_never_use_the_reply_endpoint() ->
     assert desk.fake.tickets[int(ticket.id)]["status"] == 2, "a closed ticket is reopened"
 
 
+async def test_a_contact_created_meanwhile_is_found_after_freshdesk_refuses_a_duplicate() -> None:
+    desk = Desk()
+    await desk.open()
+    # Another worker's lookup saw no contact yet: Freshdesk answers the second create with 409.
+    desk.fake.faults.add(Fault("GET", r"/api/v2/contacts", 200, body="[]"))
+    await desk.plugin.add_customer_message(await desk.open(retry=True), desk.message("Encore", 2), "k2")
+    assert sum(not c["helpdesk_agent"] for c in desk.fake.contacts.values()) == 1
+    assert desk.fake.received()["POST /api/v2/contacts"] == 2 and len(desk.fake.tickets) == 1
+
+
 async def test_a_missing_key_field_is_a_permanent_error_naming_it() -> None:
     desk = Desk(FakeFreshdesk(KEY, SECRET, url=URL, custom_fields=()))
     with pytest.raises(PermanentError, match=payloads.KEY_FIELD):

@@ -24,11 +24,14 @@ import httpx
 from sav_bridge.config import BaseSettings, Secret
 from sav_bridge.errors import PermanentError, RetryableError
 from sav_bridge.helpdesks import WebhookAnswer, WebhookNotice, json_answer
-from sav_bridge.http import VendorErrors, send
+from sav_bridge.http import RETRYABLE_STATUS, VendorErrors, send
 from sav_bridge.model import AgentReply, Attachment, AttachmentRef, Conversation, SocialMessage, TicketRef
 from sav_bridge_freshdesk import payloads, webhook
 
-FRESHDESK_ERRORS = VendorErrors(name="freshdesk", retry_after_headers=("retry-after",))
+#: Freshdesk's 409 is a duplicate value (a contact's `unique_external_id` taken), never a passing conflict.
+FRESHDESK_ERRORS = VendorErrors(
+    name="freshdesk", retry_after_headers=("retry-after",), retryable_status=RETRYABLE_STATUS - {409}
+)
 REMAINING_HEADER = "x-ratelimit-remaining"
 #: Freshdesk's limits are per minute: the wait when a 429 or a spent budget names none.
 WINDOW_SECONDS = 60.0
