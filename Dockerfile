@@ -23,7 +23,8 @@ COPY sav_bridge sav_bridge
 COPY schemas schemas
 COPY policies policies
 COPY adapters/zendesk adapters/zendesk
-RUN pip wheel --no-deps --no-build-isolation --no-index --wheel-dir /wheels . ./adapters/zendesk
+COPY adapters/freshdesk adapters/freshdesk
+RUN pip wheel --no-deps --no-build-isolation --no-index --wheel-dir /wheels . ./adapters/zendesk ./adapters/freshdesk
 
 FROM deps
 # Not editable: the code, the schemas and the default policy are installed into site-packages and

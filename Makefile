@@ -56,5 +56,5 @@ LOCK_FLAGS ?=
 lock: $(STAMP)
 	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes $(LOCK_FLAGS) \
-		--no-emit-package sav-bridge --no-emit-package sav-bridge-zendesk \
+		--no-emit-package sav-bridge --no-emit-package sav-bridge-zendesk --no-emit-package sav-bridge-freshdesk \
 		--custom-compile-command 'make lock' deploy/requirements.in -o requirements.lock

@@ -27,7 +27,11 @@ from sav_bridge.config import load_settings
 from sav_bridge.policy import Policy
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCAL_PACKAGES = {"sav-bridge", "sav-bridge-zendesk"}
+#: The project's own distributions: the core and every helpdesk plugin under adapters/.
+PLUGIN_PROJECTS = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("adapters/*/pyproject.toml"))
+LOCAL_PACKAGES = {"sav-bridge"} | {
+    tomllib.loads((ROOT / p).read_text())["project"]["name"] for p in PLUGIN_PROJECTS
+}
 
 
 def _instructions() -> list[tuple[str, str]]:
@@ -156,15 +160,16 @@ def test_local_packages_are_installed_as_wheels_never_editable() -> None:
     for words in commands:
         assert "-e" not in words and "--editable" not in words, words
         assert not any(word.startswith("--editable=") for word in words), words
-    built = [words for words in commands if "." in words and "./adapters/zendesk" in words]
-    assert built, "the two local packages are not built"
+    plugins = {"./" + str(Path(p).parent) for p in PLUGIN_PROJECTS}
+    built = [words for words in commands if "." in words and plugins <= set(words)]
+    assert built, "the core and every plugin under adapters/ are not all built into the image"
     assert all("--no-deps" in words for words in built)
 
 
 def test_lock_pins_every_runtime_dependency_with_hashes_and_no_dev_tool() -> None:
     lock = _lock()
     assert all(entry["hashes"] for entry in lock.values()), "a locked package has no hash"
-    for path in ("pyproject.toml", "adapters/zendesk/pyproject.toml"):
+    for path in ("pyproject.toml", *PLUGIN_PROJECTS):
         for line in _pyproject(path)["project"]["dependencies"]:
             requirement = Requirement(line)
             name = canonicalize_name(requirement.name)
@@ -180,7 +185,7 @@ def test_lock_pins_every_runtime_dependency_with_hashes_and_no_dev_tool() -> Non
 def test_lock_holds_nothing_the_packages_no_longer_declare() -> None:
     declared = {
         canonicalize_name(Requirement(line).name)
-        for path in ("pyproject.toml", "adapters/zendesk/pyproject.toml")
+        for path in ("pyproject.toml", *PLUGIN_PROJECTS)
         for line in _pyproject(path)["project"]["dependencies"]
     }
     for name, entry in _lock().items():
@@ -190,7 +195,7 @@ def test_lock_holds_nothing_the_packages_no_longer_declare() -> None:
 
 def test_locked_setuptools_can_build_both_local_packages() -> None:
     locked = _lock()["setuptools"]["version"]
-    for path in ("pyproject.toml", "adapters/zendesk/pyproject.toml"):
+    for path in ("pyproject.toml", *PLUGIN_PROJECTS):
         for line in _pyproject(path)["build-system"]["requires"]:
             requirement = Requirement(line)
             name = canonicalize_name(requirement.name)
