@@ -22,8 +22,10 @@ $(STAMP): pyproject.toml adapters/zendesk/pyproject.toml adapters/freshdesk/pypr
 
 install: $(STAMP)
 
+# `make demo HELPDESK=freshdesk` plays the same story on another installed plugin.
+HELPDESK ?= zendesk
 demo: $(STAMP)
-	$(BIN)/sav-bridge demo
+	$(BIN)/sav-bridge demo --helpdesk $(HELPDESK)
 
 test: $(STAMP) lint typecheck
 	$(BIN)/pytest -q

@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("check", help="validate the configuration and the policy, serve nothing")
     doctor.add_argument("--online", action="store_true", help="also try the helpdesk and X credentials")
 
-    commands.add_parser("demo", help="play a customer-care conversation on the built-in sandboxes")
+    demo = commands.add_parser("demo", help="play a customer-care conversation on the built-in sandboxes")
+    demo.add_argument("--helpdesk", metavar="NAME", help="the plugin to play it on (default: the only one)")
     commands.add_parser("helpdesks", help="list the installed helpdesk plugins and the one configured")
 
     policy = commands.add_parser("policy", help="validate and try posting policies (for compliance staff)")
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         provision = actions.add_parser("provision", help="create or update the webhook and trigger")
         provision.add_argument("--public-url", required=True, help="https URL where the helpdesk reaches us")
         provision.add_argument("--dry-run", action="store_true", help="print the requests, change nothing")
+        provision.add_argument("--print", dest="dry_run", action="store_true", help="as --dry-run")
     return parser
 
 
@@ -181,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from sav_bridge.demo import run_demo
 
-            return asyncio.run(run_demo(vendor_dir_from_env(os.environ)))
+            return asyncio.run(run_demo(vendor_dir_from_env(os.environ), args.helpdesk))
         if args.command == "policy":
             return policy_command(args)
         if args.command == "check":

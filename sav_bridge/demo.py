@@ -25,7 +25,7 @@ import uvicorn
 from sav_bridge.app import create_app
 from sav_bridge.channels.x.signing import SIGNATURE_HEADER, sign
 from sav_bridge.config import Settings, load_settings
-from sav_bridge.errors import UnknownHelpdesk
+from sav_bridge.errors import SavBridgeError, UnknownHelpdesk
 from sav_bridge.runtime import Runtime
 from sav_bridge.sandbox import Customer, Sandbox
 from sav_bridge.sandbox.base import FakeVendor
@@ -79,6 +79,9 @@ class DemoStage(Protocol):
 def demo_stage(helpdesk: str | None) -> tuple[str, type[DemoStage]]:
     """The plugin named `helpdesk` (default: the only one with a demo) and its stage."""
     found = {point.name: point for point in entry_points(group=DEMO_GROUP)}
+    if helpdesk is None and len(found) > 1:
+        names = ", ".join(sorted(found))
+        raise SavBridgeError(f"demo: several plugins have a demo ({names}); name one with --helpdesk")
     name = helpdesk or (next(iter(found)) if len(found) == 1 else "")
     if name not in found:
         raise UnknownHelpdesk(name, list(found))

@@ -61,7 +61,7 @@ async def test_invalid_policy_stops_start_up_with_one_line(
 async def test_demo_plays_the_whole_story(
     vendor_dir: Path | None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert await run_demo(vendor_dir) == 0
+    assert await run_demo(vendor_dir, "zendesk") == 0
     out = capsys.readouterr().out
     assert "Zendesk ticket #" in out and "x_dm" in out
     assert "^AJ»" in out and "^JPM»" in out and " 1/2 ^AJ»" in out and " 2/2 ^AJ»" in out

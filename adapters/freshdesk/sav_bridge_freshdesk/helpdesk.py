@@ -27,6 +27,7 @@ from sav_bridge.helpdesks import WebhookAnswer, WebhookNotice, json_answer
 from sav_bridge.http import RETRYABLE_STATUS, VendorErrors, send
 from sav_bridge.model import AgentReply, Attachment, AttachmentRef, Conversation, SocialMessage, TicketRef
 from sav_bridge_freshdesk import payloads, webhook
+from sav_bridge_freshdesk.provision import provision
 
 #: Freshdesk's 409 is a duplicate value (a contact's `unique_external_id` taken), never a passing conflict.
 FRESHDESK_ERRORS = VendorErrors(
@@ -249,11 +250,9 @@ class FreshdeskHelpdesk:
         return json_answer(notice, accepted)
 
     async def provision(self, public_url: str, dry_run: bool, out: TextIO) -> None:
-        """Freshdesk's API creates neither automation rules nor ticket fields here: say what to create."""
-        out.write(
-            "Freshdesk: create by hand (README, Freshdesk): the ticket field sav_bridge_key and the automation\n"
-            f"rule that triggers the webhook POST {public_url.rstrip('/')}/webhooks/freshdesk\n"
-        )
+        """Freshdesk's API creates no automation rule: print, step by step, what the admin creates (with
+        or without `dry_run`), the token as a placeholder."""
+        provision(public_url, out)
 
 
 def _reveal(value: Any) -> str:
