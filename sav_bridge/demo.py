@@ -256,9 +256,7 @@ async def play(story: Story) -> None:
         f"tickets: {len(hd.ticket_ids())}, posts on X: {len(x.brand_posts)}, DMs: {len(x.dms)}, jobs: {states}"
     )
     violations = story.sandbox.violations
-    checked = (
-        "checked against the vendors' OpenAPI specs" if story.sandbox.checks_contracts else "specs not found"
-    )
+    checked = "checked against the vendors' specs" if story.sandbox.checks_contracts else "specs not found"
     story.show(f"requests to X and {hd.vendor} {checked}: {len(violations)} violation(s)")
     if violations or states.get("dead"):
         raise SystemExit("demo failed: see above")
