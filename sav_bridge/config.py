@@ -62,6 +62,11 @@ class MediaSettings:
     allowed_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/gif", "image/webp", "video/mp4")
 
 
+def reveal(value: object) -> str:
+    """A plugin section's value in clear: `Secret`s are revealed, anything else is its text."""
+    return value.reveal() if isinstance(value, Secret) else str(value)
+
+
 @dataclass(frozen=True)
 class XSettings:
     consumer_secret: Secret

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Protocol, TextIO
 
@@ -175,6 +176,12 @@ def webhook_answer(helpdesk: Helpdesk, notice: WebhookNotice, accepted: int) -> 
 def dm_marker(helpdesk: Helpdesk) -> str:
     """The plugin's reply-by-DM marker for a note to agents; a neutral phrase for plugins that do not say."""
     return str(getattr(helpdesk, "dm_marker", "") or "the helpdesk's reply-by-DM marker")
+
+
+def packaged_schema(package: str, name: str = "config.schema.json") -> dict[str, Any]:
+    """A JSON Schema shipped inside a plugin's package (what `config_schema()` usually returns)."""
+    schema: dict[str, Any] = json.loads(resources.files(package).joinpath(name).read_text("utf-8"))
+    return schema
 
 
 def available() -> dict[str, Any]:

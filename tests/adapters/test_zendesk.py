@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sav_bridge_zendesk import payloads, webhook
 
+from sav_bridge import ticket_text
 from sav_bridge.errors import Unauthorized
 from sav_bridge.helpdesks import load_helpdesk
 from sav_bridge.model import MessageKind, SocialMessage, SocialUser, TicketRef
@@ -57,8 +58,8 @@ def test_requester_is_keyed_on_x_user_id_with_twitter_identity() -> None:
 
 
 def test_subject_is_one_trimmed_line() -> None:
-    assert payloads.subject("a\n\nb   c") == "a b c"
-    assert len(payloads.subject("x" * 200)) == payloads.SUBJECT_LENGTH
+    assert ticket_text.subject("a\n\nb   c") == "a b c"
+    assert len(ticket_text.subject("x" * 200)) == ticket_text.SUBJECT_LENGTH
 
 
 def test_agent_replies_keep_public_agent_comments_only() -> None:

@@ -13,19 +13,18 @@ since Freshdesk counts refused calls too.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from importlib import resources
 from typing import Any, ClassVar, TextIO
 
 import httpx
 
-from sav_bridge.config import BaseSettings, Secret
+from sav_bridge.config import BaseSettings, reveal
 from sav_bridge.errors import PermanentError, RetryableError
-from sav_bridge.helpdesks import WebhookAnswer, WebhookNotice, json_answer
+from sav_bridge.helpdesks import WebhookAnswer, WebhookNotice, json_answer, packaged_schema
 from sav_bridge.http import RETRYABLE_STATUS, VendorErrors, send
 from sav_bridge.model import AgentReply, Attachment, AttachmentRef, Conversation, SocialMessage, TicketRef
+from sav_bridge.ticket_text import message_text
 from sav_bridge_freshdesk import payloads, webhook
 from sav_bridge_freshdesk.provision import provision
 
@@ -38,7 +37,6 @@ REMAINING_HEADER = "x-ratelimit-remaining"
 WINDOW_SECONDS = 60.0
 PER_PAGE = 100
 DEFAULT_TIMEOUT = 15.0  # freshdesk.timeout_seconds in config.schema.json
-SCHEMA_FILE = "config.schema.json"
 
 
 class FreshdeskHelpdesk:
@@ -69,10 +67,7 @@ class FreshdeskHelpdesk:
     @classmethod
     def config_schema(cls) -> dict[str, Any]:
         """The JSON Schema of the `freshdesk` configuration section (the core merges it into its own)."""
-        schema: dict[str, Any] = json.loads(
-            resources.files(__package__).joinpath(SCHEMA_FILE).read_text("utf-8")
-        )
-        return schema
+        return packaged_schema(__package__ or __name__)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, client: httpx.AsyncClient) -> FreshdeskHelpdesk:
@@ -80,8 +75,8 @@ class FreshdeskHelpdesk:
         return cls(
             client,
             section["url"],
-            _reveal(section["api_key"]),
-            _reveal(section["webhook_secret"]),
+            reveal(section["api_key"]),
+            reveal(section["webhook_secret"]),
             float(section.get("timeout_seconds", DEFAULT_TIMEOUT)),
         )
 
@@ -179,7 +174,7 @@ class FreshdeskHelpdesk:
     ) -> TicketRef:
         current = await self._call("GET", f"/api/v2/tickets/{ticket.id}")
         contact = await self._contact(msg)
-        text = payloads.message_text(msg)
+        text = message_text(msg)
         if not (retry and await self._has_note(ticket, contact, text)):
             await self._call("POST", f"/api/v2/tickets/{ticket.id}/notes",
                              json=payloads.customer_note(msg, contact))  # fmt: skip
@@ -253,7 +248,3 @@ class FreshdeskHelpdesk:
         """Freshdesk's API creates no automation rule: print, step by step, what the admin creates (with
         or without `dry_run`), the token as a placeholder."""
         provision(public_url, out)
-
-
-def _reveal(value: Any) -> str:
-    return value.reveal() if isinstance(value, Secret) else str(value)

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sav_bridge.model import AgentReply, MessageKind, SocialMessage, SocialUser, TicketRef
+from sav_bridge.ticket_text import message_text, source_line, subject
 
 HELPDESK = "freshdesk"
 TAG = "sav_bridge"
@@ -23,7 +24,6 @@ PRIORITY_LOW = 1
 STATUS_OPEN = 2
 #: Resolved and closed: a customer who writes again reopens the ticket.
 REOPEN_STATUSES = frozenset({4, 5})
-SUBJECT_LENGTH = 80
 _TAG = re.compile(r"<[^>]*>")
 _BREAK = re.compile(r"<br\s*/?>|</(?:div|p)>", re.I)
 
@@ -41,22 +41,6 @@ def contact_create(user: SocialUser) -> dict[str, Any]:
     if user.screen_name:
         body["twitter_id"] = user.screen_name
     return body
-
-
-def subject(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= SUBJECT_LENGTH else line[: SUBJECT_LENGTH - 1].rstrip() + "…"
-
-
-def source_line(msg: SocialMessage) -> str:
-    who = f"@{msg.author.screen_name}" if msg.author.screen_name else f"user {msg.author.id}"
-    if msg.kind is MessageKind.DM:
-        return f"DM on X from {who}"
-    return f"Post on X from {who}: https://x.com/{msg.author.screen_name or 'i/web'}/status/{msg.id}"
-
-
-def message_text(msg: SocialMessage) -> str:
-    return f"{msg.text}\n\n— {source_line(msg)}"
 
 
 def to_html(text: str) -> str:

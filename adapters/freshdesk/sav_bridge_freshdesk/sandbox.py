@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from sav_bridge.config import BaseSettings, Secret
+from sav_bridge.config import BaseSettings, reveal
 from sav_bridge.sandbox.base import Answer, FakeVendor
 from sav_bridge.sandbox.contracts import Violation
 from sav_bridge_freshdesk import payloads, spec, webhook
@@ -87,7 +87,7 @@ class FakeFreshdesk(FakeVendor):
     ) -> FakeFreshdesk:
         """The account the `freshdesk` section describes (`spec.py` checks requests, vendor folder or not)."""
         section = settings.helpdesk_section()
-        return cls(_reveal(section["api_key"]), _reveal(section["webhook_secret"]), clock, section["url"])
+        return cls(reveal(section["api_key"]), reveal(section["webhook_secret"]), clock, section["url"])
 
     # -- the vendor's manners --------------------------------------------------------------------
     def authorised(self, request: httpx.Request) -> bool:
@@ -296,7 +296,3 @@ class FakeFreshdesk(FakeVendor):
             return httpx.Response(404)
         conversation_id = self.agent_reply(ticket["id"], body.get("user_id", self.me), body["body"])
         return httpx.Response(201, json=self.conversations[ticket["id"]][-1] | {"id": conversation_id})
-
-
-def _reveal(value: object) -> str:
-    return value.reveal() if isinstance(value, Secret) else str(value)

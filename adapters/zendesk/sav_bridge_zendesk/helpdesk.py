@@ -16,17 +16,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from typing import Any, ClassVar, TextIO
 from urllib.parse import urlsplit
 
 import httpx
 
-from sav_bridge.config import BaseSettings, Secret
+from sav_bridge.config import BaseSettings, reveal
 from sav_bridge.errors import MalformedRequest, PermanentError, RetryableError
-from sav_bridge.helpdesks import WebhookAnswer, WebhookNotice, json_answer
+from sav_bridge.helpdesks import WebhookAnswer, WebhookNotice, json_answer, packaged_schema
 from sav_bridge.http import VendorErrors, json_body, raise_for_vendor, send
 from sav_bridge.model import AgentReply, Attachment, AttachmentRef, Conversation, SocialMessage, TicketRef
+from sav_bridge.ticket_text import message_text
 from sav_bridge_zendesk import payloads, webhook
 from sav_bridge_zendesk.provision import provision
 
@@ -35,7 +35,6 @@ ZENDESK_ERRORS = VendorErrors(name="zendesk", retry_after_headers=("retry-after"
 TICKET_ID = re.compile(r"[0-9]{1,19}")
 REOPEN_STATUSES = frozenset({"pending", "hold", "solved"})
 DEFAULT_TIMEOUT = 15.0  # zendesk.timeout_seconds in config.schema.json
-SCHEMA_FILE = "config.schema.json"
 
 
 class ZendeskHelpdesk:
@@ -64,10 +63,7 @@ class ZendeskHelpdesk:
     @classmethod
     def config_schema(cls) -> dict[str, Any]:
         """The JSON Schema of the `zendesk` configuration section (the core merges it into its own)."""
-        schema: dict[str, Any] = json.loads(
-            resources.files(__package__).joinpath(SCHEMA_FILE).read_text("utf-8")
-        )
-        return schema
+        return packaged_schema(__package__ or __name__)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, client: httpx.AsyncClient) -> ZendeskHelpdesk:
@@ -76,8 +72,8 @@ class ZendeskHelpdesk:
             client,
             section["url"],
             section["email"],
-            _reveal(section["api_token"]),
-            _reveal(section["webhook_secret"]),
+            reveal(section["api_token"]),
+            reveal(section["webhook_secret"]),
             settings.webhook_tolerance_seconds,
             float(section.get("timeout_seconds", DEFAULT_TIMEOUT)),
         )
@@ -147,7 +143,7 @@ class ZendeskHelpdesk:
             return await self._create(msg, key, retry, ticket.id, attachments)
         requester = await self._upsert_user(msg)
         reopen = current.get("status") in REOPEN_STATUSES
-        if retry and await self._has_comment(ticket, requester, payloads.comment_body(msg)):
+        if retry and await self._has_comment(ticket, requester, message_text(msg)):
             return ticket
         body = payloads.customer_comment(msg, requester, reopen, await self._upload(attachments))
         await self._call("PUT", f"/api/v2/tickets/{ticket.id}", json=body)
@@ -257,7 +253,3 @@ class ZendeskHelpdesk:
 
     async def provision(self, public_url: str, dry_run: bool, out: TextIO) -> None:
         await provision(self._call, public_url, dry_run, out, self._webhook_secret)
-
-
-def _reveal(value: Any) -> str:
-    return value.reveal() if isinstance(value, Secret) else str(value)

@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from sav_bridge.model import AgentReply, AttachmentRef, MessageKind, SocialMessage, SocialUser, TicketRef
+from sav_bridge.ticket_text import message_text, source_line, subject
 
 HELPDESK = "zendesk"
 TAG = "sav_bridge"
 DM_TAG = "sav_dm"
 KIND_TAGS = {MessageKind.MENTION: "x_mention", MessageKind.REPLY: "x_mention", MessageKind.DM: "x_dm"}
 AGENT_ROLES = frozenset({"agent", "admin"})
-SUBJECT_LENGTH = 80
 WEBHOOK_NAME = "sav-bridge"
 TRIGGER_TITLE = "sav-bridge: send public agent replies to X"
 
@@ -35,24 +35,8 @@ def user_upsert(user: SocialUser) -> dict[str, Any]:
     return {"user": body}
 
 
-def subject(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= SUBJECT_LENGTH else line[: SUBJECT_LENGTH - 1].rstrip() + "…"
-
-
-def source_line(msg: SocialMessage) -> str:
-    who = f"@{msg.author.screen_name}" if msg.author.screen_name else f"user {msg.author.id}"
-    if msg.kind is MessageKind.DM:
-        return f"DM on X from {who}"
-    return f"Post on X from {who}: https://x.com/{msg.author.screen_name or 'i/web'}/status/{msg.id}"
-
-
-def comment_body(msg: SocialMessage) -> str:
-    return f"{msg.text}\n\n— {source_line(msg)}"
-
-
 def _comment(msg: SocialMessage, requester_id: int, uploads: list[str]) -> dict[str, Any]:
-    comment: dict[str, Any] = {"body": comment_body(msg), "public": True, "author_id": requester_id}
+    comment: dict[str, Any] = {"body": message_text(msg), "public": True, "author_id": requester_id}
     if uploads:
         comment["uploads"] = uploads
     return comment

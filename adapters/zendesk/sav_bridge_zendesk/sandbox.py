@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from sav_bridge.config import BaseSettings, Secret
+from sav_bridge.config import BaseSettings, reveal
 from sav_bridge.sandbox.base import FakeVendor
 from sav_bridge.sandbox.contracts import OpenApiContract
 
@@ -107,8 +107,8 @@ class FakeZendesk(FakeVendor):
         section = settings.helpdesk_section()
         return cls(
             section["email"],
-            _reveal(section["api_token"]),
-            _reveal(section["webhook_secret"]),
+            reveal(section["api_token"]),
+            reveal(section["webhook_secret"]),
             vendor_contracts(vendor_dir),
             clock,
             section["url"],
@@ -369,7 +369,3 @@ class FakeZendesk(FakeVendor):
 
 def hmac_sha256(secret: str, message: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
-
-
-def _reveal(value: object) -> str:
-    return value.reveal() if isinstance(value, Secret) else str(value)
