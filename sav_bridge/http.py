@@ -15,7 +15,8 @@ import asyncio
 import email.utils
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +104,20 @@ def _short(response: httpx.Response) -> str:
     return text[:300]
 
 
+@contextmanager
+def transport_errors(vendor: VendorErrors) -> Iterator[None]:
+    """httpx's failures to reach `vendor` as ours, for `send()` and for streamed downloads alike:
+    `NotSent` when no connection was made (safe to repeat), `RetryableError` otherwise."""
+    try:
+        yield
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise NotSent(vendor.name, f"could not connect: {type(exc).__name__}") from exc
+    except httpx.TimeoutException as exc:
+        raise RetryableError(vendor.name, f"timeout: {type(exc).__name__}") from exc
+    except httpx.TransportError as exc:
+        raise RetryableError(vendor.name, f"transport error: {type(exc).__name__}") from exc
+
+
 async def send(
     client: httpx.AsyncClient,
     vendor: VendorErrors,
@@ -120,14 +135,8 @@ async def send(
     repeatable = method.upper() in SAFE_METHODS or any(k.lower() == "idempotency-key" for k in headers)
 
     async def once() -> httpx.Response:
-        try:
+        with transport_errors(vendor):
             response = await client.request(method, url, **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise NotSent(vendor.name, f"could not connect: {type(exc).__name__}") from exc
-        except httpx.TimeoutException as exc:
-            raise RetryableError(vendor.name, f"timeout: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
-            raise RetryableError(vendor.name, f"transport error: {type(exc).__name__}") from exc
         raise_for_vendor(response, vendor)
         return response
 

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from sav_bridge.config import BaseSettings, reveal
-from sav_bridge.errors import MalformedRequest, PermanentError, RetryableError
+from sav_bridge.errors import MalformedRequest, PermanentError
 from sav_bridge.helpdesks import WebhookAnswer, WebhookNotice, json_answer, packaged_schema
-from sav_bridge.http import VendorErrors, json_body, raise_for_vendor, send
+from sav_bridge.http import VendorErrors, json_body, raise_for_vendor, send, transport_errors
 from sav_bridge.model import AgentReply, Attachment, AttachmentRef, Conversation, SocialMessage, TicketRef
 from sav_bridge.ticket_text import message_text
 from sav_bridge_zendesk import payloads, webhook
@@ -168,7 +168,7 @@ class ZendeskHelpdesk:
 
     async def download_attachment(self, ref: AttachmentRef, max_bytes: int) -> Attachment:
         own = urlsplit(ref.url).netloc == urlsplit(self._base).netloc
-        try:
+        with transport_errors(ZENDESK_ERRORS):
             async with self._client.stream(
                 "GET", ref.url, auth=self._auth if own else None, timeout=self._timeout, follow_redirects=True
             ) as response:
@@ -181,10 +181,6 @@ class ZendeskHelpdesk:
                     if total > max_bytes:
                         raise PermanentError(self.name, f"{ref.filename} is larger than {max_bytes} bytes")
                     chunks.append(chunk)
-        except httpx.TimeoutException as exc:
-            raise RetryableError(self.name, f"timeout: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
-            raise RetryableError(self.name, f"transport error: {type(exc).__name__}") from exc
         return Attachment(ref.filename, ref.content_type, b"".join(chunks))
 
     async def add_internal_note(self, ticket: TicketRef, text: str, key: str, retry: bool = False) -> None:

@@ -35,8 +35,8 @@ import httpx
 from sav_bridge.channels.x import fields as f
 from sav_bridge.channels.x.client import X_ERRORS
 from sav_bridge.config import MediaSettings
-from sav_bridge.errors import Paused, PermanentError, RetryableError
-from sav_bridge.http import VendorErrors, json_body, raise_for_vendor, send
+from sav_bridge.errors import Paused, PermanentError
+from sav_bridge.http import VendorErrors, json_body, raise_for_vendor, send, transport_errors
 from sav_bridge.model import Attachment, Media, MediaVariant
 
 MEDIA_ERRORS = VendorErrors(name="x media", retry_after_headers=("retry-after",))
@@ -322,34 +322,31 @@ class XMedia:
             raise MediaRefused(f"it is not on X's media servers ({host or 'no host'})")
         limit = self.settings.max_bytes
         try:
-            async with self._client.stream(
-                "GET",
-                url,
-                auth=self._dm_auth if private else None,
-                timeout=self._timeout,
-                follow_redirects=True,
-            ) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    _refuse_or_retry(response)
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > limit:
-                    raise MediaRefused(
-                        f"too large ({size_text(int(declared))}; the limit is {size_text(limit)})"
-                    )
-                chunks: list[bytes] = []
-                total = 0
-                async for chunk in response.aiter_bytes():
-                    total += len(chunk)
-                    if total > limit:
-                        raise MediaRefused(f"too large (over {size_text(limit)}, the limit)")
-                    chunks.append(chunk)
+            with transport_errors(MEDIA_ERRORS):
+                async with self._client.stream(
+                    "GET",
+                    url,
+                    auth=self._dm_auth if private else None,
+                    timeout=self._timeout,
+                    follow_redirects=True,
+                ) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        _refuse_or_retry(response)
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > limit:
+                        raise MediaRefused(
+                            f"too large ({size_text(int(declared))}; the limit is {size_text(limit)})"
+                        )
+                    chunks: list[bytes] = []
+                    total = 0
+                    async for chunk in response.aiter_bytes():
+                        total += len(chunk)
+                        if total > limit:
+                            raise MediaRefused(f"too large (over {size_text(limit)}, the limit)")
+                        chunks.append(chunk)
         except Paused as exc:  # only a gated auth raises it, and a media is not worth waiting for
             raise MediaRefused("the gateway's access to X is paused") from exc
-        except httpx.TimeoutException as exc:
-            raise RetryableError(MEDIA_ERRORS.name, f"timeout: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
-            raise RetryableError(MEDIA_ERRORS.name, f"transport error: {type(exc).__name__}") from exc
         return b"".join(chunks)
 
     async def upload(self, image: Attachment, for_dm: bool) -> str:
