@@ -24,6 +24,7 @@ from sav_bridge.cli import EXIT_CONFIG, EXIT_UNAVAILABLE, vendor_dir_from_env
 from sav_bridge.config import ENV_PREFIX, Settings, load_settings
 from sav_bridge.errors import DeliveryError
 from sav_bridge.helpdesks import available, load_helpdesk
+from sav_bridge.http import failure_kind
 from sav_bridge.policy import Policy
 from sav_bridge.store import Store, open_store
 
@@ -106,11 +107,12 @@ async def _try(name: str, probe: Callable[[], Awaitable[str]], out: TextIO, err:
 
 def explain(exc: DeliveryError) -> tuple[int, str]:
     """What an admin should read, and the exit code: a refusal is configuration, silence is the network."""
-    if exc.status in (401, 403):
+    kind = failure_kind(exc)
+    if kind == "credentials":
         return EXIT_CONFIG, f"token refused (HTTP {exc.status}); check the configured credentials"
     if exc.status is None:
         return EXIT_UNAVAILABLE, f"cannot reach {_host(exc) or 'the API'} ({exc.detail})"
-    if exc.status == 429 or exc.status >= 500:
+    if kind == "unavailable":
         return EXIT_UNAVAILABLE, f"the API is not answering normally ({exc.detail})"
     return EXIT_CONFIG, f"the API refused the request ({exc.detail}); check the configured URL"
 

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from sav_bridge.errors import PermanentError, RetryableError
+from sav_bridge.errors import DeliveryError, PermanentError, RetryableError
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 #: Failures after which the vendor has certainly not acted on the request.
@@ -167,6 +167,16 @@ async def send(
 
 class NotSent(RetryableError):
     """The request never reached the vendor, so repeating it cannot do anything twice."""
+
+
+def failure_kind(exc: DeliveryError) -> str:
+    """How an admin should read a failed call: `"credentials"` (refused: fix the configuration),
+    `"unavailable"` (no answer, throttled or a server error: try later) or `"refused"` (anything else)."""
+    if exc.status in (401, 403):
+        return "credentials"
+    if exc.status is None or exc.status == 429 or exc.status >= 500:
+        return "unavailable"
+    return "refused"
 
 
 def json_body(response: httpx.Response) -> Mapping[str, Any]:

@@ -31,7 +31,7 @@ import httpx
 from sav_bridge.channels.x.client import X_ERRORS
 from sav_bridge.config import Settings, XSettings
 from sav_bridge.errors import ConfigError, DeliveryError, Unavailable
-from sav_bridge.http import json_body, send
+from sav_bridge.http import failure_kind, json_body, send
 
 WEBHOOK_PATH = "/webhooks/x"
 UserAuth = Callable[[], Awaitable[httpx.Auth]]
@@ -222,11 +222,12 @@ def refusal(exc: DeliveryError, url: str, app_only: bool, others: str = "") -> C
     for reason in REASONS:
         if reason in exc.detail:
             return failed(reason, url, others)
-    if exc.status in (401, 403):
+    kind = failure_kind(exc)
+    if kind == "credentials":
         key = "x.bearer_token" if app_only else "x.auth"
         who = "the app's bearer token" if app_only else "the brand account's credentials"
         return ConfigError(key, f"X refused {who} (HTTP {exc.status}); check it in X's developer console")
-    if exc.status is None or exc.status == 429 or exc.status >= 500:
+    if kind == "unavailable":
         return Unavailable("X", f"not answering normally ({exc.detail[:200]}); try again later")
     return ConfigError("x", f"X refused the request ({exc.detail[:200]})")
 
