@@ -30,7 +30,7 @@ from sav_bridge.errors import (
     WebhookRejected,
 )
 from sav_bridge.flows import accept_helpdesk_notice, accept_x_body
-from sav_bridge.helpdesks import webhook_answer
+from sav_bridge.helpdesks import api_usage, verify_webhook, webhook_answer
 from sav_bridge.logs import AccessLog
 from sav_bridge.runtime import Runtime
 
@@ -130,7 +130,7 @@ async def helpdesk_webhook(request: Request) -> Response:
     if name != runtime.helpdesk.name:
         return JSONResponse({"error": f"this gateway serves {runtime.helpdesk.name}, not {name}"}, 404)
     body = await read_body(request, runtime.settings.max_body_bytes)
-    runtime.helpdesk.verify_webhook(request.headers, body, runtime.clock())
+    verify_webhook(runtime.helpdesk, request.headers, request.query_params, body, runtime.clock())
     try:
         notice = runtime.helpdesk.parse_webhook(request.headers, body)
     except MalformedRequest as exc:
@@ -180,7 +180,8 @@ async def readyz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     runtime = _runtime(request)
-    body = runtime.metrics.render(await runtime.store.jobs_by_state())
+    usage = {runtime.helpdesk.name: api_usage(runtime.helpdesk)}
+    body = runtime.metrics.render(await runtime.store.jobs_by_state(), usage)
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 
 

@@ -19,6 +19,7 @@ Contract, for plugin authors:
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,16 @@ class WebhookNotice:
 
     key: str
     ticket_ids: tuple[str, ...]
+    #: One key per ticket id, for a notice that bundles several deliveries (an outbound message's
+    #: `Notification/Id`s, each repeated on its own by the vendor); empty: `key` for every ticket.
+    ticket_keys: tuple[str, ...] = ()
+
+    def deliveries(self) -> list[tuple[str, str]]:
+        """`(event id, ticket id)` of each delivery the notice holds; the core stores one event per event id."""
+        keys = self.ticket_keys if len(self.ticket_keys) == len(self.ticket_ids) else ()
+        return [
+            (f"{keys[i] if keys else self.key}:{ticket}", ticket) for i, ticket in enumerate(self.ticket_ids)
+        ]
 
 
 @dataclass(frozen=True)
@@ -132,7 +143,12 @@ class Helpdesk(Protocol):
         ...
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
-        """Raise `Unauthorized` unless the request provably comes from this helpdesk, recently."""
+        """Raise `Unauthorized` unless the request provably comes from this helpdesk, recently.
+
+        A plugin whose vendor authenticates in the URL (a token in the query string, all Salesforce
+        outbound messages can carry) adds a keyword parameter `query: Mapping[str, str]`; the core
+        passes the request's query string to plugins that declare it (`verify_webhook()` below).
+        """
         ...
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookNotice:
@@ -160,6 +176,24 @@ class Helpdesk(Protocol):
     async def provision(self, public_url: str, dry_run: bool, out: TextIO) -> None:
         """Create or update, idempotently, what makes the helpdesk call us; print what was done."""
         ...
+
+
+def verify_webhook(
+    helpdesk: Helpdesk, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, now: float
+) -> None:
+    """The plugin's check of a webhook request, with its query string when the plugin reads one."""
+    verify: Any = helpdesk.verify_webhook
+    if "query" in inspect.signature(verify).parameters:
+        verify(headers, body, now, query=query)
+    else:
+        verify(headers, body, now)
+
+
+def api_usage(helpdesk: Helpdesk) -> Mapping[str, float]:
+    """The helpdesk's API allocation as its last answer told it (`{"used": …, "limit": …}`), for the
+    metrics; empty for plugins whose vendor says nothing (optional method `api_usage()`)."""
+    usage = getattr(helpdesk, "api_usage", None)
+    return dict(usage()) if callable(usage) else {}
 
 
 def accepts_attachments(helpdesk: Helpdesk) -> bool:

@@ -40,6 +40,9 @@ class VendorErrors:
     reset_epoch_headers: tuple[str, ...] = ()
     #: Extra (status, body substring) pairs that mean "quota exhausted, retry later".
     quota_signals: tuple[tuple[int, str], ...] = ()
+    #: (body substring, seconds): the wait of a quota answer that names none (Salesforce's 403
+    #: `REQUEST_LIMIT_EXCEEDED` has no header), first match wins; it also keeps `send()` from repeating it.
+    quota_waits: tuple[tuple[str, float], ...] = ()
     retryable_status: frozenset[int] = field(default=RETRYABLE_STATUS)
 
 
@@ -93,9 +96,10 @@ def raise_for_vendor(response: httpx.Response, vendor: VendorErrors, now: float 
     detail = f"HTTP {response.status_code} {_short(response)}"
     quota = any(response.status_code == s and needle in response.text for s, needle in vendor.quota_signals)
     if response.status_code in vendor.retryable_status or quota:
-        raise RetryableError(
-            vendor.name, detail, response.status_code, retry_after_seconds(response, vendor, now)
-        )
+        wait = retry_after_seconds(response, vendor, now)
+        if wait is None and quota:
+            wait = next((seconds for needle, seconds in vendor.quota_waits if needle in response.text), None)
+        raise RetryableError(vendor.name, detail, response.status_code, wait)
     raise PermanentError(vendor.name, detail, response.status_code)
 
 

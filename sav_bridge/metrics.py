@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Info, generate_latest
 
 
@@ -62,6 +64,11 @@ class Metrics:
             "sav_bridge_dead_letters", "Jobs given up", ["kind"], registry=self.registry
         )
         self.queue_depth = Gauge("sav_bridge_queue_depth", "Jobs by state", ["state"], registry=self.registry)
+        self.helpdesk_api_usage = Gauge(
+            "sav_bridge_helpdesk_api_usage",
+            "The helpdesk's API allocation as its last answer told it (measure: used, limit)",
+            ["helpdesk", "measure"], registry=self.registry,
+        )  # fmt: skip
         # X billing (sav_bridge.channels.x.billing): counters of this replica, gauges of all (from the store)
         self.x_requests = Counter(
             "sav_bridge_x_requests", "Billed X requests", ["kind"], registry=self.registry
@@ -98,7 +105,13 @@ class Metrics:
         )
         self.policy = Info("sav_bridge_policy", "The posting policy in force", registry=self.registry)
 
-    def render(self, jobs_by_state: dict[str, int]) -> bytes:
+    def render(
+        self, jobs_by_state: dict[str, int], helpdesk_usage: Mapping[str, Mapping[str, float]] | None = None
+    ) -> bytes:
+        """The exposition text; `helpdesk_usage` is each helpdesk's API allocation as its vendor last said."""
         for state in ("pending", "running", "done", "dead"):
             self.queue_depth.labels(state).set(jobs_by_state.get(state, 0))
+        for helpdesk, usage in (helpdesk_usage or {}).items():
+            for measure, value in usage.items():
+                self.helpdesk_api_usage.labels(helpdesk, measure).set(value)
         return generate_latest(self.registry)

@@ -108,3 +108,24 @@ async def test_malformed_wait_hints_are_clamped_never_a_crash_or_an_endless_park
         with pytest.raises(RetryableError) as caught:
             await send(client, VENDOR, "POST", "https://acme.test/a", sleep=no_sleep)
     assert caught.value.retry_after == expected
+
+
+@respx.mock
+async def test_a_quota_answer_without_a_wait_gets_the_vendors_documented_back_off_and_no_inline_repeat() -> None:
+    vendor = VendorErrors(
+        "acme",
+        quota_signals=((403, "REQUEST_LIMIT_EXCEEDED"),),
+        quota_waits=(("ConcurrentPerOrgLongTxn", 30.0), ("REQUEST_LIMIT_EXCEEDED", 900.0)),
+    )
+    total = '[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]'
+    concurrent = '[{"message":"ConcurrentPerOrgLongTxn Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]'
+    route = respx.get("https://acme.test/a").mock(
+        side_effect=[httpx.Response(403, text=total), httpx.Response(403, text=concurrent)]
+    )
+    async with httpx.AsyncClient() as client:
+        waits = []
+        for _ in range(2):
+            with pytest.raises(RetryableError) as caught:
+                await send(client, vendor, "GET", "https://acme.test/a", sleep=no_sleep)
+            waits.append(caught.value.retry_after)
+    assert waits == [900.0, 30.0] and route.call_count == 2

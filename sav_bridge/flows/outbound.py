@@ -51,10 +51,9 @@ Explain = Callable[[Decision], str]
 async def accept_helpdesk_notice(store: Store, metrics: Metrics, helpdesk: str, notice: WebhookNotice) -> int:
     """Store a verified helpdesk doorbell as one job per ticket; returns how many were new."""
     accepted = 0
-    for ticket_id in notice.ticket_ids:
+    for event_id, ticket_id in notice.deliveries():
         conv = await store.conversation_for_ticket(TicketRef(helpdesk, ticket_id))
         ordering = conv.thread_key if conv else f"{helpdesk}:ticket:{ticket_id}"
-        event_id = f"{notice.key}:{ticket_id}"
         job = NewJob(JOB_TICKET_CHANGED, {"ticket_id": ticket_id}, f"{helpdesk}.changed:{event_id}", ordering)
         if await store.accept_event(helpdesk, event_id, "ticket_changed", {"ticket_id": ticket_id}, [job]):
             accepted += 1
