@@ -24,7 +24,9 @@ COPY schemas schemas
 COPY policies policies
 COPY adapters/zendesk adapters/zendesk
 COPY adapters/freshdesk adapters/freshdesk
-RUN pip wheel --no-deps --no-build-isolation --no-index --wheel-dir /wheels . ./adapters/zendesk ./adapters/freshdesk
+COPY adapters/salesforce adapters/salesforce
+RUN pip wheel --no-deps --no-build-isolation --no-index --wheel-dir /wheels . ./adapters/zendesk ./adapters/freshdesk \
+    ./adapters/salesforce
 
 FROM deps
 # Not editable: the code, the schemas and the default policy are installed into site-packages and

@@ -14,10 +14,10 @@ endif
 
 .PHONY: demo test lint typecheck bench install clean serve
 
-$(STAMP): pyproject.toml adapters/zendesk/pyproject.toml adapters/freshdesk/pyproject.toml
+$(STAMP): pyproject.toml adapters/zendesk/pyproject.toml adapters/freshdesk/pyproject.toml adapters/salesforce/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]' -e adapters/zendesk -e adapters/freshdesk
+	$(BIN)/pip install --quiet -e '.[dev]' -e adapters/zendesk -e adapters/freshdesk -e adapters/salesforce
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -59,4 +59,5 @@ lock: $(STAMP)
 	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes $(LOCK_FLAGS) \
 		--no-emit-package sav-bridge --no-emit-package sav-bridge-zendesk --no-emit-package sav-bridge-freshdesk \
+		--no-emit-package sav-bridge-salesforce \
 		--custom-compile-command 'make lock' deploy/requirements.in -o requirements.lock
