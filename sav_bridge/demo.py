@@ -72,7 +72,8 @@ class DemoStage(Protocol):
         ...
 
     def agent_replies(self, ticket_id: str, agent: str, text: str) -> tuple[dict[str, str], bytes]:
-        """`agent` answers the customer publicly; the webhook request the helpdesk then sends the gateway."""
+        """`agent` answers the customer publicly; the webhook request the helpdesk then sends the gateway
+        (its query string, for a vendor that puts its token there, in an optional `webhook_query`)."""
         ...
 
 
@@ -161,7 +162,10 @@ class Story:
         headers, body = self.helpdesk.agent_replies(ticket_id, agent, text)
         self.show(f"agent {self.agents[agent]} writes a public reply in ticket #{ticket_id}")
         path = f"/webhooks/{self.runtime.settings.helpdesk}"
-        response = await self.client.post(path, content=body, headers=headers)
+        # A vendor that authenticates in the URL (Salesforce's `?token=`): the stage's optional
+        # `webhook_query`, never printed.
+        query = dict(getattr(self.helpdesk, "webhook_query", {}))
+        response = await self.client.post(path, content=body, headers=headers, params=query)
         self.show(f"→ {self.helpdesk.vendor} rings POST {path}  ← {response.status_code}")
         await self.idle()
 

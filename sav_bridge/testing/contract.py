@@ -35,7 +35,7 @@ import pytest
 
 from sav_bridge.config import BaseSettings, load_helpdesk_settings
 from sav_bridge.errors import DeliveryError, PermanentError, RetryableError, Unauthorized
-from sav_bridge.helpdesks import Helpdesk, available, load_helpdesk
+from sav_bridge.helpdesks import Helpdesk, available, load_helpdesk, webhook_answer
 from sav_bridge.model import Audience, Conversation, MessageKind, SocialMessage, SocialUser, TicketRef
 from sav_bridge.sandbox import helpdesk_fake
 from sav_bridge.sandbox.base import FakeVendor
@@ -90,6 +90,13 @@ class Declaration:
     #: The wait the plugin must report for `quota_fault()`: the vendor's own (`LONG_WAIT`) where its
     #: answer names one, else the plugin's documented back-off (Salesforce's quota 403 names none).
     quota_wait: ClassVar[float] = LONG_WAIT
+
+    #: How many comments one page of the plugin's listing holds on the fake (after `prepare`): the
+    #: paging check writes more agent replies than that.
+    page_size: ClassVar[int] = 100
+
+    def prepare(self, fake: FakeVendor) -> None:
+        """Adjust the fresh fake before each check (smaller pages, say); nothing by default."""
 
     def quota_fault(self) -> Fault:
         """The vendor's "quota exhausted" answer on the credentials read (naming a wait of `LONG_WAIT`
@@ -236,6 +243,53 @@ async def internal_note_is_idempotent(kit: Kit) -> None:
         pytest.fail(f"one key, one note: the ticket holds {len(notes)}")
 
 
+async def customer_message_is_idempotent(kit: Kit) -> None:
+    """The vendor adds the customer's follow-up and the answer is lost; the retry adds no second one."""
+    ticket = await kit.open()
+    kit.fake.faults.add(kit.declaration.add_note.fault(503, applied=True, times=3))
+    with contextlib.suppress(RetryableError):
+        await kit.helpdesk.add_customer_message(ticket, kit.message("Toujours bloquée", 2), "x.message:dm:2")
+    kit.fake.faults = FaultPlan()
+    landed = await kit.helpdesk.add_customer_message(
+        ticket, kit.message("Toujours bloquée", 2), "x.message:dm:2", retry=True
+    )
+    found = [t for t in kit.declaration.public_texts(kit.fake, landed) if "Toujours bloquée" in t]
+    if len(found) != 1:
+        pytest.fail(f"one key, one customer message: the ticket shows it {len(found)} times")
+
+
+async def every_agent_reply_is_listed_across_pages(kit: Kit) -> None:
+    ticket = await kit.open()
+    written = [f"Réponse {n}" for n in range(kit.declaration.page_size + 3)]
+    for text in written:
+        kit.declaration.agent_reply(kit.fake, ticket, text)
+    bodies = [reply.body.strip() for reply in await kit.helpdesk.agent_replies(ticket)]
+    if bodies != written:
+        pytest.fail(
+            f"{len(written)} replies written, {len(bodies)} listed (in order: {bodies == written[: len(bodies)]})"
+        )
+
+
+async def each_reply_rings_a_delivery_of_its_own(kit: Kit) -> None:
+    """Two replies on one ticket are two deliveries (never absorbed as a repeat), each answered with 2xx."""
+    ticket = await kit.open()
+    deliveries = []
+    for text in ("Première réponse", "Seconde réponse"):
+        kit.declaration.agent_reply(kit.fake, ticket, text)
+        headers, body = kit.declaration.signed_webhook(kit.fake, ticket, kit.now[0])
+        notice = kit.helpdesk.parse_webhook(headers, body)
+        if ticket.id not in notice.ticket_ids:
+            pytest.fail(f"the webhook does not name ticket {ticket.id}: {notice.ticket_ids}")
+        answer = webhook_answer(kit.helpdesk, notice, len(notice.ticket_ids))
+        if not 200 <= answer.status < 300:
+            pytest.fail(f"the webhook answer is HTTP {answer.status}")
+        deliveries.append({event for event, _ in notice.deliveries()})
+    if deliveries[0] & deliveries[1]:
+        pytest.fail(
+            f"the second reply's webhook repeats the first's delivery key: {deliveries[0] & deliveries[1]}"
+        )
+
+
 async def webhook_is_verified_offline(kit: Kit) -> None:
     ticket = await kit.open()
     before = len(kit.sent)
@@ -333,6 +387,9 @@ CHECKS: dict[str, Check] = {
         customer_message_reopens_a_solved_ticket,
         internal_note_is_private,
         internal_note_is_idempotent,
+        customer_message_is_idempotent,
+        every_agent_reply_is_listed_across_pages,
+        each_reply_rings_a_delivery_of_its_own,
         webhook_is_verified_offline,
         only_public_agent_replies_are_listed,
         refused_credentials_are_permanent,
@@ -345,6 +402,7 @@ CHECKS: dict[str, Check] = {
 async def run_check(declaration: Declaration, name: str, vendor_dir: Path | None = None) -> None:
     """Run one contract check on a fresh plugin and fake; fail if the fake saw a request off its spec."""
     kit = build_kit(declaration, vendor_dir=vendor_dir)
+    declaration.prepare(kit.fake)
     async with kit.client:
         await CHECKS[name](kit)
     if kit.fake.violations:

@@ -12,6 +12,7 @@ from sav_bridge.testing.contract import CHECKS, HelpdeskContract, installed_plug
 CONTRACT_TESTS = {
     "zendesk": "tests.adapters.test_zendesk_contract:TestZendeskContract",
     "freshdesk": "tests.adapters.test_freshdesk_contract:TestFreshdeskContract",
+    "salesforce": "tests.adapters.test_salesforce_contract:TestSalesforceContract",
 }
 
 
@@ -26,7 +27,10 @@ def test_every_installed_plugin_runs_the_contract(plugin: str) -> None:
 
 def test_the_contract_covers_what_the_helpdesk_protocol_promises() -> None:
     assert sorted(CHECKS) == [
+        "customer_message_is_idempotent",
         "customer_message_reopens_a_solved_ticket",
+        "each_reply_rings_a_delivery_of_its_own",
+        "every_agent_reply_is_listed_across_pages",
         "internal_note_is_idempotent",
         "internal_note_is_private",
         "missing_and_invalid_are_permanent",
