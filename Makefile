@@ -14,10 +14,14 @@ endif
 
 .PHONY: demo test lint typecheck bench install clean serve
 
-$(STAMP): pyproject.toml adapters/zendesk/pyproject.toml adapters/freshdesk/pyproject.toml adapters/salesforce/pyproject.toml
+# Every helpdesk plugin in adapters/ is installed; a plugin folder removed is simply not (the core's tests
+# do not need it).
+PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard adapters/*/pyproject.toml))
+
+$(STAMP): pyproject.toml $(wildcard adapters/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]' -e adapters/zendesk -e adapters/freshdesk -e adapters/salesforce
+	$(BIN)/pip install --quiet -e '.[dev]' $(addprefix -e ,$(PLUGINS))
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -35,7 +39,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check sav_bridge adapters tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	$(BIN)/mypy sav_bridge $(patsubst %/__init__.py,%,$(wildcard adapters/*/sav_bridge_*/__init__.py))
 
 # Benchmarks print ratios against a baseline measured in the same run (Presidio, installed here).
 bench: $(STAMP)
