@@ -11,6 +11,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
+from sav_bridge.helpdesks import available
 from tests.harness import Gateway, start_gateway
 
 VENDOR_ENV = "SAV_BRIDGE_VENDOR_DIR"
@@ -19,9 +20,10 @@ PG_ENV = "SAV_BRIDGE_TEST_DATABASE_URL"
 
 def _vendor_line() -> str:
     configured = os.environ.get(VENDOR_ENV)
+    plugins = "helpdesk plugins tested: " + (", ".join(sorted(available())) or "none")
     if configured:
-        return f"vendor specs: {configured} (contract and vector checks on)"
-    return f"vendor specs: off ({VENDOR_ENV} is not set; contract and vector checks skipped)"
+        return f"vendor specs: {configured} (contract and vector checks on); {plugins}"
+    return f"vendor specs: off ({VENDOR_ENV} is not set; contract and vector checks skipped); {plugins}"
 
 
 def pytest_report_header(config: pytest.Config) -> str:

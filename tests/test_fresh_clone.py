@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from sav_bridge.helpdesks import available
+
 ROOT = Path(__file__).resolve().parents[1]
 SHOW = 'show-vendor: ; @echo "[$$SAV_BRIDGE_VENDOR_DIR]"'
 
@@ -72,7 +74,8 @@ def test_without_the_vendor_folder_the_run_passes_and_says_the_checks_are_off() 
     assert done.returncode == 0, done.stdout
     header = [line for line in done.stdout.splitlines() if line.startswith("vendor specs:")]
     assert header == [
-        "vendor specs: off (SAV_BRIDGE_VENDOR_DIR is not set; contract and vector checks skipped)"
+        "vendor specs: off (SAV_BRIDGE_VENDOR_DIR is not set; contract and vector checks skipped); "
+        f"helpdesk plugins tested: {', '.join(sorted(available()))}"
     ]
     assert "SKIPPED" in done.stdout and "SAV_BRIDGE_VENDOR_DIR is not set" in done.stdout
 
@@ -81,5 +84,7 @@ def test_a_vendor_folder_named_but_missing_fails_the_run(tmp_path: Path) -> None
     missing = tmp_path / "nowhere"
     done = _pytest(_env(SAV_BRIDGE_VENDOR_DIR=str(missing)))
     assert done.returncode == 1
-    assert f"vendor specs: {missing} (contract and vector checks on)" in done.stdout
+    assert (
+        f"vendor specs: {missing} (contract and vector checks on); helpdesk plugins tested: " in done.stdout
+    )
     assert f"SAV_BRIDGE_VENDOR_DIR={missing} is not a folder" in done.stdout
