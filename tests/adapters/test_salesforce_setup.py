@@ -271,7 +271,8 @@ def test_the_apex_class_signs_with_the_two_headers_and_keeps_no_secret() -> None
     apex = (SOURCE / "classes" / f"{APEX_CLASS}.cls").read_text("utf-8")
     assert "'X-Sav-Bridge-Timestamp'" in apex and "'X-Sav-Bridge-Signature'" in apex
     assert (
-        "Crypto.generateMac('hmacSHA256', Blob.valueOf(timestamp + '.' + body), Blob.valueOf(secret))" in apex
+        "Crypto.generateMac('hmacSHA256', Blob.valueOf(timestamp + '.' + payload), Blob.valueOf(secret))"
+        in apex
     )
     assert "'sha256=' + EncodingUtil.convertToHex(mac)" in apex
     assert "'case_id'" in apex and "'comment_id'" in apex
