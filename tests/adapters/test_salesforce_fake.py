@@ -1,4 +1,4 @@
-"""The Salesforce fake itself: it answers as Salesforce documents, so the plugin's mistakes show against it."""
+"""The Salesforce fake itself: it answers as Salesforce documents, so that the plugin's mistakes show."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ ORG = "00D5g000004XyZa"
 SECRET = "salesforce-webhook-secret-for-tests"
 START = 1_700_000_000.0
 SELECT = ("SELECT Id, ParentId, CommentBody, IsPublished, CreatedDate, CreatedById, CreatedBy.Name, "
-          "CreatedBy.Email, CreatedBy.UserType FROM CaseComment WHERE ParentId = '{}' ORDER BY CreatedDate, Id")  # fmt: skip
+          "CreatedBy.Email, CreatedBy.UserType FROM CaseComment WHERE ParentId = '{}' "
+          "ORDER BY CreatedDate, Id")  # fmt: skip
 OUTBOUND = "{http://soap.sforce.com/2005/09/outbound}"
 SF = "{urn:sobject.enterprise.soap.sforce.com}"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -165,6 +166,12 @@ async def test_users_must_be_pre_authorised_and_unlocked(private_key: str) -> No
     assert (await org.ask_token(org.assertion())).json()["error_description"] == "user is locked"
 
 
+async def test_the_assertion_window_can_be_opened_for_a_harness_whose_clocks_differ(private_key: str) -> None:
+    org = Org(private_key)
+    org.fake.max_assertion_seconds = None
+    assert (await org.ask_token(org.assertion(exp=int(START) + 86400 * 365))).status_code == 200
+
+
 async def test_token_request_must_be_a_form(private_key: str) -> None:
     org = Org(private_key)
     answer = await org.client.post(
@@ -205,6 +212,19 @@ async def test_every_call_is_counted_and_calls_past_the_allocation_are_refused(p
     ]
     org.fake.reset_usage()
     assert (await org.call("GET", path)).headers["sforce-limit-info"] == "api-usage=1/3"
+
+
+async def test_limit_fault_is_the_quota_403_on_one_route(org: Org) -> None:
+    path = f"sobjects/User/{org.fake.api_user}"
+    org.fake.faults.add(
+        org.fake.limit_fault("GET", r"/services/data/v66\.0/sobjects/User/\w+", concurrent=True)
+    )
+    refused = await org.call("GET", path)
+    assert refused.status_code == 403 and "retry-after" not in refused.headers
+    assert refused.json() == [
+        {"message": "ConcurrentPerOrgLongTxn Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}
+    ]
+    assert (await org.call("GET", path)).status_code == 200
 
 
 # -- contacts and cases --------------------------------------------------------------------------------
@@ -381,7 +401,8 @@ async def test_comment_bodies_off_spec_are_recorded(org: Org) -> None:
 
 async def test_invalid_json_is_a_parser_error(org: Org) -> None:
     answer = await org.client.post(f"{API}/sobjects/CaseComment", content=b"{not json",
-                                   headers={"authorization": f"Bearer {org.token}", "content-type": "application/json"})  # fmt: skip
+                                   headers={"authorization": f"Bearer {org.token}",
+                                            "content-type": "application/json"})  # fmt: skip
     assert org.refusal(answer) == (400, "JSON_PARSER_ERROR") and len(org.fake.violations) == 1
 
 
@@ -400,8 +421,9 @@ async def test_comment_query_nests_the_author_and_filters_on_published(org: Org)
         "type": "CaseComment",
         "url": f"/services/data/v66.0/sobjects/CaseComment/{reply}",
     }
-    assert first["CreatedBy"] == {"attributes": {"type": "User", "url": f"/services/data/v66.0/sobjects/User/{agent}"},
-                                  "Name": "Amélie Martin", "Email": "amelie@mabanque.fr", "UserType": "Standard"}  # fmt: skip
+    author = {"type": "User", "url": f"/services/data/v66.0/sobjects/User/{agent}"}
+    assert first["CreatedBy"] == {"attributes": author, "Name": "Amélie Martin",
+                                  "Email": "amelie@mabanque.fr", "UserType": "Standard"}  # fmt: skip
     assert (first["Id"], first["IsPublished"], first["CreatedDate"]) == (
         reply,
         True,
@@ -484,7 +506,8 @@ def test_outbound_message_is_the_documented_soap_envelope(private_key: str) -> N
     )
     assert notifications is not None
     assert [child.tag.rpartition("}")[2] for child in notifications] == [
-        "OrganizationId", "ActionId", "SessionId", "EnterpriseUrl", "PartnerUrl", "Notification", "Notification"]  # fmt: skip
+        "OrganizationId", "ActionId", "SessionId", "EnterpriseUrl", "PartnerUrl",
+        "Notification", "Notification"]  # fmt: skip
     assert notifications.findtext(OUTBOUND + "OrganizationId") == spec.to18(ORG)
     assert notifications.findtext(OUTBOUND + "ActionId", "").startswith("04k")
     session = notifications.find(OUTBOUND + "SessionId")
@@ -527,8 +550,10 @@ def test_received_counts_operations_with_ids_replaced(private_key: str) -> None:
     with httpx.Client(transport=httpx.MockTransport(handle)) as client:
         client.get(f"{API}/sobjects/Case/500000000000000AAA")
         client.patch(f"{API}/sobjects/Case/Sav_Bridge_Key__c/x_message_1", json={})
-    assert fake.received() == {"GET /services/data/v66.0/sobjects/Case/{id}": 1,
-                               "PATCH /services/data/v66.0/sobjects/Case/Sav_Bridge_Key__c/{id}": 1}  # fmt: skip
+    assert fake.received() == {
+        "GET /services/data/v66.0/sobjects/Case/{id}": 1,
+        "PATCH /services/data/v66.0/sobjects/Case/Sav_Bridge_Key__c/{id}": 1,
+    }
 
 
 def test_from_settings_reads_the_salesforce_section(private_key: str, tmp_path: Any) -> None:

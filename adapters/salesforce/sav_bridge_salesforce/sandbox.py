@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import operator
 import re
 import secrets
 import time
@@ -47,6 +48,7 @@ from jose import JWTError, jwt
 from sav_bridge.config import BaseSettings, reveal
 from sav_bridge.sandbox.base import FakeVendor
 from sav_bridge.sandbox.contracts import Violation
+from sav_bridge.sandbox.faults import Fault
 from sav_bridge_salesforce import spec
 
 #: A JWT whose exp is further ahead is refused: the docs ask for 3 minutes, the fake allows 2 of clock skew.
@@ -60,10 +62,12 @@ WEBHOOK_PATH = "/webhooks/salesforce"
 TIMESTAMP_HEADER = "x-sav-bridge-timestamp"
 SIGNATURE_HEADER = "x-sav-bridge-signature"
 #: The errorCode an error answer carries when its caller names none.
-_CODES = {400: "MALFORMED_REQUEST", 401: "INVALID_SESSION_ID", 403: "REQUEST_LIMIT_EXCEEDED", 404: "NOT_FOUND",
-          415: "UNSUPPORTED_MEDIA_TYPE", 500: "UNKNOWN_EXCEPTION", 503: "SERVER_UNAVAILABLE"}  # fmt: skip
+_CODES = {400: "MALFORMED_REQUEST", 401: "INVALID_SESSION_ID", 403: "REQUEST_LIMIT_EXCEEDED",
+          404: "NOT_FOUND", 415: "UNSUPPORTED_MEDIA_TYPE", 500: "UNKNOWN_EXCEPTION",
+          503: "SERVER_UNAVAILABLE"}  # fmt: skip
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _V = r"/services/data/v(?P<v>\d+\.\d)/"
+_BY_KEY = r"sobjects/(?P<object>Contact|Case)/(?P<field>\w+)/(?P<value>[^/]+)"
 _NOT_FOUND = "The requested resource does not exist"
 
 
@@ -103,12 +107,11 @@ class FakeSalesforce(FakeVendor):
         self.clock, self.api_version = clock, api_version
         self.external_ids = {"Contact": contact_external_id, "Case": case_external_id}
         self.custom_fields = {"Contact": (contact_external_id,), "Case": (case_external_id, *case_fields)}
-        self.daily_api_requests, self.page_size, self.session_seconds = (
-            daily_api_requests,
-            page_size,
-            session_seconds,
-        )
-        #: Calls counted against the allocation (the fake's "last 24 hours" is its whole life; `reset_usage()`).
+        self.daily_api_requests, self.page_size = daily_api_requests, page_size
+        self.session_seconds = session_seconds
+        #: How far ahead an assertion's exp may be (None: any future exp).
+        self.max_assertion_seconds: float | None = MAX_ASSERTION_SECONDS
+        #: Calls counted against the allocation: the fake's "last 24 hours" is its life (`reset_usage()`).
         self.api_used = 0
         self._ids = itertools.count(1)
         self._case_numbers = itertools.count(1001)
@@ -126,21 +129,13 @@ class FakeSalesforce(FakeVendor):
         self._cursors: dict[str, tuple[list[dict[str, Any]], int]] = {}
         self._caller = ""
         self.action_id = self._new_id("OutboundMessage")
-        self.api_user = self.add_user("Sav Bridge Integration", username if "@" in username else "api@example.com",
-                                      username=username)  # fmt: skip
+        email = username if "@" in username else "api@example.com"
+        self.api_user = self.add_user("Sav Bridge Integration", email, username=username)
         for method, pattern, handler in [
             ("GET", _V + r"limits/?", self._limits),
             ("GET", _V + r"sobjects/(?P<object>User|Contact|Case|CaseComment)/(?P<id>\w+)", self._get_record),
-            (
-                "GET",
-                _V + r"sobjects/(?P<object>Contact|Case)/(?P<field>\w+)/(?P<value>[^/]+)",
-                self._get_by_key,
-            ),
-            (
-                "PATCH",
-                _V + r"sobjects/(?P<object>Contact|Case)/(?P<field>\w+)/(?P<value>[^/]+)",
-                self._upsert,
-            ),
+            ("GET", _V + _BY_KEY, self._get_by_key),
+            ("PATCH", _V + _BY_KEY, self._upsert),
             ("PATCH", _V + r"sobjects/Case/(?P<id>\w+)", self._update_case),
             ("POST", _V + r"sobjects/CaseComment/?", self._create_comment),
             ("GET", _V + r"query/?", self._query),
@@ -265,9 +260,10 @@ class FakeSalesforce(FakeVendor):
         if claims.get("iss") != self.consumer_key:
             return _oauth_error("invalid_client_id", "client identifier invalid")
         try:
-            jwt.decode(assertion, self.public_key_pem, algorithms=["RS256"], options={
-                "verify_aud": False, "verify_exp": False, "verify_iat": False, "verify_nbf": False,
-                "verify_iss": False, "verify_sub": False, "verify_jti": False, "verify_at_hash": False})  # fmt: skip
+            # The signature only: each claim is checked below, for Salesforce's own error descriptions.
+            claims_checks = ("aud", "exp", "iat", "nbf", "iss", "sub", "jti", "at_hash")
+            options = {f"verify_{claim}": False for claim in claims_checks}
+            jwt.decode(assertion, self.public_key_pem, algorithms=["RS256"], options=options)
         except JWTError:
             return _oauth_error("invalid_grant", "invalid assertion")
         audience = claims.get("aud")
@@ -278,7 +274,8 @@ class FakeSalesforce(FakeVendor):
         except (KeyError, TypeError, ValueError):
             expires = 0.0
         now = self.clock()
-        if not now < expires <= now + MAX_ASSERTION_SECONDS:
+        furthest = float("inf") if self.max_assertion_seconds is None else now + self.max_assertion_seconds
+        if not now < expires <= furthest:
             return _oauth_error("invalid_grant", "expired authorization code")
         user = next((u for u in self.users.values() if u["Username"] == claims.get("sub")), None)
         if user is None or user["Username"] not in self.authorised_users:
@@ -291,7 +288,16 @@ class FakeSalesforce(FakeVendor):
         mac = hmac.new(self.consumer_key.encode(), (identity + issued).encode(), hashlib.sha256).digest()
         return httpx.Response(200, json={
             "access_token": token, "scope": "api", "instance_url": self.instance_url, "id": identity,
-            "token_type": "Bearer", "issued_at": issued, "signature": base64.b64encode(mac).decode()})  # fmt: skip
+            "token_type": "Bearer", "issued_at": issued, "signature": base64.b64encode(mac).decode(),
+        })  # fmt: skip
+
+    @staticmethod
+    def limit_fault(method: str, path: str, *, concurrent: bool = False, times: int = 1) -> Fault:
+        """Salesforce's 403 when the org's daily requests are spent (or, `concurrent`, when too many long
+        requests run at once), for `faults.add()` on one route: no Retry-After, as Salesforce sends none."""
+        limit = "ConcurrentPerOrgLongTxn" if concurrent else "TotalRequests"
+        body = json.dumps([{"message": f"{limit} Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
+        return Fault(method, path, 403, {"content-type": "application/json"}, body, times=times)
 
     def expire_sessions(self) -> None:
         """Every issued access token is invalid from now on (the plugin must ask for a new one)."""
@@ -319,8 +325,9 @@ class FakeSalesforce(FakeVendor):
 
     def _audit(self) -> dict[str, Any]:
         now = self._now()
-        return {"IsDeleted": False, "CreatedDate": now, "CreatedById": self._caller or self.api_user,
-                "LastModifiedDate": now, "LastModifiedById": self._caller or self.api_user, "SystemModstamp": now}  # fmt: skip
+        user = self._caller or self.api_user
+        return {"IsDeleted": False, "CreatedDate": now, "CreatedById": user, "LastModifiedDate": now,
+                "LastModifiedById": user, "SystemModstamp": now}  # fmt: skip
 
     def _view(
         self, kind: str, record: dict[str, Any], version: str, fields: list[str] | None = None
@@ -448,13 +455,8 @@ class FakeSalesforce(FakeVendor):
         if request.url.params.get("updateOnly") == "true":
             return self.error(404, _NOT_FOUND)
         if kind == "Contact" and not fields.get("LastName"):
-            return self._refuse(
-                request,
-                400,
-                "REQUIRED_FIELD_MISSING",
-                "Required fields are missing: [LastName]",
-                ["LastName"],
-            )
+            missing = "Required fields are missing: [LastName]"
+            return self._refuse(request, 400, "REQUIRED_FIELD_MISSING", missing, ["LastName"])
         if kind == "Contact":
             new_id = self.add_contact(fields.pop("LastName"), external_id=value, **fields)
         else:
@@ -490,7 +492,8 @@ class FakeSalesforce(FakeVendor):
         parent = spec.to18(query.parent_id[:15])
         found = [c for c in self.comments.values() if c["ParentId"] == parent
                  and query.published in (None, c["IsPublished"])
-                 and all(_compare(_parse_stamp(c["CreatedDate"]), op, at) for op, at in query.created)]  # fmt: skip
+                 and all(_COMPARISONS[op](_parse_stamp(c["CreatedDate"]), at) for op, at in query.created)
+                 ]  # fmt: skip
         for field, descending in reversed(query.order):
             found.sort(key=lambda c: c[field], reverse=descending)
         rows = [self._row(comment, query.fields, match["v"]) for comment in found[: query.limit]]
@@ -524,9 +527,8 @@ class FakeSalesforce(FakeVendor):
         for field in fields:
             relation, _, name = field.rpartition(".")
             if relation:
-                row.setdefault("CreatedBy", {"attributes": _attributes("User", author, version)})[name] = (
-                    author[name]
-                )
+                nested = row.setdefault("CreatedBy", {"attributes": _attributes("User", author, version)})
+                nested[name] = author[name]
             else:
                 row[field] = comment[field]
         return row
@@ -539,17 +541,18 @@ class FakeSalesforce(FakeVendor):
         user_id = self._new_id("User")
         first, _, last = name.rpartition(" ")
         self.users[user_id] = {"Id": user_id, "Name": name, "FirstName": first or None, "LastName": last,
-                               "Email": email, "Username": username or f"{email}.sandbox", "UserType": user_type,
-                               "IsActive": True}  # fmt: skip
+                               "Email": email, "Username": username or f"{email}.sandbox",
+                               "UserType": user_type, "IsActive": True}  # fmt: skip
         return user_id
 
     def add_contact(self, last_name: str, *, external_id: str | None = None, **fields: Any) -> str:
         contact_id = self._new_id("Contact")
         first = fields.pop("FirstName", None)
         self.contacts[contact_id] = {"Id": contact_id, "FirstName": first, "LastName": last_name,
-                                     "Name": f"{first or ''} {last_name}".strip(), "Email": None, "AccountId": None,
-                                     "OwnerId": self.api_user,
-                                     self.external_ids["Contact"]: external_id, **self._audit(), **fields}  # fmt: skip
+                                     "Name": f"{first or ''} {last_name}".strip(), "Email": None,
+                                     "AccountId": None, "OwnerId": self.api_user,
+                                     self.external_ids["Contact"]: external_id, **self._audit(),
+                                     **fields}  # fmt: skip
         return contact_id
 
     def add_case(self, subject: str | None = None, description: str | None = None, *, key: str | None = None,
@@ -557,14 +560,12 @@ class FakeSalesforce(FakeVendor):
         """A case; `key` is its external id, and two cases may share one (what makes an upsert answer 300)."""
         case_id = self._new_id("Case")
         fields = {"Subject": subject, "Description": description, "Status": status, **fields}
-        case = {"Id": case_id, "CaseNumber": f"{next(self._case_numbers):08d}", "ContactId": None, "AccountId": None,
-                "ParentId": None, "SuppliedName": None, "SuppliedEmail": None, "SuppliedPhone": None,
-                "SuppliedCompany": None, "Type": None, "Reason": None, "Origin": None, "Priority": "Medium",
-                "IsClosed": False, "ClosedDate": None, "IsEscalated": False, "OwnerId": self.api_user,
-                **dict.fromkeys(self.custom_fields["Case"]), **self._audit()}  # fmt: skip
-        for name in self.custom_fields["Case"][1:]:
-            case[name] = False
-        case[self.external_ids["Case"]] = key
+        empty = ("ContactId", "AccountId", "ParentId", "SuppliedName", "SuppliedEmail", "SuppliedPhone",
+                 "SuppliedCompany", "Type", "Reason", "Origin", "ClosedDate")  # fmt: skip
+        case = {"Id": case_id, "CaseNumber": f"{next(self._case_numbers):08d}", **dict.fromkeys(empty),
+                "Priority": "Medium", "IsClosed": False, "IsEscalated": False, "OwnerId": self.api_user,
+                **dict.fromkeys(self.custom_fields["Case"][1:], False), self.external_ids["Case"]: key,
+                **self._audit()}  # fmt: skip
         self.cases[case_id] = case
         self._set_case(case, fields)
         return case_id
@@ -610,8 +611,8 @@ class FakeSalesforce(FakeVendor):
         return [c["CommentBody"] or "" for c in self.case_comments(case_id) if not c["IsPublished"]]
 
     def received(self) -> Counter[str]:
-        """How many requests of each operation reached the fake, as `"GET /services/data/v66.0/sobjects/Case/{id}"`
-        (record ids, external-id values and query locators read `{id}`)."""
+        """How many requests of each operation reached the fake, as
+        `"GET /services/data/v66.0/sobjects/Case/{id}"` (ids, external-id values, query locators: `{id}`)."""
         return Counter(f"{r.method} {_shape(r.url.path)}" for r in self.requests)
 
     # -- what Salesforce sends the gateway ---------------------------------------------------------
@@ -685,18 +686,15 @@ class FakeSalesforce(FakeVendor):
         secret: str | None = None,
         at: float | None = None,
     ) -> tuple[dict[str, str], bytes]:
-        """The JSON callout the shipped Apex class makes, signed as it signs (hex HMAC-SHA256 of "<ts>.<body>")."""
+        """The JSON callout the shipped Apex class makes, signed as it signs it: lowercase hex
+        HMAC-SHA256 of `"<timestamp>.<body>"` keyed with the webhook secret."""
         payload = {"case_id": case_id} | ({"comment_id": comment_id} if comment_id else {})
         body = json.dumps(payload, separators=(",", ":")).encode()
         timestamp = str(int(self.clock() if at is None else at))
         key = (secret or self.webhook_secret).encode()
         mac = hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-        headers = {
-            "content-type": "application/json",
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: f"sha256={mac}",
-        }
-        return headers, body
+        return {"content-type": "application/json", TIMESTAMP_HEADER: timestamp,
+                SIGNATURE_HEADER: f"sha256={mac}"}, body  # fmt: skip
 
 
 def _attributes(kind: str, record: dict[str, Any], version: str) -> dict[str, str]:
@@ -711,14 +709,9 @@ def _parse_stamp(stamp: str) -> datetime:
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z")
 
 
-def _compare(left: datetime, op: str, right: datetime) -> bool:
-    return {
-        ">": left > right,
-        ">=": left >= right,
-        "<": left < right,
-        "<=": left <= right,
-        "=": left == right,
-    }[op]
+_COMPARISONS: dict[str, Callable[[datetime, datetime], bool]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "=": operator.eq,
+}  # fmt: skip
 
 
 def _shape(path: str) -> str:

@@ -233,8 +233,8 @@ def parse_soql(q: str) -> CommentQuery:
         raise SoqlError("MALFORMED_QUERY", f"duplicate field selected: {duplicate}")
     values: dict[str, Any] = {"created": []}
     for condition in re.split(r"\s+AND\s+", found["where"] or "", flags=re.IGNORECASE):
-        kind, match = next(((k, m) for k, rx in _CONDITIONS.items() if (m := rx.fullmatch(condition.strip()))),
-                           ("", None))  # fmt: skip
+        matches = ((kind, rx.fullmatch(condition.strip())) for kind, rx in _CONDITIONS.items())
+        kind, match = next(((kind, m) for kind, m in matches if m), ("", None))
         if match is None or (kind in values and kind != "created"):
             raise SoqlError("MALFORMED_QUERY", f"the fake does not understand the condition {condition!r}")
         if kind == "created":
