@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,12 @@ STALE_BY = 3600.0
 LONG_WAIT = 120
 CUSTOMER = SocialUser("2100000000000000001", "claire_dupont", "Claire Dupont")
 BRAND = "1500000000000000001"
-START = 1_700_000_000.0
+
+
+def start() -> float:
+    """Where a kit's clock (the fake's) starts: the real time, since a plugin signs what it sends (a JWT's
+    expiry, a timestamp) with its own clock, which the checks do not move."""
+    return float(int(time.time()))
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,7 @@ class Kit:
     helpdesk: Helpdesk
     fake: FakeVendor
     client: httpx.AsyncClient
-    now: list[float] = field(default_factory=lambda: [START])
+    now: list[float] = field(default_factory=lambda: [start()])
     sent: list[httpx.Request] = field(default_factory=list)
 
     def message(self, text: str, number: int = 1) -> SocialMessage:
@@ -173,7 +179,7 @@ def build_kit(
     """The plugin and its fake as the gateway builds them from the declared configuration; `overrides`
     change the plugin's keys only (the fake keeps the account's real credentials)."""
     name = declaration.plugin
-    clock = [START]
+    clock = [start()]
     fake = helpdesk_fake(_settings(name, declaration.config), vendor_dir, lambda: clock[0])
     sent: list[httpx.Request] = []
 

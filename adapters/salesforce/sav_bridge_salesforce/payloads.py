@@ -12,7 +12,8 @@ from sav_bridge.ticket_text import message_text, source_line, subject
 
 HELPDESK = "salesforce"
 STATUS_NEW = "New"
-#: Salesforce's limits: Case.Subject 255, Case.Description 32,000, CaseComment.CommentBody 4,000 characters.
+#: Salesforce's limits: Case.Subject 255 and Case.Description 32,000 characters, CaseComment.CommentBody
+#: 4,000 bytes.
 SUBJECT_MAX = 255
 DESCRIPTION_MAX = 32_000
 COMMENT_MAX = 4_000
@@ -45,6 +46,14 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def clip_bytes(text: str, limit: int) -> str:
+    """`text` within `limit` UTF-8 bytes (CommentBody counts bytes: "é" is two), an ellipsis marking a cut."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[: limit - len("…".encode())].decode("utf-8", "ignore") + "…"
+
+
 def contact_upsert(user: SocialUser) -> dict[str, Any]:
     """`PATCH sobjects/Contact/<external id field>/<X user id>`: the name as X shows it, split for Salesforce.
 
@@ -72,7 +81,7 @@ def case_upsert(msg: SocialMessage, contact_id: str, origin: str) -> dict[str, A
 
 def comment(case_id: str, text: str, published: bool) -> dict[str, Any]:
     """`POST sobjects/CaseComment`: published for the customer's words, unpublished for our notes."""
-    return {"ParentId": case_id, "CommentBody": clip(text, COMMENT_MAX), "IsPublished": published}
+    return {"ParentId": case_id, "CommentBody": clip_bytes(text, COMMENT_MAX), "IsPublished": published}
 
 
 def comments_query(case_id: str) -> str:
@@ -85,7 +94,7 @@ def comments_query(case_id: str) -> str:
 def same_text(record: Mapping[str, Any], text: str) -> bool:
     """Whether a comment holds `text` as we would write it (whitespace aside)."""
     stored = str(record.get("CommentBody") or "")
-    return " ".join(stored.split()) == " ".join(clip(text, COMMENT_MAX).split())
+    return " ".join(stored.split()) == " ".join(clip_bytes(text, COMMENT_MAX).split())
 
 
 def same_id(a: object, b: str) -> bool:
