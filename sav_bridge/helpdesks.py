@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from importlib.metadata import entry_points
@@ -97,7 +97,8 @@ class Helpdesk(Protocol):
         """Build the plugin from the settings (its own section: `settings.helpdesk_section()`).
 
         `settings` may lack X's section (`sav-bridge <helpdesk> provision`); the plugin's calls use its
-        own `timeout_seconds`, whatever the client's default.
+        own `timeout_seconds`, whatever the client's default. A plugin that dates what it signs (a JWT's
+        expiry) adds a keyword parameter `clock`, which the gateway fills (`build_helpdesk()`).
         """
         ...
 
@@ -176,6 +177,19 @@ class Helpdesk(Protocol):
     async def provision(self, public_url: str, dry_run: bool, out: TextIO) -> None:
         """Create or update, idempotently, what makes the helpdesk call us; print what was done."""
         ...
+
+
+def build_helpdesk(
+    plugin: type[Helpdesk], settings: BaseSettings, client: httpx.AsyncClient, clock: Callable[[], float]
+) -> Helpdesk:
+    """`plugin.from_settings`, with the gateway's clock for plugins that sign with time (a JWT's expiry)
+    and take a keyword parameter `clock`: tests and the sandbox move that clock, the vendor's fake too."""
+    build: Any = plugin.from_settings
+    if "clock" in inspect.signature(build).parameters:
+        helpdesk: Helpdesk = build(settings, client, clock=clock)
+    else:
+        helpdesk = build(settings, client)
+    return helpdesk
 
 
 def verify_webhook(

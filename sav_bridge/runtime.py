@@ -30,7 +30,7 @@ from sav_bridge.flows import (
     scrub_reply,
 )
 from sav_bridge.flows.paused import noting_pauses
-from sav_bridge.helpdesks import Helpdesk, load_helpdesk
+from sav_bridge.helpdesks import Helpdesk, build_helpdesk, load_helpdesk
 from sav_bridge.metrics import Metrics
 from sav_bridge.outbox import DeadHandler, Outbox
 from sav_bridge.policy import Policy
@@ -86,7 +86,7 @@ class Runtime:
             timeout=httpx.Timeout(settings.x.timeout_seconds),
             headers={"User-Agent": USER_AGENT},
         )
-        helpdesk = load_helpdesk(settings.helpdesk).from_settings(settings, http)
+        helpdesk = build_helpdesk(load_helpdesk(settings.helpdesk), settings, http, clock)
         metrics = Metrics()
         access = await x_access(settings, store, http, metrics)
         x = XClient(http, settings.x.api_url, access.auth, settings.x.account_id)

@@ -30,6 +30,8 @@ def noting_pauses(publish: Handler, store: Store) -> Handler:
         try:
             return await publish(job)
         except Paused as exc:
+            if exc.destination != "x":
+                raise  # the helpdesk itself waits (its quota): a note could not be written either
             ticket = job.read(lambda p: TicketRef(str(p["helpdesk"]), str(p["ticket_id"])))
             key = f"{ticket.helpdesk}:{ticket.id}:x-paused:{exc.since:.0f}"
             ordering = f"{ticket.helpdesk}:ticket:{ticket.id}:x-paused"

@@ -36,7 +36,7 @@ import pytest
 
 from sav_bridge.config import BaseSettings, load_helpdesk_settings
 from sav_bridge.errors import DeliveryError, PermanentError, RetryableError, Unauthorized
-from sav_bridge.helpdesks import Helpdesk, available, load_helpdesk, webhook_answer
+from sav_bridge.helpdesks import Helpdesk, available, build_helpdesk, load_helpdesk, webhook_answer
 from sav_bridge.model import Audience, Conversation, MessageKind, SocialMessage, SocialUser, TicketRef
 from sav_bridge.sandbox import helpdesk_fake
 from sav_bridge.sandbox.base import FakeVendor
@@ -191,7 +191,7 @@ def build_kit(
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(route))
     settings = _settings(name, {**declaration.config, **(overrides or {})})
-    helpdesk = load_helpdesk(name).from_settings(settings, client)
+    helpdesk = build_helpdesk(load_helpdesk(name), settings, client, lambda: clock[0])
     return Kit(declaration, helpdesk, fake, client, clock, sent)
 
 

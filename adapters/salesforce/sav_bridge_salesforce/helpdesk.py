@@ -10,8 +10,9 @@ same author and text. HTTP 300 (the external id matches several records) is perm
 
 Limits: Salesforce counts API requests per org over a rolling 24 hours and answers 403
 `REQUEST_LIMIT_EXCEEDED` once they are spent (no 429, no wait named): the plugin then holds every call
-for `QUOTA_WAIT` seconds (`CONCURRENCY_WAIT` when the limit hit is the concurrent long-request one),
-and keeps the `Sforce-Limit-Info: api-usage=<used>/<limit>` of the last answer for the metrics.
+for `QUOTA_WAIT` seconds and raises `Paused`, so that jobs wait as long as it takes without using up
+their attempts (a rolling window may take hours to free); the concurrent long-request limit is a plain
+retry after `CONCURRENCY_WAIT` seconds. The plugin keeps the `Sforce-Limit-Info: api-usage=<used>/<limit>` of the last answer for the metrics.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sav_bridge.config import BaseSettings, reveal
-from sav_bridge.errors import ConfigError, PermanentError, RetryableError
+from sav_bridge.errors import ConfigError, Paused, PermanentError, RetryableError
 from sav_bridge.helpdesks import WebhookAnswer, WebhookNotice, json_answer, packaged_schema
 from sav_bridge.http import VendorErrors, send
 from sav_bridge.model import AgentReply, Attachment, AttachmentRef, Conversation, SocialMessage, TicketRef
@@ -44,6 +45,7 @@ SALESFORCE_ERRORS = VendorErrors(
     quota_signals=((403, "REQUEST_LIMIT_EXCEEDED"),),
     quota_waits=(("ConcurrentPerOrgLongTxn", CONCURRENCY_WAIT), ("REQUEST_LIMIT_EXCEEDED", QUOTA_WAIT)),
 )
+SPENT = "the org's API requests over 24 hours are spent (jobs wait, none is lost)"
 LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 DEFAULTS: dict[str, Any] = {
     "login_url": "https://login.salesforce.com",
@@ -97,6 +99,8 @@ class SalesforceHelpdesk:
         self._tokens = TokenSource(client, str(settings["login_url"]), str(settings["consumer_key"]),
                                    str(settings["username"]), private_key_of(settings), self._timeout, clock)  # fmt: skip
         self._held_until = 0.0
+        #: When the org's allocation was found spent (a `Paused` names it), until a call succeeds again.
+        self._spent_since: float | None = None
         self._usage: dict[str, float] = {}
 
     @classmethod
@@ -105,15 +109,20 @@ class SalesforceHelpdesk:
         return packaged_schema(__package__ or __name__)
 
     @classmethod
-    def from_settings(cls, settings: BaseSettings, client: httpx.AsyncClient) -> SalesforceHelpdesk:
-        return cls(client, settings.helpdesk_section(), float(settings.webhook_tolerance_seconds))
+    def from_settings(
+        cls, settings: BaseSettings, client: httpx.AsyncClient, clock: Callable[[], float] = time.time
+    ) -> SalesforceHelpdesk:
+        """`clock` dates the JWT assertions (the gateway passes its own: `helpdesks.build_helpdesk`)."""
+        return cls(client, settings.helpdesk_section(), float(settings.webhook_tolerance_seconds), clock)
 
     # -- calls -----------------------------------------------------------------------------------
     async def _call(self, method: str, path: str, **kwargs: Any) -> tuple[Any, httpx.Response]:
         """One REST call as the integration user, its session renewed once if Salesforce ended it."""
         wait = self._held_until - self._clock()
+        if wait > 0 and self._spent_since is not None:
+            raise Paused(self.name, f"{SPENT}: waiting", 403, wait, self._spent_since)
         if wait > 0:
-            raise RetryableError(self.name, "the org's API requests are spent (REQUEST_LIMIT_EXCEEDED): waiting",
+            raise RetryableError(self.name, "too many long requests at once (REQUEST_LIMIT_EXCEEDED): waiting",
                                  403, wait)  # fmt: skip
         session = await self._tokens.session()
         try:
@@ -138,11 +147,19 @@ class SalesforceHelpdesk:
             response = await send(self._client, SALESFORCE_ERRORS, method, url, headers=headers,
                                   timeout=self._timeout, **kwargs)  # fmt: skip
         except RetryableError as exc:
-            if exc.status == 403 and exc.retry_after:
-                self._held_until = self._clock() + exc.retry_after
-                if "limit" in self._usage:
-                    self._usage["used"] = max(self._usage.get("used", 0.0), self._usage["limit"])
-            raise
+            if exc.status != 403 or not exc.retry_after:
+                raise
+            now = self._clock()
+            self._held_until = now + exc.retry_after
+            if exc.retry_after != QUOTA_WAIT:
+                raise  # the concurrent long-request limit: seconds, not a spent allocation
+            self._spent_since = self._spent_since if self._spent_since is not None else now
+            if "limit" in self._usage:
+                self._usage["used"] = max(self._usage.get("used", 0.0), self._usage["limit"])
+            raise Paused(
+                self.name, f"{SPENT}: {exc.detail}", 403, exc.retry_after, self._spent_since
+            ) from None
+        self._spent_since = None
         if found := LIMIT_INFO.search(response.headers.get("sforce-limit-info", "")):
             self._usage = {"used": float(found[1]), "limit": float(found[2])}
         return response
