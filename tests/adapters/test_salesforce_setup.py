@@ -21,6 +21,7 @@ from sav_bridge_salesforce.provision import (
 )
 
 from sav_bridge.config import Secret
+from tests.adapters.test_salesforce_contract import APP_KEY
 
 METADATA = Path(__file__).parents[2] / "adapters" / "salesforce" / "metadata"
 SOURCE = METADATA / "force-app" / "main" / "default"
@@ -308,3 +309,61 @@ def test_placeholders_are_the_only_hosts_and_secrets_in_the_metadata() -> None:
                     url,
                 )
             assert "token=" not in text.replace("token=YOUR-WEBHOOK-SECRET", ""), path
+
+
+# -- from the command line ----------------------------------------------------------------------------
+async def test_demo_plays_the_whole_story_on_salesforce(
+    vendor_dir: Path | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sav_bridge.demo import run_demo
+
+    assert await run_demo(vendor_dir, "salesforce") == 0
+    out = capsys.readouterr().out
+    assert "Salesforce case 00001001" in out and "contact Claire Dupont (X user 2100000000000000001)" in out
+    assert out.count("Salesforce rings POST /webhooks/salesforce  ← 200") == 6 and "Zendesk" not in out
+    assert "demo-outbound-token" not in out, "the outbound message's token is printed"
+    assert "^AJ»" in out and " 1/2 ^AJ»" in out and "⛔ Not posted on X." in out and "0 violation(s)" in out
+
+
+@pytest.mark.parametrize("flag", ["--print", "--dry-run"])
+def test_provision_from_the_command_line_prints_the_steps_and_no_secret(
+    flag: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from sav_bridge.cli import main
+
+    key = tmp_path / "app.pem"
+    key.write_text(APP_KEY)
+    for name, value in {
+        "SAV_BRIDGE_HELPDESK": "salesforce",
+        "SAV_BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "SAV_BRIDGE_SALESFORCE__CONSUMER_KEY": "3MVG9-provision",
+        "SAV_BRIDGE_SALESFORCE__USERNAME": "sav-bridge@mabanque.fr",
+        "SAV_BRIDGE_SALESFORCE__PRIVATE_KEY_FILE": str(key),
+        "SAV_BRIDGE_SALESFORCE__ORGANIZATION_ID": "00D5g000004ABCDEAA",
+        "SAV_BRIDGE_SALESFORCE__WEBHOOK_SECRET": "salesforce-secret-never-printed",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["salesforce", "provision", "--public-url", "https://sav.example.com/", flag]) == 0
+    out = capsys.readouterr().out
+    assert "https://sav.example.com/webhooks/salesforce?token=" in out and "sav-bridge@mabanque.fr" in out
+    assert "salesforce-secret-never-printed" not in out and "PRIVATE KEY" not in out
+    assert out.rstrip().endswith("nothing was changed in Salesforce")
+
+
+def test_a_missing_key_is_one_configuration_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from sav_bridge.cli import main
+
+    for name, value in {
+        "SAV_BRIDGE_HELPDESK": "salesforce",
+        "SAV_BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "SAV_BRIDGE_SALESFORCE__CONSUMER_KEY": "3MVG9-provision",
+        "SAV_BRIDGE_SALESFORCE__USERNAME": "sav-bridge@mabanque.fr",
+        "SAV_BRIDGE_SALESFORCE__ORGANIZATION_ID": "00D5g000004ABCDEAA",
+        "SAV_BRIDGE_SALESFORCE__WEBHOOK_SECRET": "salesforce-secret-never-printed",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["salesforce", "provision", "--public-url", "https://sav.example.com/", "--print"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sav-bridge: config: salesforce.private_key: is required") and "\n" not in err
