@@ -33,6 +33,8 @@ FROM deps
 # /usr/local/share/sav-bridge; nothing is read from a source folder.
 COPY --from=wheels /wheels /tmp/wheels
 RUN pip install --no-deps --no-index /tmp/wheels/*.whl && pip check && rm -rf /tmp/wheels
+# The SFDX project a Salesforce admin deploys (README, section Salesforce), readable from the image.
+COPY adapters/salesforce/metadata /usr/local/share/sav-bridge/salesforce-metadata
 
 RUN useradd --system --uid 10001 --home-dir /data --create-home savbridge
 USER savbridge

@@ -111,14 +111,18 @@ async def test_malformed_wait_hints_are_clamped_never_a_crash_or_an_endless_park
 
 
 @respx.mock
-async def test_a_quota_answer_without_a_wait_gets_the_vendors_documented_back_off_and_no_inline_repeat() -> None:
+async def test_a_quota_answer_without_a_wait_gets_the_vendors_documented_back_off_and_no_inline_repeat() -> (
+    None
+):
     vendor = VendorErrors(
         "acme",
         quota_signals=((403, "REQUEST_LIMIT_EXCEEDED"),),
         quota_waits=(("ConcurrentPerOrgLongTxn", 30.0), ("REQUEST_LIMIT_EXCEEDED", 900.0)),
     )
     total = '[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]'
-    concurrent = '[{"message":"ConcurrentPerOrgLongTxn Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]'
+    concurrent = (
+        '[{"message":"ConcurrentPerOrgLongTxn Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]'
+    )
     route = respx.get("https://acme.test/a").mock(
         side_effect=[httpx.Response(403, text=total), httpx.Response(403, text=concurrent)]
     )
