@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sav_bridge_zendesk import ZendeskHelpdesk
 
 import sav_bridge
@@ -64,3 +65,34 @@ def test_the_core_runs_without_any_helpdesk_plugin(tmp_path: Path) -> None:
             cwd=tmp_path,
         )
         assert (run.returncode, run.stderr.strip(), run.stdout) == (2, line, "")
+
+
+PLUGIN_FOLDERS = sorted(p.parent for p in (CORE.parent / "adapters").glob("*/pyproject.toml"))
+
+
+@pytest.mark.parametrize("folder", PLUGIN_FOLDERS, ids=[p.name for p in PLUGIN_FOLDERS])
+def test_each_plugin_installs_alone_and_is_found_through_its_entry_points(
+    folder: Path, tmp_path: Path
+) -> None:
+    """`pip install ./adapters/<name>` beside the core alone: the gateway, its sandbox and its demo find it."""
+    alone = tmp_path / "plugin"
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+               "--target", str(alone), str(folder)]  # fmt: skip
+    built = subprocess.run(install, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    env = without_plugins(tmp_path)
+    env["PYTHONPATH"] += f"{os.pathsep}{alone}"
+    code = (
+        "from importlib.metadata import entry_points as e, version\n"
+        "from sav_bridge.helpdesks import available, load_helpdesk\n"
+        "names = sorted(available())\n"
+        "groups = [sorted(p.name for p in e(group=g)) for g in ('sav_bridge.sandboxes', 'sav_bridge.demos')]\n"
+        "[p.load() for g in ('sav_bridge.sandboxes', 'sav_bridge.demos') for p in e(group=g)]\n"
+        "print(names, groups, load_helpdesk(names[0]).name, version('sav-bridge-' + names[0]))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-S", "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    name = folder.name
+    assert (run.returncode, run.stderr) == (0, "")
+    assert run.stdout.strip() == f"['{name}'] [['{name}'], ['{name}']] {name} 0.1.0"
