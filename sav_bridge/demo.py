@@ -162,7 +162,7 @@ class Story:
         headers, body = self.helpdesk.agent_replies(ticket_id, agent, text)
         self.show(f"agent {self.agents[agent]} writes a public reply in ticket #{ticket_id}")
         path = f"/webhooks/{self.runtime.settings.helpdesk}"
-        # A vendor that authenticates in the URL (Salesforce's `?token=`): the stage's optional
+        # A vendor that authenticates in the URL (a token in the query string): the stage's optional
         # `webhook_query`, never printed.
         query = dict(getattr(self.helpdesk, "webhook_query", {}))
         response = await self.client.post(path, content=body, headers=headers, params=query)

@@ -146,8 +146,8 @@ class Helpdesk(Protocol):
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
         """Raise `Unauthorized` unless the request provably comes from this helpdesk, recently.
 
-        A plugin whose vendor authenticates in the URL (a token in the query string, all Salesforce
-        outbound messages can carry) adds a keyword parameter `query: Mapping[str, str]`; the core
+        A plugin whose vendor authenticates in the URL (a token in the query string, all some
+        vendors' unsigned callbacks can carry) adds a keyword parameter `query: Mapping[str, str]`; the core
         passes the request's query string to plugins that declare it (`verify_webhook()` below).
         """
         ...

@@ -40,8 +40,8 @@ class VendorErrors:
     reset_epoch_headers: tuple[str, ...] = ()
     #: Extra (status, body substring) pairs that mean "quota exhausted, retry later".
     quota_signals: tuple[tuple[int, str], ...] = ()
-    #: (body substring, seconds): the wait of a quota answer that names none (Salesforce's 403
-    #: `REQUEST_LIMIT_EXCEEDED` has no header), first match wins; it also keeps `send()` from repeating it.
+    #: (body substring, seconds): the wait of a quota answer that names none (a 403 whose body says the
+    #: allocation is spent, without a header), first match wins; it also keeps `send()` from repeating it.
     quota_waits: tuple[tuple[str, float], ...] = ()
     retryable_status: frozenset[int] = field(default=RETRYABLE_STATUS)
 

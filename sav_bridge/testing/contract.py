@@ -94,7 +94,7 @@ class Declaration:
     webhook_refusals: ClassVar[tuple[str, ...]] = ("forged", "stale", "unsigned", "tampered")
 
     #: The wait the plugin must report for `quota_fault()`: the vendor's own (`LONG_WAIT`) where its
-    #: answer names one, else the plugin's documented back-off (Salesforce's quota 403 names none).
+    #: answer names one, else the plugin's documented back-off (a quota answer without a wait header).
     quota_wait: ClassVar[float] = LONG_WAIT
 
     #: How many comments one page of the plugin's listing holds on the fake (after `prepare`): the
