@@ -35,6 +35,7 @@ from sav_bridge.model import AgentReply, Attachment, AttachmentRef, Conversation
 from sav_bridge.ticket_text import message_text
 from sav_bridge_salesforce import payloads, webhook
 from sav_bridge_salesforce.auth import Session, TokenSource, load_private_key
+from sav_bridge_salesforce.settings import with_defaults
 
 #: The rolling 24-hour allocation frees slowly: look again after a quarter of an hour.
 QUOTA_WAIT = 900.0
@@ -47,15 +48,6 @@ SALESFORCE_ERRORS = VendorErrors(
 )
 SPENT = "the org's API requests over 24 hours are spent (jobs wait, none is lost)"
 LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
-DEFAULTS: dict[str, Any] = {
-    "login_url": "https://login.salesforce.com",
-    "api_version": "66.0",
-    "contact_external_id": "X_User_Id__c",
-    "case_external_id": "Sav_Bridge_Key__c",
-    "reply_by_dm_field": "Sav_Bridge_Reply_By_DM__c",
-    "case_origin": "Web",
-    "timeout_seconds": 30.0,
-}
 
 
 def private_key_of(section: Mapping[str, Any]) -> rsa.RSAPrivateKey:
@@ -83,7 +75,7 @@ class SalesforceHelpdesk:
         tolerance: float = 300.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        settings = {**DEFAULTS, **section}
+        settings = with_defaults(section)
         self._client = client
         self._section = settings
         self._timeout = httpx.Timeout(float(settings["timeout_seconds"]))

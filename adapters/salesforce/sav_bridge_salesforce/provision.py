@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from sav_bridge.config import reveal
-from sav_bridge.helpdesks import packaged_schema
+from sav_bridge_salesforce.settings import DEFAULTS
 
 HELPDESK = "salesforce"
 SECRET_PLACEHOLDER = "<the value of salesforce.webhook_secret (SAV_BRIDGE_SALESFORCE__WEBHOOK_SECRET)>"
@@ -49,7 +49,7 @@ FIELDS = (
 
 def steps(public_url: str, settings_section: Mapping[str, Any]) -> str:
     """The set-up, as numbered steps in Salesforce's interface, for this gateway and this configuration."""
-    defaults = _defaults()
+    defaults = DEFAULTS
 
     def value(key: str, missing: str) -> str:
         found = settings_section.get(key, defaults.get(key))
@@ -126,11 +126,3 @@ nothing was changed in Salesforce
 
 def provision(public_url: str, section: Mapping[str, Any], out: TextIO) -> None:
     out.write(steps(public_url, section))
-
-
-def _defaults() -> dict[str, Any]:
-    """The `salesforce` section's defaults, from the plugin's configuration schema."""
-    properties: dict[str, dict[str, Any]] = packaged_schema(__package__ or "sav_bridge_salesforce")[
-        "properties"
-    ]
-    return {key: spec["default"] for key, spec in properties.items() if "default" in spec}

@@ -50,6 +50,7 @@ from sav_bridge.sandbox.base import FakeVendor
 from sav_bridge.sandbox.contracts import Violation
 from sav_bridge.sandbox.faults import Fault
 from sav_bridge_salesforce import spec
+from sav_bridge_salesforce.settings import with_defaults
 
 #: A JWT whose exp is further ahead is refused: the docs ask for 3 minutes, the fake allows 2 of clock skew.
 MAX_ASSERTION_SECONDS = 300
@@ -148,7 +149,7 @@ class FakeSalesforce(FakeVendor):
         cls, settings: BaseSettings, vendor_dir: Path | None, clock: Callable[[], float] = time.time
     ) -> FakeSalesforce:
         """The org the `salesforce` section describes (`spec.py` checks requests, vendor folder or not)."""
-        section = settings.helpdesk_section()
+        section = with_defaults(settings.helpdesk_section())
         if section.get("private_key"):
             pem = reveal(section["private_key"])
         else:
@@ -156,11 +157,11 @@ class FakeSalesforce(FakeVendor):
         return cls(
             reveal(section["consumer_key"]), reveal(section["username"]), pem,
             reveal(section["organization_id"]), reveal(section["webhook_secret"]), clock,
-            login_url=str(section.get("login_url", "https://login.salesforce.com")),
-            api_version=str(section.get("api_version", "66.0")),
-            contact_external_id=str(section.get("contact_external_id", "X_User_Id__c")),
-            case_external_id=str(section.get("case_external_id", "Sav_Bridge_Key__c")),
-            case_fields=(str(section.get("reply_by_dm_field", "Sav_Bridge_Reply_By_DM__c")),),
+            login_url=str(section["login_url"]),
+            api_version=str(section["api_version"]),
+            contact_external_id=str(section["contact_external_id"]),
+            case_external_id=str(section["case_external_id"]),
+            case_fields=(str(section["reply_by_dm_field"]),),
         )  # fmt: skip
 
     # -- the vendor's manners --------------------------------------------------------------------
