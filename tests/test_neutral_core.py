@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from sav_bridge_zendesk import ZendeskHelpdesk
 
 import sav_bridge
-from sav_bridge.helpdesks import dm_marker
+from sav_bridge.helpdesks import available, dm_marker, load_helpdesk
 
 CORE = Path(sav_bridge.__file__).parent
 
@@ -24,8 +23,10 @@ def core_modules_naming(word: str) -> list[str]:
 
 def test_reply_by_dm_is_a_marker_each_plugin_names() -> None:
     assert core_modules_naming("sav_dm") == []
-    assert dm_marker(ZendeskHelpdesk) == "the tag sav_dm"  # type: ignore[arg-type]
-    assert dm_marker(object()) == "the helpdesk's reply-by-DM marker"  # type: ignore[arg-type]
+    neutral = "the helpdesk's reply-by-DM marker"
+    assert dm_marker(object()) == neutral  # type: ignore[arg-type]
+    markers = {name: dm_marker(load_helpdesk(name)) for name in available()}  # type: ignore[arg-type]
+    assert markers and neutral not in markers.values(), markers
 
 
 def test_no_core_module_names_a_helpdesk_vendor() -> None:
