@@ -22,9 +22,9 @@ CLEAR_ANSWERS = frozenset({200, 400, 401, 413, 415})
 
 
 class Live:
-    def __init__(self, database_url: str, vendor_dir: Path | None) -> None:
+    def __init__(self, database_url: str, vendor_dir: Path | None, **env: str) -> None:
         self.loop = asyncio.new_event_loop()
-        self.gw: Gateway = self.loop.run_until_complete(start_gateway(database_url, vendor_dir))
+        self.gw: Gateway = self.loop.run_until_complete(start_gateway(database_url, vendor_dir, **env))
         x = self.gw.x
         first = x.customer_post(CLAIRE, "@MaBanque ma carte est bloquée")
         first_id = first["tweet_create_events"][0]["id_str"]
@@ -67,7 +67,7 @@ class Live:
 
 
 def live_gateway(
-    database: str, tmp_path_factory: pytest.TempPathFactory, vendor_dir: Path | None
+    database: str, tmp_path_factory: pytest.TempPathFactory, vendor_dir: Path | None, **env: str
 ) -> Iterator[Live]:
     """The body of a module-scoped fixture: a `Live` gateway on SQLite or on a PostgreSQL schema."""
     urls: Iterator[str] = (
@@ -76,6 +76,6 @@ def live_gateway(
         else postgres_schema_url()
     )
     for url in urls:
-        live = Live(url, vendor_dir)
+        live = Live(url, vendor_dir, **env)
         yield live
         live.close()
