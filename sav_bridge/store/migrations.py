@@ -63,6 +63,14 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE usage_seen (
             day TEXT NOT NULL, kind TEXT NOT NULL, resource TEXT NOT NULL, PRIMARY KEY (day, kind, resource))""",
     ],
+    [
+        # Posting-policy versions (`store.policies`): drafts, the one active version, retired ones. The
+        # partial unique index makes "exactly one active" the database's promise, not only the code's.
+        """CREATE TABLE policy_versions (
+            id {id}, yaml TEXT NOT NULL, author TEXT NOT NULL, comment TEXT NOT NULL, status TEXT NOT NULL,
+            created_at {float} NOT NULL, activated_at {float}, activated_by TEXT)""",
+        "CREATE UNIQUE INDEX policy_versions_one_active ON policy_versions (status) WHERE status = 'active'",
+    ],
 ]
 
 

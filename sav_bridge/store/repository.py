@@ -17,6 +17,7 @@ from sav_bridge.errors import BadJob
 from sav_bridge.model import Audience, Conversation, SocialUser, TicketRef
 from sav_bridge.store.database import Database, Row, Tx
 from sav_bridge.store.facts import Secrets, State, Usage
+from sav_bridge.store.policies import PolicyVersions
 
 Clock = Callable[[], float]
 T = TypeVar("T")
@@ -124,6 +125,7 @@ class Store:
         self.state = State(db, clock)
         self.secrets = Secrets(db, clock)
         self.usage = Usage(db, clock)
+        self.policies = PolicyVersions(db, clock)
 
     async def close(self) -> None:
         await self.db.close()
