@@ -3,7 +3,8 @@
 The image: base pinned by digest, third-party packages only from the hashed lock file, the local packages
 installed as ordinary wheels (never editable), a HEALTHCHECK on /readyz. Compose: secrets from .env, every
 variable it reads documented in .env.example, the scaled gateway without a host port behind the proxy, the
-mounted policy file named by SAV_BRIDGE_POLICY__PATH, X_SCREEN_NAME optional.
+mounted policy file named by SAV_BRIDGE_POLICY__PATH, X_SCREEN_NAME optional. The compose file deploys
+Zendesk, so this module needs the reference plugin (tests/conftest.py).
 """
 
 from __future__ import annotations
