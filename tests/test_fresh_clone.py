@@ -73,10 +73,10 @@ def test_without_the_vendor_folder_the_run_passes_and_says_the_checks_are_off() 
     done = _pytest(_env())
     assert done.returncode == 0, done.stdout
     header = [line for line in done.stdout.splitlines() if line.startswith("vendor specs:")]
-    assert header == [
+    assert len(header) == 1 and header[0].startswith(
         "vendor specs: off (SAV_BRIDGE_VENDOR_DIR is not set; contract and vector checks skipped); "
         f"helpdesk plugins tested: {', '.join(sorted(available()))}"
-    ]
+    )
     assert "SKIPPED" in done.stdout and "SAV_BRIDGE_VENDOR_DIR is not set" in done.stdout
 
 
