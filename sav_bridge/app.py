@@ -181,6 +181,7 @@ async def readyz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     runtime = _runtime(request)
     usage = {runtime.helpdesk.name: api_usage(runtime.helpdesk)}
+    runtime.metrics.policy.info({"version": runtime.policy.version, "source": runtime.policy.source})
     body = runtime.metrics.render(await runtime.store.jobs_by_state(), usage)
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 

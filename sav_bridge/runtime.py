@@ -34,6 +34,7 @@ from sav_bridge.helpdesks import Helpdesk, build_helpdesk, load_helpdesk
 from sav_bridge.metrics import Metrics
 from sav_bridge.outbox import DeadHandler, Outbox
 from sav_bridge.policy import Policy
+from sav_bridge.policy.live import LivePolicy
 from sav_bridge.signature import Signer
 from sav_bridge.store import Job, Store, open_store
 
@@ -61,7 +62,7 @@ class Runtime:
     metrics: Metrics
     outbox: Outbox
     clock: Callable[[], float]
-    policy: Policy
+    policy: LivePolicy
     poller: Poller | None = None
     #: The brand's access to X (`x.auth`): the pause all replicas share, OAuth 2.0's token keeper.
     access: XAccess | None = None
@@ -79,8 +80,8 @@ class Runtime:
         policy: Policy | None = None,
     ) -> Runtime:
         """Open the store and the clients; `policy` is loaded from `settings.policy_path` unless given."""
-        policy = policy or Policy.from_file(settings.policy_path)
         store = await open_store(settings.database_url, clock)
+        live = await LivePolicy.start(store.policies, policy or Policy.from_file(settings.policy_path))
         http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(settings.x.timeout_seconds),
@@ -98,7 +99,7 @@ class Runtime:
         media = XMedia(http, settings.x.api_url, x.auth, settings.x.media, dm_auth=access.media)
         inbound = InboundFlow(store, helpdesk, metrics, media)
         outbound = OutboundFlow(
-            store, helpdesk, x, signer, metrics, policy.decide, policy.explain, settings.x.screen_name, media
+            store, helpdesk, x, signer, metrics, live.decide, live.explain, settings.x.screen_name, media
         )
         handlers = {
             JOB_SOCIAL_MESSAGE: inbound.deliver,
@@ -116,7 +117,6 @@ class Runtime:
             ),
             scrubbers={JOB_PUBLISH_REPLY: scrub_reply},
         )
-        metrics.policy.info({"version": policy.version, "source": policy.source})
         probes = health_probes(settings, store, http, access.keep_fresh if access.keeper else None)
         vault = access.keeper.vault if access.keeper else None
         health = Health(store, metrics, settings.x, clock, probes, vault)
@@ -130,7 +130,7 @@ class Runtime:
             metrics,
             outbox,
             clock,
-            policy,
+            live,
             poller,
             access=access,
             health=health,
@@ -143,6 +143,7 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self.poller.run(self._stop)))
         if self.health is not None:
             self._tasks.append(asyncio.create_task(self.health.run(self._stop)))
+        self._tasks.append(asyncio.create_task(self.policy.follow(self._stop)))
 
     async def close(self) -> None:
         self._stop.set()

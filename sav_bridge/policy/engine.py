@@ -48,9 +48,15 @@ VERBS = {
 class Policy:
     """A validated policy document, compiled for fast decisions."""
 
-    def __init__(self, document: Mapping[str, Any], source: str = "<policy>") -> None:
+    def __init__(
+        self, document: Mapping[str, Any], source: str = "<policy>", text: str | None = None, label: str = ""
+    ) -> None:
         self.source = source
-        self.version: str = document["version"]
+        #: The YAML it was compiled from (what the store keeps as a version), when it came from text.
+        self.text = text
+        #: What decisions, notes and audit rows name: the document's `version`, with the store's version
+        #: number when it came from the store ("2026.11-1 (v3)").
+        self.version: str = f"{document['version']} ({label})" if label else document["version"]
         self.name: str = document.get("name", "")
         self.phone_region: str = document.get("settings", {}).get("phone_region", "FR")
         self.rules = tuple(Rule.from_document(r) for r in document["rules"])
@@ -69,11 +75,11 @@ class Policy:
 
     @classmethod
     def from_file(cls, path: Path) -> Policy:
-        return cls(load_document(path), str(path))
+        return cls(load_document(path), str(path), path.read_text(encoding="utf-8"))
 
     @classmethod
-    def from_text(cls, text: str, source: str = "<policy>") -> Policy:
-        return cls(parse_document(text, source), source)
+    def from_text(cls, text: str, source: str = "<policy>", label: str = "") -> Policy:
+        return cls(parse_document(text, source), source, text, label)
 
     def decide(self, text: str, audience: Audience) -> Decision:
         """The action for `text` read by `audience`, the text to post (None when nothing may be), and why."""

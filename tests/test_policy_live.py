@@ -1,0 +1,82 @@
+"""Every replica follows the store's active policy version: no restart, decisions and audit name the version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sav_bridge.model import Audience
+from sav_bridge.policy import Policy
+from sav_bridge.policy.live import LivePolicy
+from sav_bridge.store import open_store
+from tests.harness import CLAIRE, Clock, start_gateway
+
+DEFAULT = Path(__file__).parent.parent / "policies" / "default.yaml"
+NO_RULES = """version: 2026.12-test
+name: e-mail addresses only
+rules:
+  - id: email
+    description: E-mail addresses, in DMs only.
+    detector: {pii: email}
+    audience: [dm]
+    action: redact
+"""
+CARD = "Votre carte 4970 1012 3456 7893 est débloquée"
+
+
+async def test_two_replicas_switch_to_an_activated_version_and_back_without_restart(
+    database_url: str,
+) -> None:
+    first, second = [await open_store(database_url, Clock()) for _ in range(2)]
+    replicas = [await LivePolicy.start(s.policies, Policy.from_file(DEFAULT)) for s in (first, second)]
+    assert {r.version_id for r in replicas} == {1} and replicas[0].version == replicas[1].version
+    assert all(r.decide(CARD, Audience.PUBLIC).action == "block" for r in replicas)
+    draft = await first.policies.create(NO_RULES, "alice", "no rules, for the test")
+    assert not any([await r.refresh() for r in replicas]), "a draft changes nothing"
+    await first.policies.activate(draft.id, "bob")
+    assert all([await r.refresh() for r in replicas])
+    decisions = [r.decide(CARD, Audience.PUBLIC) for r in replicas]
+    assert {d.action for d in decisions} == {"allow"}
+    assert {d.policy_version for d in decisions} == {f"2026.12-test (v{draft.id})"}
+    await second.policies.activate(1, "bob")  # roll back, from the other replica
+    assert all([await r.refresh() for r in replicas])
+    assert all(r.decide(CARD, Audience.PUBLIC).action == "block" for r in replicas)
+    for store in (first, second):
+        await store.close()
+
+
+async def test_a_restart_keeps_the_active_version_not_the_file(database_url: str) -> None:
+    store = await open_store(database_url, Clock())
+    await LivePolicy.start(store.policies, Policy.from_file(DEFAULT))
+    await store.policies.activate((await store.policies.create(NO_RULES, "alice", "")).id, "bob")
+    again = await LivePolicy.start(store.policies, Policy.from_file(DEFAULT))
+    assert again.version == "2026.12-test (v2)" and len(await store.policies.all()) == 2
+    await store.close()
+
+
+async def test_the_gateway_audits_each_decision_with_the_version_in_force(
+    sqlite_url: str, vendor_dir: Path | None
+) -> None:
+    gw = await start_gateway(sqlite_url, vendor_dir)
+    await gw.post_x(gw.x.customer_post(CLAIRE, "@MaBanque ma carte est bloquée"))
+    await gw.drain()
+    ticket = gw.only_ticket()
+    agent = gw.zendesk.add_agent("Amélie Jourdain", "amelie@mabanque.fr")
+    gw.zendesk.agent_comment(ticket, agent, CARD)
+    await gw.ring(ticket)
+    await gw.settle()
+    assert gw.x.brand_posts == []
+    draft = await gw.runtime.store.policies.create(NO_RULES, "alice", "")
+    await gw.runtime.store.policies.activate(draft.id, "bob")
+    await gw.runtime.policy.refresh()
+    assert (await gw.client.get("/readyz")).json()["policy_version"] == f"2026.12-test (v{draft.id})"
+    gw.zendesk.agent_comment(ticket, agent, "Bonjour Claire, c'est réglé.")
+    await gw.ring(ticket)
+    await gw.settle()
+    assert [p.text for p in gw.x.brand_posts] == ["Bonjour Claire, c'est réglé. ^AJ"]
+    versions = [row["policy_version"] for row in await gw.runtime.store.audit_rows("policy")]
+    assert versions == ["2026.11-1 (v1)", f"2026.12-test (v{draft.id})"]
+    details = [json.loads(row["detail"]) for row in await gw.runtime.store.audit_rows("policy")]
+    assert "4970" not in json.dumps(details)
+    await gw.client.aclose()
+    await gw.runtime.close()
