@@ -22,6 +22,8 @@ from sav_bridge.channels.x.events import CHANNEL, parse_body
 from sav_bridge.channels.x.health import CRC_FACT
 from sav_bridge.channels.x.signing import SIGNATURE_HEADER, crc_response, verify_signature
 from sav_bridge.config import Settings
+from sav_bridge.console.api import ROUTES as console_routes
+from sav_bridge.console.auth import TokenVerifier
 from sav_bridge.errors import (
     DeliveryError,
     MalformedRequest,
@@ -211,12 +213,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None, **runtime_opt
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if runtime is not None:
-            app.state.runtime = runtime
+            _serve(app, runtime)
             yield
             return
         owned = await Runtime.start(settings, **runtime_options)
         owned.start_workers()
-        app.state.runtime = owned
+        _serve(app, owned)
         try:
             yield
         finally:
@@ -231,6 +233,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, **runtime_opt
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *console_routes,
         ],
         exception_handlers={WebhookRejected: rejected},
         middleware=[Middleware(AccessLog)],
@@ -238,5 +241,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None, **runtime_opt
     )
     app.state.crc_recorded_at = float("-inf")
     if runtime is not None:
-        app.state.runtime = runtime
+        _serve(app, runtime)
     return app
+
+
+def _serve(app: Starlette, runtime: Runtime) -> None:
+    """Hand the app its runtime, and the compliance API its token check when `console.jwt` is set."""
+    app.state.runtime = runtime
+    console = runtime.settings.console
+    if console.jwt is not None:
+        app.state.token_verifier = TokenVerifier(console.jwt, console.roles, runtime.http, runtime.clock)

@@ -118,6 +118,27 @@ class SignatureSettings:
     overrides: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class JwtSettings:
+    """How the compliance API checks the identity provider's tokens (`console.jwt`)."""
+
+    issuer: str
+    audience: str
+    public_key: str | None = None
+    jwks_url: str | None = None
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    roles_claim: str = "roles"
+    leeway_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    #: None: the compliance API is off (every /api/v1/ request answers 404).
+    jwt: JwtSettings | None = None
+    #: Group names of the company -> console role (viewer, editor, approver).
+    roles: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, kw_only=True)
 class BaseSettings:
     """Everything but the X channel: what a helpdesk plugin reads, and all `<helpdesk> provision` needs.
@@ -138,6 +159,7 @@ class BaseSettings:
     workers: WorkerSettings = field(default_factory=WorkerSettings)
     signature: SignatureSettings = field(default_factory=SignatureSettings)
     policy_path: Path = DEFAULT_POLICY
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: Fernet key that encrypts the credentials the gateway stores itself (X's OAuth 2.0 tokens).
     secrets_key: Secret | None = None
@@ -445,13 +467,24 @@ def _secretise(section: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str,
     }
 
 
+def _console(raw: Mapping[str, Any]) -> ConsoleSettings:
+    jwt = raw.get("jwt")
+    settings = (
+        JwtSettings(**{**jwt, "algorithms": tuple(jwt.get("algorithms", JwtSettings.algorithms))})
+        if jwt
+        else None
+    )
+    return ConsoleSettings(settings, dict(raw.get("roles", {})))
+
+
 def _common(raw: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
     """The keyword arguments of `BaseSettings`, from a validated raw mapping."""
     props = schema["properties"]
     sections = {
         name: _secretise(value, props[name])
         for name, value in raw.items()
-        if isinstance(value, dict) and name not in {"x", "server", "workers", "signature", "policy"}
+        if isinstance(value, dict)
+        and name not in {"x", "server", "workers", "signature", "policy", "console"}
     }
     policy = raw.get("policy", {}).get("path")
     return {
@@ -467,6 +500,7 @@ def _common(raw: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
         "workers": WorkerSettings(**raw["workers"]),
         "signature": SignatureSettings(**raw["signature"]),
         "policy_path": Path(policy) if policy else DEFAULT_POLICY,
+        "console": _console(raw.get("console", {})),
         "sections": sections,
         "secrets_key": Secret(raw["secrets_key"]) if raw.get("secrets_key") else None,
     }

@@ -25,7 +25,7 @@ import re2
 
 from sav_bridge.errors import PolicyError
 from sav_bridge.model import Audience, Decision
-from sav_bridge.policy.document import read_document
+from sav_bridge.policy.document import examine, read_document
 from sav_bridge.policy.engine import Policy
 
 HIGHLIGHT = ("\x1b[1;41;97m", "\x1b[0m")
@@ -57,14 +57,24 @@ def validate(paths: Iterable[Path], out: TextIO) -> int:
 
 
 def _compiled(path: Path) -> tuple[Policy | None, list[PolicyError]]:
-    document, problems = read_document(path)
+    return _compile(*read_document(path), str(path))
+
+
+def compile_text(text: str, source: str) -> tuple[Policy | None, list[PolicyError]]:
+    """The policy `text` compiles to, or every problem in it (line order), as `validate` reports them."""
+    return _compile(*examine(text, source), source, text)
+
+
+def _compile(
+    document: dict[str, Any] | None, problems: list[PolicyError], source: str, text: str | None = None
+) -> tuple[Policy | None, list[PolicyError]]:
     if document is None or problems:
         return None, problems
     try:
-        return Policy(document, str(path)), []
+        return Policy(document, source, text), []
     except re2.error as exc:  # each pattern compiles alone, but not all of them in the screen's one set
         return None, [
-            PolicyError(str(path), None, "rules", f"the custom patterns are too large together ({exc})")
+            PolicyError(source, None, "rules", f"the custom patterns are too large together ({exc})")
         ]
 
 

@@ -71,6 +71,12 @@ MIGRATIONS: list[list[str]] = [
             created_at {float} NOT NULL, activated_at {float}, activated_by TEXT)""",
         "CREATE UNIQUE INDEX policy_versions_one_active ON policy_versions (status) WHERE status = 'active'",
     ],
+    [
+        # Every change made through the compliance API: who, what, when, from which address.
+        """CREATE TABLE admin_log (
+            id {id}, at {float} NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
+            address TEXT NOT NULL, detail TEXT NOT NULL)""",
+    ],
 ]
 
 

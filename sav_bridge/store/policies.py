@@ -8,6 +8,7 @@ transaction, and a partial unique index refuses a second active row whatever the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -126,3 +127,26 @@ class PolicyVersions:
             )
         assert row is not None
         return PolicyVersion.from_row(row)
+
+
+class AdminLog:
+    """Who changed what through the compliance API, when and from where (append-only)."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def write(self, actor: str, action: str, target: str, address: str, detail: dict[str, Any]) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO admin_log (at, actor, action, target, address, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                (self.clock(), actor, action, target, address, json.dumps(detail, ensure_ascii=False)),
+            )
+
+    async def read(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+        """The newest entries first, `limit` of them, older than the entry `before` when given."""
+        async with self.db.transaction() as tx:
+            rows = await tx.fetchall(
+                "SELECT * FROM admin_log WHERE id < ? ORDER BY id DESC LIMIT ?", (before or 2**62, limit)
+            )
+        return [{**row, "detail": json.loads(row["detail"])} for row in rows]

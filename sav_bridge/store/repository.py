@@ -17,7 +17,7 @@ from sav_bridge.errors import BadJob
 from sav_bridge.model import Audience, Conversation, SocialUser, TicketRef
 from sav_bridge.store.database import Database, Row, Tx
 from sav_bridge.store.facts import Secrets, State, Usage
-from sav_bridge.store.policies import PolicyVersions
+from sav_bridge.store.policies import AdminLog, PolicyVersions
 
 Clock = Callable[[], float]
 T = TypeVar("T")
@@ -126,6 +126,7 @@ class Store:
         self.secrets = Secrets(db, clock)
         self.usage = Usage(db, clock)
         self.policies = PolicyVersions(db, clock)
+        self.admin_log = AdminLog(db, clock)
 
     async def close(self) -> None:
         await self.db.close()

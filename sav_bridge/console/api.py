@@ -1,0 +1,193 @@
+"""`/api/v1/`: policy versions (list, create, read, diff, activate), decisions, the administration log.
+
+Every route but the OpenAPI document needs the identity provider's token (401 without one, 403 without
+the role: viewer reads, editor writes drafts, approver activates); nobody activates a version they wrote
+(four eyes). Every change is written to the administration log with who, what, when and the caller's
+address. Without `console.jwt` the API is off: every route answers 404 saying how to turn it on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sav_bridge.console.auth import Forbidden, NotAuthenticated, Principal, TokenVerifier
+from sav_bridge.console.openapi import OPENAPI
+from sav_bridge.errors import PolicyError
+from sav_bridge.model import Audience
+from sav_bridge.policy.console import compile_text, record
+from sav_bridge.runtime import Runtime
+from sav_bridge.store.policies import ACTIVE, UnknownVersion
+
+MAX_YAML = 256 * 1024
+Handler = Callable[[Request, Runtime, Principal], Awaitable[Response]]
+
+
+def _error(status: int, message: str, **more: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **more}, status)
+
+
+def _guarded(role: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """`handler` for callers holding `role`, once their token is verified."""
+
+    async def endpoint(request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
+        if verifier is None:
+            return _error(404, "the compliance API is off: set console.jwt (README, Compliance console)")
+        try:
+            principal = await verifier.verify(request.headers.get("authorization"))
+            principal.require(role)
+        except NotAuthenticated as exc:
+            return JSONResponse(
+                {"error": str(exc)}, 401, headers={"WWW-Authenticate": 'Bearer realm="sav-bridge"'}
+            )
+        except Forbidden as exc:
+            return _error(403, str(exc))
+        return await handler(request, runtime, principal)
+
+    return endpoint
+
+
+async def _json_body(request: Request, limit: int) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > limit:
+        raise ValueError(f"the body is over {limit} bytes")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ValueError("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    return data
+
+
+def _version_id(request: Request) -> int | None:
+    raw = request.path_params.get("id", "")
+    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+# -- policies ----------------------------------------------------------------------------------------
+async def list_policies(request: Request, runtime: Runtime, who: Principal) -> Response:
+    versions = await runtime.store.policies.all()
+    return JSONResponse({"policies": [v.as_json(with_yaml=False) for v in versions]})
+
+
+async def create_policy(request: Request, runtime: Runtime, who: Principal) -> Response:
+    try:
+        body = await _json_body(request, MAX_YAML + 4096)
+    except ValueError as exc:
+        return _error(400, str(exc))
+    text, comment = body.get("yaml"), body.get("comment", "")
+    if not isinstance(text, str) or not text.strip() or not isinstance(comment, str):
+        return _error(400, 'the body must be {"yaml": "<policy>", "comment": "<why>"}')
+    policy, problems = compile_text(text, "policy")
+    if policy is None:
+        return _error(422, f"the policy has {len(problems)} error(s)", errors=[_problem(p) for p in problems])
+    version = await runtime.store.policies.create(text, who.subject, comment[:1000])
+    await runtime.store.admin_log.write(who.subject, "policy.create", f"policy/{version.id}", _address(request),
+                                        {"comment": version.comment, "version": policy.version})  # fmt: skip
+    return JSONResponse(version.as_json(), 201, headers={"Location": f"/api/v1/policies/{version.id}"})
+
+
+def _problem(problem: PolicyError) -> dict[str, Any]:
+    return {"line": problem.line, "key": problem.key, "message": problem.problem}
+
+
+async def get_policy(request: Request, runtime: Runtime, who: Principal) -> Response:
+    version_id = _version_id(request)
+    try:
+        version = await runtime.store.policies.get(version_id if version_id is not None else -1)
+    except UnknownVersion:
+        return _error(404, "no policy version has this id")
+    return JSONResponse(version.as_json())
+
+
+async def diff_policy(request: Request, runtime: Runtime, who: Principal) -> Response:
+    version_id, against = _version_id(request), request.query_params.get("against", "")
+    try:
+        version = await runtime.store.policies.get(version_id if version_id is not None else -1)
+        if against:
+            other = await runtime.store.policies.get(
+                int(against) if against.isdigit() and len(against) < 12 else -1
+            )
+        else:
+            other = await runtime.store.policies.get(await runtime.store.policies.active_id() or -1)
+    except UnknownVersion:
+        return _error(404, "no policy version has this id")
+    lines = difflib.unified_diff(other.yaml.splitlines(keepends=True), version.yaml.splitlines(keepends=True),
+                                 f"v{other.id}", f"v{version.id}")  # fmt: skip
+    return JSONResponse({"from": other.id, "to": version.id, "diff": "".join(lines)})
+
+
+async def activate_policy(request: Request, runtime: Runtime, who: Principal) -> Response:
+    version_id = _version_id(request)
+    try:
+        version = await runtime.store.policies.get(version_id if version_id is not None else -1)
+    except UnknownVersion:
+        return _error(404, "no policy version has this id")
+    if version.author == who.subject:
+        return _error(
+            403,
+            f"four eyes: version {version.id} was written by {who.subject}; another approver activates it",
+        )
+    if version.status == ACTIVE:
+        return JSONResponse(version.as_json())
+    policy, problems = compile_text(version.yaml, f"policy version {version.id}")
+    if policy is None:
+        return _error(422, "this version does not compile", errors=[_problem(p) for p in problems])
+    previous = await runtime.store.policies.active_id()
+    active = await runtime.store.policies.activate(version.id, who.subject)
+    await runtime.store.admin_log.write(who.subject, "policy.activate", f"policy/{version.id}", _address(request),
+                                        {"previous": previous, "rollback": version.status != "draft"})  # fmt: skip
+    await runtime.policy.refresh()
+    return JSONResponse(active.as_json())
+
+
+# -- decisions and the log ----------------------------------------------------------------------------
+async def decide(request: Request, runtime: Runtime, who: Principal) -> Response:
+    try:
+        body = await _json_body(request, runtime.settings.max_body_bytes)
+    except ValueError as exc:
+        return _error(400, str(exc))
+    text, audience = body.get("text"), body.get("audience", "public")
+    if not isinstance(text, str) or audience not in {a.value for a in Audience}:
+        return _error(400, 'the body must be {"text": "<reply>", "audience": "public" | "dm"}')
+    decision = runtime.policy.decide(text, Audience(audience))
+    return JSONResponse({**record(decision), "policy_version": decision.policy_version})
+
+
+async def admin_log(request: Request, runtime: Runtime, who: Principal) -> Response:
+    params = request.query_params
+    limit = int(params["limit"]) if params.get("limit", "").isdigit() else 100
+    before = (
+        int(params["before"]) if params.get("before", "").isdigit() and len(params["before"]) < 12 else None
+    )
+    entries = await runtime.store.admin_log.read(min(max(limit, 1), 500), before)
+    return JSONResponse({"entries": entries})
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(OPENAPI)
+
+
+ROUTES = [
+    Route("/api/v1/openapi.json", openapi, methods=["GET"]),
+    Route("/api/v1/policies", _guarded("viewer", list_policies), methods=["GET"]),
+    Route("/api/v1/policies", _guarded("editor", create_policy), methods=["POST"]),
+    Route("/api/v1/policies/{id}", _guarded("viewer", get_policy), methods=["GET"]),
+    Route("/api/v1/policies/{id}/diff", _guarded("viewer", diff_policy), methods=["GET"]),
+    Route("/api/v1/policies/{id}/activate", _guarded("approver", activate_policy), methods=["POST"]),
+    Route("/api/v1/decide", _guarded("viewer", decide), methods=["POST"]),
+    Route("/api/v1/admin-log", _guarded("viewer", admin_log), methods=["GET"]),
+]

@@ -1,0 +1,228 @@
+"""The compliance API end to end: tokens refused or admitted, roles, four eyes, versions, rollback, log."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jose import jwt
+
+from tests.harness import Gateway, start_gateway
+
+ISSUER, AUDIENCE = "https://idp.mabanque.fr", "sav-bridge-console"
+IDP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+PUBLIC_PEM = (
+    IDP_KEY.public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
+CARD = "Votre carte 4970 1012 3456 7893 est débloquée"
+LENIENT = """version: 2026.12-1
+name: e-mail addresses only
+rules:
+  - id: email
+    description: E-mail addresses, in DMs only.
+    detector: {pii: email}
+    audience: [dm]
+    action: redact
+"""
+
+
+def pem(key: Any) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def token(sub: str, roles: Any, key: Any = IDP_KEY, alg: str = "RS256", **claims: Any) -> str:
+    now = int(time.time())
+    body = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": sub,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "roles": roles,
+    }
+    return jwt.encode({**body, **claims}, pem(key), algorithm=alg)
+
+
+def bearer(value: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {value}"}
+
+
+ALICE = bearer(token("alice", ["editor"]))
+BOB = bearer(token("bob", ["compliance_leads"]))  # a company group mapped to approver
+VICTOR = bearer(token("victor", "viewer"))
+
+
+@pytest.fixture
+async def gateway(sqlite_url: str, vendor_dir: Path | None) -> AsyncIterator[Gateway]:
+    gw = await start_gateway(
+        sqlite_url,
+        vendor_dir,
+        SAV_BRIDGE_CONSOLE__JWT__PUBLIC_KEY=PUBLIC_PEM,
+        SAV_BRIDGE_CONSOLE__JWT__ISSUER=ISSUER,
+        SAV_BRIDGE_CONSOLE__JWT__AUDIENCE=AUDIENCE,
+        SAV_BRIDGE_CONSOLE__ROLES__COMPLIANCE_LEADS="approver",
+    )
+    yield gw
+    await gw.client.aclose()
+    await gw.runtime.close()
+
+
+async def test_without_console_jwt_the_api_is_off(sqlite_gateway: Gateway) -> None:
+    response = await sqlite_gateway.client.get("/api/v1/policies", headers=ALICE)
+    assert response.status_code == 404 and "console.jwt" in response.json()["error"]
+
+
+def _part(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _claims() -> dict[str, Any]:
+    return {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "mallory",
+        "exp": int(time.time()) + 300,
+        "roles": ["approver"],
+    }
+
+
+def hs256_with_the_public_key() -> str:
+    """The classic confusion attack: HMAC keyed with the provider's public key, which anyone has."""
+    signing_input = f"{_part({'alg': 'HS256', 'typ': 'JWT'})}.{_part(_claims())}"
+    mac = hmac.new(PUBLIC_PEM.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+def unsigned() -> str:
+    return f"{_part({'alg': 'none', 'typ': 'JWT'})}.{_part(_claims())}."
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"authorization": "Basic YWxpY2U6eA=="},
+        bearer("not-a-jwt"),
+        bearer(token("alice", ["approver"], key=OTHER_KEY)),
+        bearer(token("alice", ["approver"], exp=int(time.time()) - 3600)),
+        bearer(token("alice", ["approver"], nbf=int(time.time()) + 3600)),
+        bearer(token("alice", ["approver"], aud="another-app")),
+        bearer(token("alice", ["approver"], iss="https://evil.example")),
+        bearer(hs256_with_the_public_key()),
+        bearer(unsigned()),
+        bearer(token("alice", ["approver"], key=ec.generate_private_key(ec.SECP256R1()), alg="ES256")),
+    ],
+    ids=["none", "basic", "garbage", "other key", "expired", "not yet", "audience", "issuer", "hs256 public key",
+         "alg none", "es256 other key"],
+)  # fmt: skip
+async def test_a_token_that_is_not_the_providers_is_a_401_and_changes_nothing(
+    gateway: Gateway, headers: dict[str, str]
+) -> None:
+    response = await gateway.client.post("/api/v1/policies", json={"yaml": LENIENT}, headers=headers)
+    assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Bearer")
+    assert len(await gateway.runtime.store.policies.all()) == 1
+
+
+async def test_roles_say_who_may_do_what(gateway: Gateway) -> None:
+    client = gateway.client
+    refused = await client.post("/api/v1/policies", json={"yaml": LENIENT}, headers=VICTOR)
+    assert refused.status_code == 403 and "editor" in refused.json()["error"]
+    assert (await client.get("/api/v1/policies", headers=VICTOR)).status_code == 200
+    nobody = bearer(token("nina", ["marketing"]))
+    assert (await client.get("/api/v1/policies", headers=nobody)).status_code == 403
+    draft = (await client.post("/api/v1/policies", json={"yaml": LENIENT}, headers=ALICE)).json()
+    denied = await client.post(f"/api/v1/policies/{draft['id']}/activate", headers=ALICE)
+    assert denied.status_code == 403 and "approver" in denied.json()["error"]
+
+
+async def test_an_invalid_policy_is_a_422_listing_every_error_with_line_and_key(gateway: Gateway) -> None:
+    bad = LENIENT.replace("action: redact", "action: explode").replace(
+        "audience: [dm]", "audience: [everyone]"
+    )
+    response = await gateway.client.post(
+        "/api/v1/policies", json={"yaml": bad, "comment": "x"}, headers=ALICE
+    )
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert len(errors) >= 2 and all(e["line"] for e in errors)
+    assert {e["line"] for e in errors} >= {7, 8}
+    assert (await gateway.client.post("/api/v1/policies", content=b"{", headers=ALICE)).status_code == 400
+
+
+async def test_draft_four_eyes_activation_decision_rollback_and_the_log(gateway: Gateway) -> None:
+    client = gateway.client
+    created = await client.post(
+        "/api/v1/policies", json={"yaml": LENIENT, "comment": "cards allowed"}, headers=ALICE
+    )
+    assert (
+        created.status_code == 201
+        and created.headers["location"] == f"/api/v1/policies/{created.json()['id']}"
+    )
+    draft = created.json()
+    assert (draft["status"], draft["author"]) == ("draft", "alice")
+    listed = (await client.get("/api/v1/policies", headers=VICTOR)).json()["policies"]
+    assert [(v["id"], v["status"]) for v in listed] == [(draft["id"], "draft"), (1, "active")]
+    assert (await client.get(f"/api/v1/policies/{draft['id']}", headers=VICTOR)).json()["yaml"] == LENIENT
+    diff = (await client.get(f"/api/v1/policies/{draft['id']}/diff?against=1", headers=VICTOR)).json()["diff"]
+    assert "+name: e-mail addresses only" in diff and "-  - id: card-number" in diff
+    assert (await client.get("/api/v1/policies/999/diff", headers=VICTOR)).status_code == 404
+    before = (await client.post("/api/v1/decide", json={"text": CARD}, headers=VICTOR)).json()
+    assert before["action"] == "block" and before["policy_version"] == "2026.11-1 (v1)"
+    author = bearer(token("alice", ["approver"]))
+    own = await client.post(f"/api/v1/policies/{draft['id']}/activate", headers=author)
+    assert own.status_code == 403 and "four eyes" in own.json()["error"]
+    activated = await client.post(f"/api/v1/policies/{draft['id']}/activate", headers=BOB)
+    assert activated.status_code == 200 and activated.json()["activated_by"] == "bob"
+    after = (
+        await client.post("/api/v1/decide", json={"text": CARD, "audience": "public"}, headers=VICTOR)
+    ).json()
+    assert after["action"] == "allow" and after["policy_version"] == f"2026.12-1 (v{draft['id']})"
+    assert (await client.get("/readyz")).json()["policy_version"] == f"2026.12-1 (v{draft['id']})"
+    rollback = await client.post("/api/v1/policies/1/activate", headers=BOB)
+    assert rollback.status_code == 200 and rollback.json()["status"] == "active"
+    assert (await client.post("/api/v1/decide", json={"text": CARD}, headers=VICTOR)).json()[
+        "action"
+    ] == "block"
+    log = (await client.get("/api/v1/admin-log", headers=VICTOR)).json()["entries"]
+    assert [(e["actor"], e["action"], e["target"]) for e in log] == [
+        ("bob", "policy.activate", "policy/1"),
+        ("bob", "policy.activate", f"policy/{draft['id']}"),
+        ("alice", "policy.create", f"policy/{draft['id']}"),
+    ]
+    assert log[0]["detail"]["rollback"] is True and all(e["address"] for e in log)
+
+
+async def test_the_openapi_document_describes_every_route(gateway: Gateway) -> None:
+    document = (await gateway.client.get("/api/v1/openapi.json")).json()
+    assert document["openapi"].startswith("3.1")
+    assert set(document["paths"]) == {
+        "/api/v1/policies", "/api/v1/policies/{id}", "/api/v1/policies/{id}/diff",
+        "/api/v1/policies/{id}/activate", "/api/v1/decide", "/api/v1/admin-log",
+    }  # fmt: skip
+
+
+async def test_odd_ids_and_bodies_are_clear_refusals(gateway: Gateway) -> None:
+    client = gateway.client
+    for path in ("/api/v1/policies/abc", "/api/v1/policies/99999999999999999999", "/api/v1/policies/-1"):
+        assert (await client.get(path, headers=VICTOR)).status_code == 404
+    for body in ({"yaml": 3}, {"yaml": ""}, [], {"yaml": LENIENT, "comment": {"a": 1}}):
+        response = await client.post("/api/v1/policies", json=body, headers=ALICE)
+        assert response.status_code == 400, body
+    assert (
+        await client.post("/api/v1/decide", json={"text": "x", "audience": "all"}, headers=VICTOR)
+    ).status_code == 400
