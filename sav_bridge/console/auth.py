@@ -22,7 +22,8 @@ from jose import JWTError, jwt
 from sav_bridge.config import JwtSettings
 
 ROLES = ("viewer", "editor", "approver")
-JWKS_REFRESH_SECONDS = 300.0
+#: An unknown `kid` fetches the key set again at most this often: random kids cannot hammer the provider.
+REFETCH_SECONDS = 10.0
 
 
 class NotAuthenticated(Exception):
@@ -105,8 +106,7 @@ class TokenVerifier:
 
     async def _keys(self, refresh: bool) -> dict[str, Any]:
         async with self._lock:
-            stale = self._clock() - self._jwks_at > JWKS_REFRESH_SECONDS
-            if self._jwks is None or (refresh and stale) or (refresh and self._clock() - self._jwks_at > 10):
+            if self._jwks is None or (refresh and self._clock() - self._jwks_at > REFETCH_SECONDS):
                 self._jwks = await self._fetch()
                 self._jwks_at = self._clock()
             return self._jwks

@@ -44,7 +44,9 @@ def pem(key: Any) -> str:
     ).decode()
 
 
-def token(sub: str, roles: Any, key: Any = IDP_KEY, alg: str = "RS256", **claims: Any) -> str:
+def token(
+    sub: str, roles: Any, key: Any = IDP_KEY, alg: str = "RS256", kid_header: str | None = None, **claims: Any
+) -> str:
     now = int(time.time())
     body = {
         "iss": ISSUER,
@@ -55,7 +57,8 @@ def token(sub: str, roles: Any, key: Any = IDP_KEY, alg: str = "RS256", **claims
         "exp": now + 300,
         "roles": roles,
     }
-    return jwt.encode({**body, **claims}, pem(key), algorithm=alg)
+    headers = {"kid": kid_header} if kid_header else None
+    return jwt.encode({**body, **claims}, pem(key), algorithm=alg, headers=headers)
 
 
 def bearer(value: str) -> dict[str, str]:
