@@ -8,7 +8,9 @@ address. Without `console.jwt` the API is off: every route answers 404 saying ho
 
 from __future__ import annotations
 
+import csv
 import difflib
+import io
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -167,6 +169,73 @@ async def decide(request: Request, runtime: Runtime, who: Principal) -> Response
     return JSONResponse({**record(decision), "policy_version": decision.policy_version})
 
 
+AUDIT_FIELDS = ("id", "at", "ticket", "comment", "agent_id", "agent_name", "audience", "action", "rules",
+                "policy_version", "text_sha256")  # fmt: skip
+#: Rows read per request at most while filtering on what the database cannot (action, rule, agent).
+AUDIT_SCAN = 5000
+
+
+def _audit_entry(row: dict[str, Any]) -> dict[str, Any]:
+    detail = json.loads(row["detail"])
+    helpdesk, _, rest = str(row["subject"]).partition(":")
+    ticket, _, comment = rest.partition(":")
+    agent = detail.get("agent") or {}
+    rules = sorted({str(f.get("rule")) for f in detail.get("findings", []) if isinstance(f, dict)})
+    return {"id": row["id"], "at": row["at"], "ticket": f"{helpdesk}:{ticket}", "comment": comment,
+            "agent_id": agent.get("id"), "agent_name": agent.get("name"), "audience": detail.get("audience"),
+            "action": detail.get("action"), "rules": rules, "policy_version": row["policy_version"],
+            "text_sha256": detail.get("text_sha256")}  # fmt: skip
+
+
+def _number(value: str | None) -> float | None:
+    """A Unix time from the query string (None when absent); `ValueError` for anything else."""
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"not a Unix time: {value[:20]!r}") from None
+    if not abs(number) < 1e12:  # also NaN and infinities
+        raise ValueError(f"not a Unix time: {value[:20]!r}")
+    return number
+
+
+async def audit(request: Request, runtime: Runtime, who: Principal) -> Response:
+    """Posting decisions, newest first: `since`/`until` (Unix times), `action`, `rule`, `agent`, `version`,
+    `limit` (≤ 500), `before` (an id: the next page), `format=csv`. No reply text: only its hash."""
+    params = request.query_params
+    try:
+        since, until = _number(params.get("since")), _number(params.get("until"))
+    except ValueError as exc:
+        return _error(400, str(exc))
+    before = (
+        int(params["before"]) if params.get("before", "").isdigit() and len(params["before"]) < 12 else None
+    )
+    limit = min(max(int(params["limit"]) if params.get("limit", "").isdigit() else 100, 1), 500)
+    rows = await runtime.store.audit_page("policy", since, until, params.get("version"), before, AUDIT_SCAN)
+    action, rule, agent = params.get("action"), params.get("rule"), params.get("agent")
+    entries = [
+        entry for entry in map(_audit_entry, rows)
+        if (not action or entry["action"] == action) and (not rule or rule in entry["rules"])
+        and (not agent or agent in (entry["agent_id"], entry["agent_name"]))
+    ][:limit]  # fmt: skip
+    following = entries[-1]["id"] if len(entries) == limit else None
+    if params.get("format") == "csv":
+        return Response(_csv(entries), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="sav-bridge-audit.csv"'})  # fmt: skip
+    return JSONResponse({"entries": entries, "next_before": following})
+
+
+def _csv(entries: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(AUDIT_FIELDS)
+    for entry in entries:
+        row = [";".join(entry[f]) if f == "rules" else entry[f] for f in AUDIT_FIELDS]
+        writer.writerow(["'" + v if isinstance(v, str) and v[:1] in "=+-@" else v for v in row])
+    return out.getvalue()
+
+
 async def admin_log(request: Request, runtime: Runtime, who: Principal) -> Response:
     params = request.query_params
     limit = int(params["limit"]) if params.get("limit", "").isdigit() else 100
@@ -190,4 +259,5 @@ ROUTES = [
     Route("/api/v1/policies/{id}/activate", _guarded("approver", activate_policy), methods=["POST"]),
     Route("/api/v1/decide", _guarded("viewer", decide), methods=["POST"]),
     Route("/api/v1/admin-log", _guarded("viewer", admin_log), methods=["GET"]),
+    Route("/api/v1/audit", _guarded("viewer", audit), methods=["GET"]),
 ]

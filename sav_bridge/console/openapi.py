@@ -74,6 +74,16 @@ OPENAPI: dict[str, Any] = {
                 "properties": {"text": {"type": "string"}, "audience": {"enum": ["public", "dm"]}}}}}},
             "responses": {"200": _json({"type": "object"}, "action, text, findings, policy_version"),
                           "400": _json(_ERROR, "not that body"), **_REFUSALS}}},
+        "/api/v1/audit": {"get": {
+            "summary": "Posting decisions, newest first, without any reply text (viewer)",
+            "parameters": [{"name": n, "in": "query", "schema": {"type": t}} for n, t in (
+                ("since", "number"), ("until", "number"), ("action", "string"), ("rule", "string"),
+                ("agent", "string"), ("version", "string"), ("limit", "integer"), ("before", "integer"),
+                ("format", "string"))],
+            "responses": {"200": {"description": "entries and next_before (JSON), or ?format=csv",
+                                  "content": {"application/json": {"schema": {"type": "object"}},
+                                              "text/csv": {"schema": {"type": "string"}}}},
+                          "400": _json(_ERROR, "a bound that is not a Unix time"), **_REFUSALS}}},
         "/api/v1/admin-log": {"get": {
             "summary": "Changes made through the API, newest first (viewer)",
             "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},

@@ -225,6 +225,7 @@ class OutboundFlow:
             {
                 "action": decision.action,
                 "audience": audience.value,
+                "agent": {"id": reply.agent_id, "name": reply.agent_name},
                 "findings": [f.__dict__ for f in decision.findings],
                 "text_sha256": text_digest(reply.body),
             },

@@ -508,6 +508,32 @@ class Store:
                 (self.clock(), kind, subject, policy_version, json.dumps(detail, ensure_ascii=False)),
             )
 
+    async def audit_page(
+        self,
+        kind: str,
+        since: float | None,
+        until: float | None,
+        version: str | None,
+        before: int | None,
+        scan: int,
+    ) -> list[Row]:
+        """Up to `scan` audit rows of `kind`, newest first, within the bounds given (None: unbounded)."""
+        clauses: list[str] = ["kind = ?"]
+        params: list[Any] = [kind]
+        for clause, value in (
+            ("at >= ?", since),
+            ("at < ?", until),
+            ("policy_version = ?", version),
+            ("id < ?", before),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        async with self.db.transaction() as tx:
+            return await tx.fetchall(
+                f"SELECT * FROM audit WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?", (*params, scan)
+            )
+
     async def audit_rows(self, kind: str | None = None) -> list[Row]:
         async with self.db.transaction() as tx:
             if kind is None:

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwt
 
-from tests.harness import Gateway, start_gateway
+from tests.harness import CLAIRE, Gateway, start_gateway
 
 ISSUER, AUDIENCE = "https://idp.mabanque.fr", "sav-bridge-console"
 IDP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -215,7 +215,7 @@ async def test_the_openapi_document_describes_every_route(gateway: Gateway) -> N
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {
         "/api/v1/policies", "/api/v1/policies/{id}", "/api/v1/policies/{id}/diff",
-        "/api/v1/policies/{id}/activate", "/api/v1/decide", "/api/v1/admin-log",
+        "/api/v1/policies/{id}/activate", "/api/v1/decide", "/api/v1/admin-log", "/api/v1/audit",
     }  # fmt: skip
 
 
@@ -229,3 +229,47 @@ async def test_odd_ids_and_bodies_are_clear_refusals(gateway: Gateway) -> None:
     assert (
         await client.post("/api/v1/decide", json={"text": "x", "audience": "all"}, headers=VICTOR)
     ).status_code == 400
+
+
+async def test_the_audit_lists_decisions_filters_pages_and_exports_csv_without_any_text(
+    gateway: Gateway,
+) -> None:
+    gw, client = gateway, gateway.client
+    await gw.post_x(gw.x.customer_post(CLAIRE, "@MaBanque ma carte est bloquée"))
+    await gw.drain()
+    ticket = gw.only_ticket()
+    agent = gw.zendesk.add_agent("Amélie Jourdain", "amelie@mabanque.fr")
+    for text in (CARD, "Bonjour Claire, c'est débloqué."):
+        gw.zendesk.agent_comment(ticket, agent, text)
+        await gw.ring(ticket)
+        await gw.settle()
+    entries = (await client.get("/api/v1/audit", headers=VICTOR)).json()["entries"]
+    assert [(e["action"], e["rules"], e["agent_name"]) for e in entries] == [
+        ("allow", [], "Amélie Jourdain"),
+        ("block", ["card-number"], "Amélie Jourdain"),
+    ]
+    assert entries[0]["ticket"] == f"zendesk:{ticket}" and entries[0]["policy_version"] == "2026.11-1 (v1)"
+    blocked = (await client.get("/api/v1/audit?action=block&rule=card-number", headers=VICTOR)).json()[
+        "entries"
+    ]
+    assert [e["id"] for e in blocked] == [entries[1]["id"]]
+    assert (await client.get("/api/v1/audit?agent=Bruno", headers=VICTOR)).json()["entries"] == []
+    assert (
+        len((await client.get("/api/v1/audit?version=2026.11-1 (v1)", headers=VICTOR)).json()["entries"]) == 2
+    )
+    first = (await client.get("/api/v1/audit?limit=1", headers=VICTOR)).json()
+    second = (await client.get(f"/api/v1/audit?limit=1&before={first['next_before']}", headers=VICTOR)).json()
+    assert [first["entries"][0]["id"], second["entries"][0]["id"]] == [e["id"] for e in entries]
+    future = time.time() + 3600
+    assert (await client.get(f"/api/v1/audit?since={future}", headers=VICTOR)).json()["entries"] == []
+    assert (await client.get("/api/v1/audit?since=soon", headers=VICTOR)).status_code == 400
+    assert (await client.get("/api/v1/audit?since=nan", headers=VICTOR)).status_code == 400
+    exported = await client.get("/api/v1/audit?format=csv", headers=VICTOR)
+    assert exported.headers["content-type"].startswith("text/csv")
+    lines = exported.text.splitlines()
+    assert (
+        lines[0].startswith("id,at,ticket,comment,agent_id,agent_name,audience,action,rules")
+        and len(lines) == 3
+    )
+    assert "4970" not in exported.text and "7893" not in exported.text
+    assert (await client.get("/api/v1/audit")).status_code == 401
