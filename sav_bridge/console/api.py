@@ -156,6 +156,69 @@ async def activate_policy(request: Request, runtime: Runtime, who: Principal) ->
     return JSONResponse(active.as_json())
 
 
+MAX_REPLAY = 10_000
+
+
+async def test_policy(request: Request, runtime: Runtime, who: Principal) -> Response:
+    """Replay texts under a version and under the active one, side by side, the changed decisions first."""
+    version_id = _version_id(request)
+    try:
+        version = await runtime.store.policies.get(version_id if version_id is not None else -1)
+        body = await _json_body(request, runtime.settings.max_body_bytes * 8)
+        samples = await _samples(body, runtime)
+    except UnknownVersion:
+        return _error(404, "no policy version has this id")
+    except ValueError as exc:
+        return _error(400, str(exc))
+    candidate, problems = compile_text(version.yaml, f"policy version {version.id}", f"v{version.id}")
+    if candidate is None:
+        return _error(422, "this version does not compile", errors=[_problem(p) for p in problems])
+    active = runtime.policy.current
+    results: list[dict[str, Any]] = []
+    for text, audience in samples:
+        now, then = active.decide(text, audience), candidate.decide(text, audience)
+        results.append({"text": text, "audience": audience.value, "active": _outcome(now),
+                        "candidate": _outcome(then), "changed": _outcome(now) != _outcome(then)})  # fmt: skip
+    results.sort(key=lambda r: not r["changed"])
+    changed = sum(1 for r in results if r["changed"])
+    return JSONResponse({"version": version.id, "active_version": active.version, "candidate_version":
+                         candidate.version, "tested": len(results), "changed": changed, "results": results})  # fmt: skip
+
+
+def _outcome(decision: Any) -> dict[str, Any]:
+    return {"action": decision.action, "rules": sorted({f.rule for f in decision.findings})}
+
+
+async def _samples(body: dict[str, Any], runtime: Runtime) -> list[tuple[str, Audience]]:
+    """`{"texts": [{"text", "audience"}]}`, or `{"from_audit": {"since", "limit"}}`: the texts the audit
+    kept (what was or would have been posted; a blocked reply keeps none, so it cannot be replayed)."""
+    audiences = {a.value: a for a in Audience}
+    if isinstance(body.get("texts"), list):
+        texts = body["texts"]
+        if not 1 <= len(texts) <= MAX_REPLAY:
+            raise ValueError(f"texts: 1 to {MAX_REPLAY} items")
+        samples = []
+        for item in texts:
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise ValueError('each of texts is {"text": "<reply>", "audience": "public" | "dm"}')
+            audience = audiences.get(item.get("audience", "public"))
+            if audience is None:
+                raise ValueError('audience is "public" or "dm"')
+            samples.append((item["text"], audience))
+        return samples
+    source = body.get("from_audit")
+    if not isinstance(source, dict):
+        raise ValueError('the body must be {"texts": […]} or {"from_audit": {"since": …, "limit": …}}')
+    since = _number(str(source["since"])) if source.get("since") is not None else None
+    limit = source.get("limit", 1000)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_REPLAY:
+        raise ValueError(f"from_audit.limit: 1 to {MAX_REPLAY}")
+    rows = await runtime.store.audit_page("policy", since, None, None, None, limit)
+    details = (json.loads(row["detail"]) for row in rows)
+    return [(d["posted_text"], audiences.get(d.get("audience"), Audience.PUBLIC))
+            for d in details if isinstance(d.get("posted_text"), str)]  # fmt: skip
+
+
 # -- decisions and the log ----------------------------------------------------------------------------
 async def decide(request: Request, runtime: Runtime, who: Principal) -> Response:
     try:
@@ -257,6 +320,7 @@ ROUTES = [
     Route("/api/v1/policies/{id}", _guarded("viewer", get_policy), methods=["GET"]),
     Route("/api/v1/policies/{id}/diff", _guarded("viewer", diff_policy), methods=["GET"]),
     Route("/api/v1/policies/{id}/activate", _guarded("approver", activate_policy), methods=["POST"]),
+    Route("/api/v1/policies/{id}/test", _guarded("editor", test_policy), methods=["POST"]),
     Route("/api/v1/decide", _guarded("viewer", decide), methods=["POST"]),
     Route("/api/v1/admin-log", _guarded("viewer", admin_log), methods=["GET"]),
     Route("/api/v1/audit", _guarded("viewer", audit), methods=["GET"]),

@@ -67,6 +67,19 @@ OPENAPI: dict[str, Any] = {
             "parameters": _ID,
             "responses": {"200": _json(_VERSION, "the active version"), "422": _json(_PROBLEMS, "it does not compile"),
                           **_REFUSALS}}},
+        "/api/v1/policies/{id}/test": {"post": {
+            "summary": "Replay texts, or the replies the audit kept, under this version and the active one (editor)",
+            "parameters": _ID,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+                {"type": "object", "required": ["texts"], "properties": {"texts": {"type": "array", "maxItems": 10000,
+                 "items": {"type": "object", "required": ["text"], "properties": {
+                     "text": {"type": "string"}, "audience": {"enum": ["public", "dm"]}}}}}},
+                {"type": "object", "required": ["from_audit"], "properties": {"from_audit": {"type": "object",
+                 "properties": {"since": {"type": "number"}, "limit": {"type": "integer", "maximum": 10000}}}}},
+            ]}}}},
+            "responses": {"200": _json({"type": "object"}, "tested, changed, results (changed first)"),
+                          "400": _json(_ERROR, "not that body"), "422": _json(_PROBLEMS, "it does not compile"),
+                          **_REFUSALS}}},
         "/api/v1/decide": {"post": {
             "summary": "The active policy's decision on a reply, as `policy check --jsonl` gives it (viewer)",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {

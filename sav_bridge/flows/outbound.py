@@ -228,6 +228,8 @@ class OutboundFlow:
                 "agent": {"id": reply.agent_id, "name": reply.agent_name},
                 "findings": [f.__dict__ for f in decision.findings],
                 "text_sha256": text_digest(reply.body),
+                # What would be posted (redacted where the policy said so); never a blocked reply's text.
+                "posted_text": decision.text,
             },
             decision.policy_version,
         )

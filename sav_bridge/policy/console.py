@@ -60,18 +60,23 @@ def _compiled(path: Path) -> tuple[Policy | None, list[PolicyError]]:
     return _compile(*read_document(path), str(path))
 
 
-def compile_text(text: str, source: str) -> tuple[Policy | None, list[PolicyError]]:
-    """The policy `text` compiles to, or every problem in it (line order), as `validate` reports them."""
-    return _compile(*examine(text, source), source, text)
+def compile_text(text: str, source: str, label: str = "") -> tuple[Policy | None, list[PolicyError]]:
+    """The policy `text` compiles to (its version named with `label`: `Policy`), or every problem in it
+    (line order), as `validate` reports them."""
+    return _compile(*examine(text, source), source, text, label)
 
 
 def _compile(
-    document: dict[str, Any] | None, problems: list[PolicyError], source: str, text: str | None = None
+    document: dict[str, Any] | None,
+    problems: list[PolicyError],
+    source: str,
+    text: str | None = None,
+    label: str = "",
 ) -> tuple[Policy | None, list[PolicyError]]:
     if document is None or problems:
         return None, problems
     try:
-        return Policy(document, source, text), []
+        return Policy(document, source, text, label), []
     except re2.error as exc:  # each pattern compiles alone, but not all of them in the screen's one set
         return None, [
             PolicyError(source, None, "rules", f"the custom patterns are too large together ({exc})")

@@ -215,7 +215,7 @@ async def test_the_openapi_document_describes_every_route(gateway: Gateway) -> N
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {
         "/api/v1/policies", "/api/v1/policies/{id}", "/api/v1/policies/{id}/diff",
-        "/api/v1/policies/{id}/activate", "/api/v1/decide", "/api/v1/admin-log", "/api/v1/audit",
+        "/api/v1/policies/{id}/activate", "/api/v1/policies/{id}/test", "/api/v1/decide", "/api/v1/admin-log", "/api/v1/audit",
     }  # fmt: skip
 
 
@@ -273,3 +273,46 @@ async def test_the_audit_lists_decisions_filters_pages_and_exports_csv_without_a
     )
     assert "4970" not in exported.text and "7893" not in exported.text
     assert (await client.get("/api/v1/audit")).status_code == 401
+
+
+async def test_a_version_is_tried_on_texts_and_on_audited_replies_before_it_is_activated(
+    gateway: Gateway,
+) -> None:
+    gw, client = gateway, gateway.client
+    draft = (await client.post("/api/v1/policies", json={"yaml": LENIENT}, headers=ALICE)).json()
+    texts = [{"text": "Bonjour, tout est réglé."}, {"text": CARD, "audience": "public"},
+             {"text": "Écrivez à claire@example.com", "audience": "dm"}]  # fmt: skip
+    tried = await client.post(f"/api/v1/policies/{draft['id']}/test", json={"texts": texts}, headers=ALICE)
+    assert tried.status_code == 200
+    result = tried.json()
+    assert (result["tested"], result["changed"]) == (3, 2)
+    assert result["candidate_version"] == f"2026.12-1 (v{draft['id']})"
+    assert (
+        result["results"][-1]["text"] == "Bonjour, tout est réglé." and not result["results"][-1]["changed"]
+    )
+    first = next(r for r in result["results"] if r["text"] == CARD)
+    assert first["changed"] is True
+    assert (first["active"]["action"], first["candidate"]["action"]) == ("block", "allow")
+    assert (
+        await client.post(f"/api/v1/policies/{draft['id']}/test", json={"texts": texts}, headers=VICTOR)
+    ).status_code == 403
+    for body in ({}, {"texts": []}, {"texts": [{"text": 1}]}, {"texts": [{"text": "x", "audience": "all"}]},
+                 {"from_audit": {"limit": 0}}, {"from_audit": {"since": "soon"}}):  # fmt: skip
+        assert (
+            await client.post(f"/api/v1/policies/{draft['id']}/test", json=body, headers=ALICE)
+        ).status_code == 400
+    assert (
+        await client.post("/api/v1/policies/404/test", json={"texts": texts}, headers=ALICE)
+    ).status_code == 404
+    # Replies the gateway decided on: the audit keeps what was (or would have been) posted, never a blocked text.
+    await gw.post_x(gw.x.customer_dm(CLAIRE, "Bonjour"))
+    await gw.drain()
+    ticket = gw.only_ticket()
+    agent = gw.zendesk.add_agent("Amélie Jourdain", "amelie@mabanque.fr")
+    for text in (CARD, "Écrivez-nous à support@mabanque.fr"):
+        gw.zendesk.agent_comment(ticket, agent, text)
+        await gw.ring(ticket)
+        await gw.settle()
+    replayed = (await client.post(f"/api/v1/policies/{draft['id']}/test", json={"from_audit": {"limit": 50}},
+                                  headers=ALICE)).json()  # fmt: skip
+    assert replayed["tested"] == 1 and "4970" not in json.dumps(replayed)
