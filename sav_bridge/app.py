@@ -184,6 +184,8 @@ async def metrics(request: Request) -> Response:
     runtime = _runtime(request)
     usage = {runtime.helpdesk.name: api_usage(runtime.helpdesk)}
     runtime.metrics.policy.info({"version": runtime.policy.version, "source": runtime.policy.source})
+    overdue = runtime.clock() - runtime.settings.console.approval_timeout_hours * 3600
+    runtime.metrics.approvals_overdue.set(await runtime.store.approvals.pending_since(overdue))
     body = runtime.metrics.render(await runtime.store.jobs_by_state(), usage)
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 

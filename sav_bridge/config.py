@@ -137,6 +137,8 @@ class ConsoleSettings:
     jwt: JwtSettings | None = None
     #: Group names of the company -> console role (viewer, editor, approver).
     roles: Mapping[str, str] = field(default_factory=dict)
+    #: A held reply undecided for this long is reported as overdue.
+    approval_timeout_hours: float = 4.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -474,7 +476,9 @@ def _console(raw: Mapping[str, Any]) -> ConsoleSettings:
         if jwt
         else None
     )
-    return ConsoleSettings(settings, dict(raw.get("roles", {})))
+    return ConsoleSettings(
+        settings, dict(raw.get("roles", {})), float(raw.get("approval_timeout_hours", 4.0))
+    )
 
 
 def _common(raw: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:

@@ -64,6 +64,11 @@ class Metrics:
             "sav_bridge_dead_letters", "Jobs given up", ["kind"], registry=self.registry
         )
         self.queue_depth = Gauge("sav_bridge_queue_depth", "Jobs by state", ["state"], registry=self.registry)
+        self.approvals_overdue = Gauge(
+            "sav_bridge_approvals_overdue",
+            "Held replies nobody approved or rejected within console.approval_timeout_hours (alert on > 0)",
+            registry=self.registry,
+        )
         self.helpdesk_api_usage = Gauge(
             "sav_bridge_helpdesk_api_usage",
             "The helpdesk's API allocation as its last answer told it (measure: used, limit)",

@@ -22,9 +22,12 @@ from starlette.routing import Route
 from sav_bridge.console.auth import Forbidden, NotAuthenticated, Principal, TokenVerifier
 from sav_bridge.console.openapi import OPENAPI
 from sav_bridge.errors import PolicyError
-from sav_bridge.model import Audience
+from sav_bridge.flows.outbound import JOB_PUBLISH_REPLY, note_job, replies_ordering
+from sav_bridge.model import Audience, TicketRef
 from sav_bridge.policy.console import compile_text, record
 from sav_bridge.runtime import Runtime
+from sav_bridge.store import NewJob
+from sav_bridge.store.approvals import APPROVED, PENDING, REJECTED, approval_json
 from sav_bridge.store.policies import ACTIVE, UnknownVersion
 
 MAX_YAML = 256 * 1024
@@ -299,6 +302,66 @@ def _csv(entries: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+# -- the approval queue ---------------------------------------------------------------------------------
+async def list_approvals(request: Request, runtime: Runtime, who: Principal) -> Response:
+    status = request.query_params.get("status", PENDING)
+    if status not in (PENDING, APPROVED, REJECTED, "all"):
+        return _error(400, "status is pending, approved, rejected or all")
+    rows = await runtime.store.approvals.list(None if status == "all" else status)
+    overdue = runtime.settings.console.approval_timeout_hours * 3600
+    now = runtime.clock()
+    return JSONResponse({"approvals": [approval_json(row, overdue, now) for row in rows]})
+
+
+async def approve(request: Request, runtime: Runtime, who: Principal) -> Response:
+    return await _decide(request, runtime, who, APPROVED)
+
+
+async def reject(request: Request, runtime: Runtime, who: Principal) -> Response:
+    return await _decide(request, runtime, who, REJECTED)
+
+
+async def _decide(request: Request, runtime: Runtime, who: Principal, status: str) -> Response:
+    approval_id = _version_id(request)
+    row = await runtime.store.approvals.get(approval_id) if approval_id is not None else None
+    if row is None:
+        return _error(404, "no held reply has this id")
+    try:
+        body = await _json_body(request, 64 * 1024) if await request.body() else {}
+    except ValueError as exc:
+        return _error(400, str(exc))
+    comment = body.get("comment", "")
+    if not isinstance(comment, str) or (status == REJECTED and not comment.strip()):
+        return _error(400, 'a rejection says why: {"comment": "<why, for the agent>"}')
+    agent = json.loads(row["agent"])
+    if who.subject in {str(agent.get(k)) for k in ("id", "email", "name") if agent.get(k)}:
+        return _error(403, f"four eyes: {who.subject} wrote this reply; another approver decides it")
+    ticket = TicketRef(row["helpdesk"], row["ticket_id"])
+    conv = await runtime.store.conversation_for_ticket(ticket)
+    if conv is None:
+        return _error(409, "the ticket is no longer linked to an X conversation")
+
+    def follow(held: dict[str, Any]) -> list[NewJob]:
+        key = f"{held['helpdesk']}:{held['comment_id']}"
+        if status == APPROVED:
+            payload = {**json.loads(held["payload"]), "approved_by": who.subject}
+            return [
+                NewJob(JOB_PUBLISH_REPLY, payload, f"reply:{key}:approved", replies_ordering(conv.thread_key))
+            ]
+        text = f"🚫 Not posted on X: rejected by {who.subject} in the compliance console: {comment.strip()[:1000]}"
+        return [note_job(ticket, text, f"{key}:rejected", conv.thread_key)]
+
+    decided = await runtime.store.approvals.decide(row["id"], status, who.subject, comment[:1000], follow)
+    if decided is None:
+        return _error(409, "this reply was already decided")
+    action = "approval.approve" if status == APPROVED else "approval.reject"
+    await runtime.store.admin_log.write(
+        who.subject, action, f"approval/{row['id']}", _address(request), {"comment": comment[:1000]}
+    )
+    runtime.outbox.wake()
+    return JSONResponse(approval_json(decided))
+
+
 async def admin_log(request: Request, runtime: Runtime, who: Principal) -> Response:
     params = request.query_params
     limit = int(params["limit"]) if params.get("limit", "").isdigit() else 100
@@ -324,4 +387,7 @@ ROUTES = [
     Route("/api/v1/decide", _guarded("viewer", decide), methods=["POST"]),
     Route("/api/v1/admin-log", _guarded("viewer", admin_log), methods=["GET"]),
     Route("/api/v1/audit", _guarded("viewer", audit), methods=["GET"]),
+    Route("/api/v1/approvals", _guarded("viewer", list_approvals), methods=["GET"]),
+    Route("/api/v1/approvals/{id}/approve", _guarded("approver", approve), methods=["POST"]),
+    Route("/api/v1/approvals/{id}/reject", _guarded("approver", reject), methods=["POST"]),
 ]

@@ -97,6 +97,21 @@ OPENAPI: dict[str, Any] = {
                                   "content": {"application/json": {"schema": {"type": "object"}},
                                               "text/csv": {"schema": {"type": "string"}}}},
                           "400": _json(_ERROR, "a bound that is not a Unix time"), **_REFUSALS}}},
+        "/api/v1/approvals": {"get": {
+            "summary": "Replies a hold rule keeps, newest first (viewer); ?status=pending|approved|rejected|all",
+            "parameters": [{"name": "status", "in": "query", "schema": {"enum": ["pending", "approved", "rejected", "all"]}}],
+            "responses": {"200": _json({"type": "object"}, "approvals, each with overdue"), **_REFUSALS}}},
+        "/api/v1/approvals/{id}/approve": {"post": {
+            "summary": "Post the held reply once, signed as its agent (approver, not its author)", "parameters": _ID,
+            "responses": {"200": _json({"type": "object"}, "the decided approval"),
+                          "409": _json(_ERROR, "already decided"), **_REFUSALS}}},
+        "/api/v1/approvals/{id}/reject": {"post": {
+            "summary": "Never post it; the agent reads the comment in the ticket (approver, not its author)",
+            "parameters": _ID,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["comment"], "properties": {"comment": {"type": "string", "minLength": 1}}}}}},
+            "responses": {"200": _json({"type": "object"}, "the decided approval"),
+                          "400": _json(_ERROR, "no comment"), "409": _json(_ERROR, "already decided"), **_REFUSALS}}},
         "/api/v1/admin-log": {"get": {
             "summary": "Changes made through the API, newest first (viewer)",
             "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},

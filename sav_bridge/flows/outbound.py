@@ -241,6 +241,9 @@ class OutboundFlow:
             audience = Audience.DM
         if decision.text is None:
             return [self._note(reply, conv, f"⛔ Not posted on X.\n{self.explain(decision)}", note_key)]
+        approved_by = job.read(lambda p: p.get("approved_by"))
+        if decision.action == "hold" and not approved_by:
+            return [await self._hold(job, reply, conv, audience, decision)]
         initials = await self.signer.initials(reply)
         signature = self.signer.suffix(initials)
         image, left = choose_image(reply.attachments) if self.media else (None, [])
@@ -253,9 +256,25 @@ class OutboundFlow:
             "post", subject, {"audience": audience.value, "ids": links, "initials": initials}
         )
         text = self._posted_note(audience, links) + files_note(image, left)
+        if approved_by:
+            text += f"\nApproved by {approved_by} in the compliance console."
         if decision.findings:
             text += f"\n{self.explain(decision)}"
         return [self._note(reply, conv, text, note_key)]
+
+    async def _hold(
+        self, job: Job, reply: AgentReply, conv: Conversation, audience: Audience, decision: Decision
+    ) -> NewJob:
+        """Keep the reply in the approval queue and tell the agent it waits there."""
+        payload = job.read(lambda p: dict(p))
+        agent = {"id": reply.agent_id, "name": reply.agent_name, "email": reply.agent_email}
+        rules = sorted({f.rule for f in decision.findings if f.action == "hold"})
+        number = await self.store.approvals.hold(
+            payload, agent, audience.value, rules, decision.policy_version
+        )
+        text = (f"⏳ Not posted yet: this reply waits for a second person's approval in the compliance "
+                f"console (approval {number}).\n{self.explain(decision)}")  # fmt: skip
+        return self._note(reply, conv, text, f"{reply.comment_id}:held")
 
     async def _post_thread(
         self, reply: AgentReply, conv: Conversation, body: str, signature: str, image: Image | None = None

@@ -25,7 +25,7 @@ from sav_bridge.policy.rules import Pattern, Rule, RuleSet
 from sav_bridge.policy.screen import DISGUISE, TERM, Screen, pattern_reason, personal_kinds, term_languages
 from sav_bridge.policy.terms import Lexicon, Term, TermMatch, builtin_terms, guess_language, plain_fold
 
-RANK = {"allow": 0, "warn": 1, "redact": 2, "require_dm": 3, "block": 4}
+RANK = {"allow": 0, "warn": 1, "redact": 2, "hold": 3, "require_dm": 4, "block": 5}
 LABELS = {
     "card": "payment card",
     "iban": "IBAN",
@@ -40,6 +40,7 @@ LABELS = {
 VERBS = {
     "block": "blocked",
     "require_dm": "allowed only as a DM",
+    "hold": "held for approval",
     "redact": "masked",
     "warn": "warning",
 }
@@ -91,6 +92,8 @@ class Policy:
             return self._require_dm(text, findings)
         if action == "redact":
             return self._redact(text, audience, findings)
+        if action == "hold":  # posted only once a second person approves it, masked where rules say so
+            return self._hold(text, audience, findings)
         return Decision(action, text, findings, self.version)
 
     def findings(self, text: str, audience: Audience, screened: bool = True) -> tuple[Finding, ...]:
@@ -133,11 +136,23 @@ class Policy:
 
     def _redact(self, text: str, audience: Audience, findings: tuple[Finding, ...]) -> Decision:
         redacted = redact(text, [f for f in findings if f.action == "redact"])
-        still = [f for f in self.findings(redacted, audience) if RANK[f.action] >= RANK["redact"]]
+        # What masking cannot settle (a hold waits for approval whatever is masked).
+        still = [
+            f
+            for f in self.findings(redacted, audience)
+            if RANK[f.action] >= RANK["redact"] and f.action != "hold"
+        ]
         if still:
             leftovers = tuple(replace(f, revealed_by=(*f.revealed_by, "after redaction")) for f in still)
             return Decision("block", None, findings + leftovers, self.version)
         return Decision("redact", redacted, findings, self.version)
+
+    def _hold(self, text: str, audience: Audience, findings: tuple[Finding, ...]) -> Decision:
+        masking = [f for f in findings if f.action == "redact"]
+        if not masking:
+            return Decision("hold", text, findings, self.version)
+        masked = self._redact(text, audience, tuple(f for f in findings if f.action != "hold"))
+        return masked if masked.action == "block" else Decision("hold", masked.text, findings, self.version)
 
     def explain(self, decision: Decision) -> str:
         """What the agent reads in the ticket: each finding, where it is, and what to do."""

@@ -77,6 +77,14 @@ MIGRATIONS: list[list[str]] = [
             id {id}, at {float} NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
             address TEXT NOT NULL, detail TEXT NOT NULL)""",
     ],
+    [
+        # Replies a `hold` rule keeps for a second pair of eyes (`store.approvals`): one per agent comment.
+        """CREATE TABLE approvals (
+            id {id}, helpdesk TEXT NOT NULL, ticket_id TEXT NOT NULL, comment_id TEXT NOT NULL,
+            agent TEXT NOT NULL, audience TEXT NOT NULL, rules TEXT NOT NULL, policy_version TEXT NOT NULL,
+            payload TEXT NOT NULL, status TEXT NOT NULL, created_at {float} NOT NULL, decided_at {float},
+            decided_by TEXT, comment TEXT, UNIQUE (helpdesk, comment_id))""",
+    ],
 ]
 
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from sav_bridge.errors import BadJob
 from sav_bridge.model import Audience, Conversation, SocialUser, TicketRef
+from sav_bridge.store.approvals import Approvals
 from sav_bridge.store.database import Database, Row, Tx
 from sav_bridge.store.facts import Secrets, State, Usage
 from sav_bridge.store.policies import AdminLog, PolicyVersions
@@ -127,6 +128,7 @@ class Store:
         self.usage = Usage(db, clock)
         self.policies = PolicyVersions(db, clock)
         self.admin_log = AdminLog(db, clock)
+        self.approvals = Approvals(db, clock, self._enqueue)
 
     async def close(self) -> None:
         await self.db.close()

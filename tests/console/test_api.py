@@ -216,6 +216,7 @@ async def test_the_openapi_document_describes_every_route(gateway: Gateway) -> N
     assert set(document["paths"]) == {
         "/api/v1/policies", "/api/v1/policies/{id}", "/api/v1/policies/{id}/diff",
         "/api/v1/policies/{id}/activate", "/api/v1/policies/{id}/test", "/api/v1/decide", "/api/v1/admin-log", "/api/v1/audit",
+        "/api/v1/approvals", "/api/v1/approvals/{id}/approve", "/api/v1/approvals/{id}/reject",
     }  # fmt: skip
 
 
