@@ -28,7 +28,7 @@ from sav_bridge.policy.console import compile_text, record
 from sav_bridge.runtime import Runtime
 from sav_bridge.store import NewJob
 from sav_bridge.store.approvals import APPROVED, PENDING, REJECTED, approval_json
-from sav_bridge.store.policies import ACTIVE, UnknownVersion
+from sav_bridge.store.policies import ACTIVE, PolicyVersion, UnknownVersion
 
 MAX_YAML = 256 * 1024
 Handler = Callable[[Request, Runtime, Principal], Awaitable[Response]]
@@ -55,7 +55,10 @@ def _guarded(role: str, handler: Handler) -> Callable[[Request], Awaitable[Respo
             )
         except Forbidden as exc:
             return _error(403, str(exc))
-        return await handler(request, runtime, principal)
+        try:
+            return await handler(request, runtime, principal)
+        except UnknownVersion:
+            return _error(404, "no policy version has this id")
 
     return endpoint
 
@@ -73,9 +76,19 @@ async def _json_body(request: Request, limit: int) -> dict[str, Any]:
     return data
 
 
-def _version_id(request: Request) -> int | None:
-    raw = request.path_params.get("id", "")
+def _number_or_none(raw: object) -> int | None:
+    """A non-negative id or count from a path or query parameter; None for anything else."""
     return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None
+
+
+def _version_id(request: Request) -> int | None:
+    return _number_or_none(request.path_params.get("id", ""))
+
+
+async def _requested_version(request: Request, runtime: Runtime) -> PolicyVersion:
+    """The version the path names; `UnknownVersion` (a 404, from `_guarded`) for any other id."""
+    version_id = _version_id(request)
+    return await runtime.store.policies.get(version_id if version_id is not None else -1)
 
 
 def _address(request: Request) -> str:
@@ -110,37 +123,20 @@ def _problem(problem: PolicyError) -> dict[str, Any]:
 
 
 async def get_policy(request: Request, runtime: Runtime, who: Principal) -> Response:
-    version_id = _version_id(request)
-    try:
-        version = await runtime.store.policies.get(version_id if version_id is not None else -1)
-    except UnknownVersion:
-        return _error(404, "no policy version has this id")
-    return JSONResponse(version.as_json())
+    return JSONResponse((await _requested_version(request, runtime)).as_json())
 
 
 async def diff_policy(request: Request, runtime: Runtime, who: Principal) -> Response:
-    version_id, against = _version_id(request), request.query_params.get("against", "")
-    try:
-        version = await runtime.store.policies.get(version_id if version_id is not None else -1)
-        if against:
-            other = await runtime.store.policies.get(
-                int(against) if against.isdigit() and len(against) < 12 else -1
-            )
-        else:
-            other = await runtime.store.policies.get(await runtime.store.policies.active_id() or -1)
-    except UnknownVersion:
-        return _error(404, "no policy version has this id")
+    version, against = await _requested_version(request, runtime), request.query_params.get("against")
+    other_id = _number_or_none(against) if against else await runtime.store.policies.active_id()
+    other = await runtime.store.policies.get(other_id if other_id is not None else -1)
     lines = difflib.unified_diff(other.yaml.splitlines(keepends=True), version.yaml.splitlines(keepends=True),
                                  f"v{other.id}", f"v{version.id}")  # fmt: skip
     return JSONResponse({"from": other.id, "to": version.id, "diff": "".join(lines)})
 
 
 async def activate_policy(request: Request, runtime: Runtime, who: Principal) -> Response:
-    version_id = _version_id(request)
-    try:
-        version = await runtime.store.policies.get(version_id if version_id is not None else -1)
-    except UnknownVersion:
-        return _error(404, "no policy version has this id")
+    version = await _requested_version(request, runtime)
     if version.author == who.subject:
         return _error(
             403,
@@ -164,13 +160,10 @@ MAX_REPLAY = 10_000
 
 async def test_policy(request: Request, runtime: Runtime, who: Principal) -> Response:
     """Replay texts under a version and under the active one, side by side, the changed decisions first."""
-    version_id = _version_id(request)
+    version = await _requested_version(request, runtime)
     try:
-        version = await runtime.store.policies.get(version_id if version_id is not None else -1)
         body = await _json_body(request, runtime.settings.max_body_bytes * 8)
         samples = await _samples(body, runtime)
-    except UnknownVersion:
-        return _error(404, "no policy version has this id")
     except ValueError as exc:
         return _error(400, str(exc))
     candidate, problems = compile_text(version.yaml, f"policy version {version.id}", f"v{version.id}")
@@ -274,10 +267,8 @@ async def audit(request: Request, runtime: Runtime, who: Principal) -> Response:
         since, until = _number(params.get("since")), _number(params.get("until"))
     except ValueError as exc:
         return _error(400, str(exc))
-    before = (
-        int(params["before"]) if params.get("before", "").isdigit() and len(params["before"]) < 12 else None
-    )
-    limit = min(max(int(params["limit"]) if params.get("limit", "").isdigit() else 100, 1), 500)
+    before = _number_or_none(params.get("before"))
+    limit = min(max(_number_or_none(params.get("limit")) or 100, 1), 500)
     rows = await runtime.store.audit_page("policy", since, until, params.get("version"), before, AUDIT_SCAN)
     action, rule, agent = params.get("action"), params.get("rule"), params.get("agent")
     entries = [
@@ -364,11 +355,8 @@ async def _decide(request: Request, runtime: Runtime, who: Principal, status: st
 
 async def admin_log(request: Request, runtime: Runtime, who: Principal) -> Response:
     params = request.query_params
-    limit = int(params["limit"]) if params.get("limit", "").isdigit() else 100
-    before = (
-        int(params["before"]) if params.get("before", "").isdigit() and len(params["before"]) < 12 else None
-    )
-    entries = await runtime.store.admin_log.read(min(max(limit, 1), 500), before)
+    limit = min(max(_number_or_none(params.get("limit")) or 100, 1), 500)
+    entries = await runtime.store.admin_log.read(limit, _number_or_none(params.get("before")))
     return JSONResponse({"entries": entries})
 
 
