@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
+
+import pytest
 
 from sav_bridge.model import Audience
 from sav_bridge.policy import Policy
 from sav_bridge.policy.live import LivePolicy
 from sav_bridge.store import open_store
+from tests.conftest import postgres_schema_url
 from tests.harness import CLAIRE, Clock, start_gateway
 
 DEFAULT = Path(__file__).parent.parent / "policies" / "default.yaml"
@@ -80,3 +84,29 @@ async def test_the_gateway_audits_each_decision_with_the_version_in_force(
     assert "4970" not in json.dumps(details)
     await gw.client.aclose()
     await gw.runtime.close()
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_an_activation_wakes_the_other_replicas_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sav_bridge.policy import live
+
+    monkeypatch.setattr(live, "CHECK_SECONDS", 600.0)  # only the wake-up can make the switch in time
+    for url in postgres_schema_url():
+        writer, reader = [await open_store(url, Clock()) for _ in range(2)]
+        follower = await LivePolicy.start(reader.policies, Policy.from_file(DEFAULT))
+        stop = asyncio.Event()
+        following = asyncio.create_task(follower.follow(stop))
+        await asyncio.sleep(1.0)  # the listener's LISTEN is in place
+        draft = await writer.policies.create(NO_RULES, "alice", "")
+        await writer.policies.activate(draft.id, "bob")
+        for _ in range(100):
+            if follower.version_id == draft.id:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await following
+        assert follower.version_id == draft.id, "the replica did not wake up on the activation"
+        for store in (writer, reader):
+            await store.close()

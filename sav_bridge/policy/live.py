@@ -16,7 +16,7 @@ import logging
 from sav_bridge.errors import PolicyError
 from sav_bridge.model import Audience, Decision
 from sav_bridge.policy.engine import Policy
-from sav_bridge.store.policies import PolicyVersion, PolicyVersions
+from sav_bridge.store.policies import ACTIVATED, PolicyVersion, PolicyVersions
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +77,25 @@ class LivePolicy:
         return True
 
     async def follow(self, stop: asyncio.Event) -> None:
-        """Refresh every `CHECK_SECONDS` until `stop` is set (a store hiccup is retried next time)."""
-        while not stop.is_set():
-            try:
-                await self.refresh()
-            except Exception as exc:
-                log.warning("could not read the active policy version: %s", type(exc).__name__)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), CHECK_SECONDS)
+        """Refresh every `CHECK_SECONDS`, and at once when PostgreSQL says a version was activated, until
+        `stop` is set (a store hiccup is retried next time)."""
+        woken = asyncio.Event()
+        listening = asyncio.create_task(self._versions.db.listen(ACTIVATED, woken.set, stop))
+        try:
+            while not stop.is_set():
+                woken.clear()
+                try:
+                    await self.refresh()
+                except Exception as exc:
+                    log.warning("could not read the active policy version: %s", type(exc).__name__)
+                waits = [asyncio.create_task(stop.wait()), asyncio.create_task(woken.wait())]
+                _, pending = await asyncio.wait(
+                    waits, timeout=CHECK_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in pending:
+                    task.cancel()
+        finally:
+            if not stop.is_set():
+                listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening

@@ -8,11 +8,13 @@ PostgreSQL runs on a psycopg connection pool, for several replicas sharing one d
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import math
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,11 +22,14 @@ from urllib.parse import urlsplit
 
 import aiosqlite
 import psycopg
+from psycopg import sql as pgsql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from sav_bridge.errors import Unavailable
+
+log = logging.getLogger(__name__)
 
 #: How long start-up waits for PostgreSQL to answer (a database container starting beside us).
 CONNECT_WAIT = 5.0
@@ -49,6 +54,10 @@ class Database(Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
     async def close(self) -> None: ...
+    async def listen(self, channel: str, heard: Callable[[], None], stop: asyncio.Event) -> None:
+        """Call `heard` on each notice sent to `channel` (PostgreSQL's NOTIFY) until `stop`; SQLite,
+        a single process, has none: it returns once `stop` is set."""
+        ...
 
 
 class _SqliteTx:
@@ -110,6 +119,9 @@ class SqliteDatabase:
     async def close(self) -> None:
         await self._conn.close()
 
+    async def listen(self, channel: str, heard: Callable[[], None], stop: asyncio.Event) -> None:
+        await stop.wait()
+
 
 _PLACEHOLDER = re.compile(r"\?")
 
@@ -136,8 +148,9 @@ class _PostgresTx:
 class PostgresDatabase:
     dialect = "postgresql"
 
-    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+    def __init__(self, pool: AsyncConnectionPool[Any], url: str = "") -> None:
         self._pool = pool
+        self._url = url
 
     @classmethod
     async def open(cls, url: str, max_size: int = 10, wait_seconds: float = CONNECT_WAIT) -> PostgresDatabase:
@@ -151,7 +164,7 @@ class PostgresDatabase:
         except PoolTimeout:
             await pool.close()
             raise Unavailable("database", f"{_where(url)} stopped answering while the pool opened") from None
-        return cls(pool)
+        return cls(pool, url)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PostgresTx]:
@@ -160,6 +173,21 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         await self._pool.close()
+
+    async def listen(self, channel: str, heard: Callable[[], None], stop: asyncio.Event) -> None:
+        """LISTEN on a connection of its own (a pooled one would be handed to others), reconnecting after
+        a failure; the caller's periodic check covers any notice missed meanwhile."""
+        while not stop.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
+                    await conn.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(channel)))
+                    while not stop.is_set():
+                        async for _ in conn.notifies(timeout=1.0):
+                            heard()
+            except psycopg.Error as exc:
+                log.warning("no PostgreSQL notices on %s for now: %s", channel, _reason(exc))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), RETRY_PAUSE * 10)
 
 
 async def _wait_for_postgres(url: str, seconds: float) -> None:

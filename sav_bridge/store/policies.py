@@ -19,6 +19,8 @@ Clock = Callable[[], float]
 DRAFT, ACTIVE, RETIRED = "draft", "active", "retired"
 #: A number for PostgreSQL's advisory lock: replicas starting together seed version 1 once.
 SEED_LOCK = 7283452
+#: PostgreSQL's NOTIFY channel an activation wakes every replica on (`Database.listen`).
+ACTIVATED = "sav_bridge_policy_activated"
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ class PolicyVersions:
             if row["status"] == ACTIVE:
                 return PolicyVersion.from_row(row)
             await tx.execute("UPDATE policy_versions SET status = ? WHERE status = ?", (RETIRED, ACTIVE))
+            if self.db.dialect == "postgresql":  # delivered at commit: replicas switch at once, not next poll
+                await tx.execute("SELECT pg_notify(?, ?)", (ACTIVATED, str(version_id)))
             row = await tx.fetchone(
                 "UPDATE policy_versions SET status = ?, activated_at = ?, activated_by = ? WHERE id = ? RETURNING *",
                 (ACTIVE, now, who, version_id),
