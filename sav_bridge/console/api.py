@@ -63,10 +63,19 @@ def _guarded(role: str, handler: Handler) -> Callable[[Request], Awaitable[Respo
     return endpoint
 
 
-async def _json_body(request: Request, limit: int) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > limit:
+async def _json_body(request: Request, limit: int, empty_ok: bool = False) -> dict[str, Any]:
+    """The JSON object a request carries, read no further than `limit` bytes; `ValueError` otherwise."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
         raise ValueError(f"the body is over {limit} bytes")
+    chunks: list[bytes] = []
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        if sum(map(len, chunks)) > limit:
+            raise ValueError(f"the body is over {limit} bytes")
+    body = b"".join(chunks)
+    if empty_ok and not body.strip():
+        return {}
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
@@ -318,7 +327,7 @@ async def _decide(request: Request, runtime: Runtime, who: Principal, status: st
     if row is None:
         return _error(404, "no held reply has this id")
     try:
-        body = await _json_body(request, 64 * 1024) if await request.body() else {}
+        body = await _json_body(request, 64 * 1024, empty_ok=True)
     except ValueError as exc:
         return _error(400, str(exc))
     comment = body.get("comment", "")

@@ -317,3 +317,10 @@ async def test_a_version_is_tried_on_texts_and_on_audited_replies_before_it_is_a
     replayed = (await client.post(f"/api/v1/policies/{draft['id']}/test", json={"from_audit": {"limit": 50}},
                                   headers=ALICE)).json()  # fmt: skip
     assert replayed["tested"] == 1 and "4970" not in json.dumps(replayed)
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read(gateway: Gateway) -> None:
+    huge = b'{"yaml": "' + b"a" * (300 * 1024) + b'"}'
+    response = await gateway.client.post("/api/v1/policies", content=huge, headers=ALICE)
+    assert response.status_code == 400 and "over" in response.json()["error"]
+    assert len(await gateway.runtime.store.policies.all()) == 1
