@@ -24,6 +24,7 @@ from sav_bridge.channels.x.signing import SIGNATURE_HEADER, crc_response, verify
 from sav_bridge.config import Settings
 from sav_bridge.console.api import ROUTES as console_routes
 from sav_bridge.console.auth import TokenVerifier
+from sav_bridge.console.pages import ROUTES as console_pages
 from sav_bridge.console.sandbox import sandbox_jwt
 from sav_bridge.errors import (
     DeliveryError,
@@ -237,6 +238,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, **runtime_opt
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             *console_routes,
+            *console_pages,
         ],
         exception_handlers={WebhookRejected: rejected},
         middleware=[Middleware(AccessLog)],

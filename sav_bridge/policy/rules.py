@@ -39,6 +39,8 @@ class Rule:
     detector: Mapping[str, Any]
     switch_to_dm: bool = False
     advice: str = ""
+    #: What the rule is for, in the words of whoever wrote it (the console shows it).
+    description: str = ""
 
     @classmethod
     def from_document(cls, data: Mapping[str, Any]) -> Rule:
@@ -53,6 +55,7 @@ class Rule:
             detector={kind: settings},
             switch_to_dm=bool(data.get("switch_to_dm", False)),
             advice=data.get("advice", ""),
+            description=data.get("description", ""),
         )
 
     def selects(self, term: Term) -> bool:
