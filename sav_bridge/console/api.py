@@ -90,13 +90,14 @@ def _number_or_none(raw: object) -> int | None:
     return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None
 
 
-def _version_id(request: Request) -> int | None:
+def _path_id(request: Request) -> int | None:
+    """The `{id}` of the path (a policy version or a held reply), None when it is not one."""
     return _number_or_none(request.path_params.get("id", ""))
 
 
 async def _requested_version(request: Request, runtime: Runtime) -> PolicyVersion:
     """The version the path names; `UnknownVersion` (a 404, from `_guarded`) for any other id."""
-    version_id = _version_id(request)
+    version_id = _path_id(request)
     return await runtime.store.policies.get(version_id if version_id is not None else -1)
 
 
@@ -322,7 +323,7 @@ async def reject(request: Request, runtime: Runtime, who: Principal) -> Response
 
 
 async def _decide(request: Request, runtime: Runtime, who: Principal, status: str) -> Response:
-    approval_id = _version_id(request)
+    approval_id = _path_id(request)
     row = await runtime.store.approvals.get(approval_id) if approval_id is not None else None
     if row is None:
         return _error(404, "no held reply has this id")

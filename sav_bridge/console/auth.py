@@ -53,7 +53,7 @@ class TokenVerifier:
         self,
         settings: JwtSettings,
         group_roles: Mapping[str, str],
-        client: httpx.AsyncClient | None = None,
+        client: httpx.AsyncClient,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
@@ -114,8 +114,7 @@ class TokenVerifier:
     async def _fetch(self) -> dict[str, Any]:
         url = self._settings.jwks_url or ""
         try:
-            client = self._client or httpx.AsyncClient()
-            response = await client.get(url, timeout=10.0)
+            response = await self._client.get(url, timeout=10.0)
             data = response.json() if response.is_success else None
         except (httpx.HTTPError, ValueError):
             data = None
