@@ -26,6 +26,7 @@ from sav_bridge.console.api import ROUTES as console_routes
 from sav_bridge.console.auth import TokenVerifier
 from sav_bridge.console.pages import ROUTES as console_pages
 from sav_bridge.console.sandbox import sandbox_jwt
+from sav_bridge.console.session import SessionSealer, session_key
 from sav_bridge.errors import (
     DeliveryError,
     MalformedRequest,
@@ -257,3 +258,6 @@ def _serve(app: Starlette, runtime: Runtime) -> None:
     trusted = console.jwt or sandbox_jwt(runtime.settings)
     if trusted is not None:
         app.state.token_verifier = TokenVerifier(trusted, console.roles, runtime.http, runtime.clock)
+    key = session_key(runtime.settings)
+    if key is not None:
+        app.state.session_sealer = SessionSealer(key, console.session_hours, runtime.clock)

@@ -132,9 +132,24 @@ class JwtSettings:
 
 
 @dataclass(frozen=True)
+class OidcSettings:
+    """The console's own sign-in (`console.oidc`): OpenID Connect authorization code with PKCE."""
+
+    issuer: str
+    client_id: str
+    client_secret: Secret | None = None
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+    #: Where the provider sends the browser back; None: `public_url` + /console/callback.
+    redirect_url: str | None = None
+
+
+@dataclass(frozen=True)
 class ConsoleSettings:
     #: None: the compliance API is off (every /api/v1/ request answers 404).
     jwt: JwtSettings | None = None
+    oidc: OidcSettings | None = None
+    #: A browser session (OIDC or token sign-in) lasts at most this long, and never past its token.
+    session_hours: float = 8.0
     #: Group names of the company -> console role (viewer, editor, approver).
     roles: Mapping[str, str] = field(default_factory=dict)
     #: A held reply undecided for this long is reported as overdue.
@@ -173,6 +188,8 @@ class BaseSettings:
         """Every secret value in clear, for the log redaction filter."""
         values = [v.reveal() for s in self.sections.values() for v in s.values() if isinstance(v, Secret)]
         values += [self.secrets_key.reveal()] if self.secrets_key else []
+        oidc = self.console.oidc
+        values += [oidc.client_secret.reveal()] if oidc and oidc.client_secret else []
         return [v for v in values if v]
 
 
@@ -476,9 +493,20 @@ def _console(raw: Mapping[str, Any]) -> ConsoleSettings:
         if jwt
         else None
     )
+    oidc = raw.get("oidc")
+    login = (
+        OidcSettings(
+            oidc["issuer"], oidc["client_id"],
+            Secret(oidc["client_secret"]) if oidc.get("client_secret") else None,
+            tuple(oidc.get("scopes", OidcSettings.scopes)), oidc.get("redirect_url"),
+        )
+        if oidc
+        else None
+    )  # fmt: skip
     return ConsoleSettings(
-        settings, dict(raw.get("roles", {})), float(raw.get("approval_timeout_hours", 4.0))
-    )
+        settings, login, float(raw.get("session_hours", 8.0)),
+        dict(raw.get("roles", {})), float(raw.get("approval_timeout_hours", 4.0)),
+    )  # fmt: skip
 
 
 def _common(raw: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
