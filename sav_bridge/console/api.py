@@ -8,9 +8,6 @@ address. Without `console.jwt` the API is off: every route answers 404 saying ho
 
 from __future__ import annotations
 
-import csv
-import difflib
-import io
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,16 +16,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sav_bridge.console import audit as audit_log
+from sav_bridge.console import operations
+from sav_bridge.console.audit import count_or_none, unix_time
 from sav_bridge.console.auth import Forbidden, NotAuthenticated, Principal, TokenVerifier
 from sav_bridge.console.openapi import OPENAPI
-from sav_bridge.errors import PolicyError
-from sav_bridge.flows.outbound import JOB_PUBLISH_REPLY, note_job, replies_ordering
-from sav_bridge.model import Audience, TicketRef
-from sav_bridge.policy.console import compile_text, record
+from sav_bridge.model import Audience
+from sav_bridge.policy.console import record
 from sav_bridge.runtime import Runtime
-from sav_bridge.store import NewJob
 from sav_bridge.store.approvals import APPROVED, PENDING, REJECTED, approval_json
-from sav_bridge.store.policies import ACTIVE, PolicyVersion, UnknownVersion
+from sav_bridge.store.policies import PolicyVersion, UnknownVersion
 
 MAX_YAML = 256 * 1024
 Handler = Callable[[Request, Runtime, Principal], Awaitable[Response]]
@@ -59,6 +56,9 @@ def _guarded(role: str, handler: Handler) -> Callable[[Request], Awaitable[Respo
             return await handler(request, runtime, principal)
         except UnknownVersion:
             return _error(404, "no policy version has this id")
+        except operations.Refused as refused:
+            more = {"errors": refused.errors} if refused.errors else {}
+            return _error(refused.status, refused.message, **more)
 
     return endpoint
 
@@ -85,14 +85,9 @@ async def _json_body(request: Request, limit: int, empty_ok: bool = False) -> di
     return data
 
 
-def _number_or_none(raw: object) -> int | None:
-    """A non-negative id or count from a path or query parameter; None for anything else."""
-    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None
-
-
 def _path_id(request: Request) -> int | None:
     """The `{id}` of the path (a policy version or a held reply), None when it is not one."""
-    return _number_or_none(request.path_params.get("id", ""))
+    return count_or_none(request.path_params.get("id", ""))
 
 
 async def _requested_version(request: Request, runtime: Runtime) -> PolicyVersion:
@@ -119,17 +114,8 @@ async def create_policy(request: Request, runtime: Runtime, who: Principal) -> R
     text, comment = body.get("yaml"), body.get("comment", "")
     if not isinstance(text, str) or not text.strip() or not isinstance(comment, str):
         return _error(400, 'the body must be {"yaml": "<policy>", "comment": "<why>"}')
-    policy, problems = compile_text(text, "policy")
-    if policy is None:
-        return _error(422, f"the policy has {len(problems)} error(s)", errors=[_problem(p) for p in problems])
-    version = await runtime.store.policies.create(text, who.subject, comment[:1000])
-    await runtime.store.admin_log.write(who.subject, "policy.create", f"policy/{version.id}", _address(request),
-                                        {"comment": version.comment, "version": policy.version})  # fmt: skip
+    version = await operations.create_version(runtime, who, text, comment, _address(request))
     return JSONResponse(version.as_json(), 201, headers={"Location": f"/api/v1/policies/{version.id}"})
-
-
-def _problem(problem: PolicyError) -> dict[str, Any]:
-    return {"line": problem.line, "key": problem.key, "message": problem.problem}
 
 
 async def get_policy(request: Request, runtime: Runtime, who: Principal) -> Response:
@@ -138,34 +124,15 @@ async def get_policy(request: Request, runtime: Runtime, who: Principal) -> Resp
 
 async def diff_policy(request: Request, runtime: Runtime, who: Principal) -> Response:
     version, against = await _requested_version(request, runtime), request.query_params.get("against")
-    other_id = _number_or_none(against) if against else await runtime.store.policies.active_id()
+    other_id = count_or_none(against) if against else await runtime.store.policies.active_id()
     other = await runtime.store.policies.get(other_id if other_id is not None else -1)
-    lines = difflib.unified_diff(other.yaml.splitlines(keepends=True), version.yaml.splitlines(keepends=True),
-                                 f"v{other.id}", f"v{version.id}")  # fmt: skip
-    return JSONResponse({"from": other.id, "to": version.id, "diff": "".join(lines)})
+    return JSONResponse({"from": other.id, "to": version.id, "diff": operations.diff(other, version)})
 
 
 async def activate_policy(request: Request, runtime: Runtime, who: Principal) -> Response:
     version = await _requested_version(request, runtime)
-    if version.author == who.subject:
-        return _error(
-            403,
-            f"four eyes: version {version.id} was written by {who.subject}; another approver activates it",
-        )
-    if version.status == ACTIVE:
-        return JSONResponse(version.as_json())
-    policy, problems = compile_text(version.yaml, f"policy version {version.id}")
-    if policy is None:
-        return _error(422, "this version does not compile", errors=[_problem(p) for p in problems])
-    previous = await runtime.store.policies.active_id()
-    active = await runtime.store.policies.activate(version.id, who.subject)
-    await runtime.store.admin_log.write(who.subject, "policy.activate", f"policy/{version.id}", _address(request),
-                                        {"previous": previous, "rollback": version.status != "draft"})  # fmt: skip
-    await runtime.policy.refresh()
+    active = await operations.activate_version(runtime, who, version, _address(request))
     return JSONResponse(active.as_json())
-
-
-MAX_REPLAY = 10_000
 
 
 async def test_policy(request: Request, runtime: Runtime, who: Principal) -> Response:
@@ -176,53 +143,20 @@ async def test_policy(request: Request, runtime: Runtime, who: Principal) -> Res
         samples = await _samples(body, runtime)
     except ValueError as exc:
         return _error(400, str(exc))
-    candidate, problems = compile_text(version.yaml, f"policy version {version.id}", f"v{version.id}")
-    if candidate is None:
-        return _error(422, "this version does not compile", errors=[_problem(p) for p in problems])
-    active = runtime.policy.current
-    results: list[dict[str, Any]] = []
-    for text, audience in samples:
-        now, then = active.decide(text, audience), candidate.decide(text, audience)
-        results.append({"text": text, "audience": audience.value, "active": _outcome(now),
-                        "candidate": _outcome(then), "changed": _outcome(now) != _outcome(then)})  # fmt: skip
-    results.sort(key=lambda r: not r["changed"])
-    changed = sum(1 for r in results if r["changed"])
-    return JSONResponse({"version": version.id, "active_version": active.version, "candidate_version":
-                         candidate.version, "tested": len(results), "changed": changed, "results": results})  # fmt: skip
+    return JSONResponse((await operations.replay_all(runtime, version, samples)).as_json())
 
 
-def _outcome(decision: Any) -> dict[str, Any]:
-    return {"action": decision.action, "rules": sorted({f.rule for f in decision.findings})}
-
-
-async def _samples(body: dict[str, Any], runtime: Runtime) -> list[tuple[str, Audience]]:
-    """`{"texts": [{"text", "audience"}]}`, or `{"from_audit": {"since", "limit"}}`: the texts the audit
-    kept (what was or would have been posted; a blocked reply keeps none, so it cannot be replayed)."""
-    audiences = {a.value: a for a in Audience}
-    if isinstance(body.get("texts"), list):
-        texts = body["texts"]
-        if not 1 <= len(texts) <= MAX_REPLAY:
-            raise ValueError(f"texts: 1 to {MAX_REPLAY} items")
-        samples = []
-        for item in texts:
-            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-                raise ValueError('each of texts is {"text": "<reply>", "audience": "public" | "dm"}')
-            audience = audiences.get(item.get("audience", "public"))
-            if audience is None:
-                raise ValueError('audience is "public" or "dm"')
-            samples.append((item["text"], audience))
-        return samples
+async def _samples(body: dict[str, Any], runtime: Runtime) -> list[operations.Sample]:
+    if "texts" in body:
+        return operations.given_samples(body["texts"])
     source = body.get("from_audit")
     if not isinstance(source, dict):
         raise ValueError('the body must be {"texts": […]} or {"from_audit": {"since": …, "limit": …}}')
-    since = _number(str(source["since"])) if source.get("since") is not None else None
+    since = unix_time(str(source["since"])) if source.get("since") is not None else None
     limit = source.get("limit", 1000)
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_REPLAY:
-        raise ValueError(f"from_audit.limit: 1 to {MAX_REPLAY}")
-    rows = await runtime.store.audit_page("policy", since, None, None, None, limit)
-    details = (json.loads(row["detail"]) for row in rows)
-    return [(d["posted_text"], audiences.get(d.get("audience"), Audience.PUBLIC))
-            for d in details if isinstance(d.get("posted_text"), str)]  # fmt: skip
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        raise ValueError(f"from_audit.limit: 1 to {operations.MAX_REPLAY}")
+    return await operations.audited_samples(runtime, since, limit)
 
 
 # -- decisions and the log ----------------------------------------------------------------------------
@@ -238,69 +172,16 @@ async def decide(request: Request, runtime: Runtime, who: Principal) -> Response
     return JSONResponse({**record(decision), "policy_version": decision.policy_version})
 
 
-AUDIT_FIELDS = ("id", "at", "ticket", "comment", "agent_id", "agent_name", "audience", "action", "rules",
-                "policy_version", "text_sha256")  # fmt: skip
-#: Rows read per request at most while filtering on what the database cannot (action, rule, agent).
-AUDIT_SCAN = 5000
-
-
-def _audit_entry(row: dict[str, Any]) -> dict[str, Any]:
-    detail = json.loads(row["detail"])
-    helpdesk, _, rest = str(row["subject"]).partition(":")
-    ticket, _, comment = rest.partition(":")
-    agent = detail.get("agent") or {}
-    rules = sorted({str(f.get("rule")) for f in detail.get("findings", []) if isinstance(f, dict)})
-    return {"id": row["id"], "at": row["at"], "ticket": f"{helpdesk}:{ticket}", "comment": comment,
-            "agent_id": agent.get("id"), "agent_name": agent.get("name"), "audience": detail.get("audience"),
-            "action": detail.get("action"), "rules": rules, "policy_version": row["policy_version"],
-            "text_sha256": detail.get("text_sha256")}  # fmt: skip
-
-
-def _number(value: str | None) -> float | None:
-    """A Unix time from the query string (None when absent); `ValueError` for anything else."""
-    if not value:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"not a Unix time: {value[:20]!r}") from None
-    if not abs(number) < 1e12:  # also NaN and infinities
-        raise ValueError(f"not a Unix time: {value[:20]!r}")
-    return number
-
-
 async def audit(request: Request, runtime: Runtime, who: Principal) -> Response:
-    """Posting decisions, newest first: `since`/`until` (Unix times), `action`, `rule`, `agent`, `version`,
-    `limit` (≤ 500), `before` (an id: the next page), `format=csv`. No reply text: only its hash."""
-    params = request.query_params
+    """Posting decisions, newest first (`audit.read` says which filters); `format=csv` exports."""
     try:
-        since, until = _number(params.get("since")), _number(params.get("until"))
+        page = await audit_log.read(runtime, request.query_params)
     except ValueError as exc:
         return _error(400, str(exc))
-    before = _number_or_none(params.get("before"))
-    limit = min(max(_number_or_none(params.get("limit")) or 100, 1), 500)
-    rows = await runtime.store.audit_page("policy", since, until, params.get("version"), before, AUDIT_SCAN)
-    action, rule, agent = params.get("action"), params.get("rule"), params.get("agent")
-    entries = [
-        entry for entry in map(_audit_entry, rows)
-        if (not action or entry["action"] == action) and (not rule or rule in entry["rules"])
-        and (not agent or agent in (entry["agent_id"], entry["agent_name"]))
-    ][:limit]  # fmt: skip
-    following = entries[-1]["id"] if len(entries) == limit else None
-    if params.get("format") == "csv":
-        return Response(_csv(entries), media_type="text/csv; charset=utf-8",
+    if request.query_params.get("format") == "csv":
+        return Response(audit_log.as_csv(page.entries), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="sav-bridge-audit.csv"'})  # fmt: skip
-    return JSONResponse({"entries": entries, "next_before": following})
-
-
-def _csv(entries: list[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(AUDIT_FIELDS)
-    for entry in entries:
-        row = [";".join(entry[f]) if f == "rules" else entry[f] for f in AUDIT_FIELDS]
-        writer.writerow(["'" + v if isinstance(v, str) and v[:1] in "=+-@" else v for v in row])
-    return out.getvalue()
+    return JSONResponse({"entries": page.entries, "next_before": page.next_before})
 
 
 # -- the approval queue ---------------------------------------------------------------------------------
@@ -323,50 +204,25 @@ async def reject(request: Request, runtime: Runtime, who: Principal) -> Response
 
 
 async def _decide(request: Request, runtime: Runtime, who: Principal, status: str) -> Response:
-    approval_id = _path_id(request)
-    row = await runtime.store.approvals.get(approval_id) if approval_id is not None else None
-    if row is None:
+    if await runtime.store.approvals.get(_path_id(request) or -1) is None:
         return _error(404, "no held reply has this id")
     try:
         body = await _json_body(request, 64 * 1024, empty_ok=True)
     except ValueError as exc:
         return _error(400, str(exc))
     comment = body.get("comment", "")
-    if not isinstance(comment, str) or (status == REJECTED and not comment.strip()):
-        return _error(400, 'a rejection says why: {"comment": "<why, for the agent>"}')
-    agent = json.loads(row["agent"])
-    if who.subject in {str(agent.get(k)) for k in ("id", "email", "name") if agent.get(k)}:
-        return _error(403, f"four eyes: {who.subject} wrote this reply; another approver decides it")
-    ticket = TicketRef(row["helpdesk"], row["ticket_id"])
-    conv = await runtime.store.conversation_for_ticket(ticket)
-    if conv is None:
-        return _error(409, "the ticket is no longer linked to an X conversation")
-
-    def follow(held: dict[str, Any]) -> list[NewJob]:
-        key = f"{held['helpdesk']}:{held['comment_id']}"
-        if status == APPROVED:
-            payload = {**json.loads(held["payload"]), "approved_by": who.subject}
-            return [
-                NewJob(JOB_PUBLISH_REPLY, payload, f"reply:{key}:approved", replies_ordering(conv.thread_key))
-            ]
-        text = f"🚫 Not posted on X: rejected by {who.subject} in the compliance console: {comment.strip()[:1000]}"
-        return [note_job(ticket, text, f"{key}:rejected", conv.thread_key)]
-
-    decided = await runtime.store.approvals.decide(row["id"], status, who.subject, comment[:1000], follow)
-    if decided is None:
-        return _error(409, "this reply was already decided")
-    action = "approval.approve" if status == APPROVED else "approval.reject"
-    await runtime.store.admin_log.write(
-        who.subject, action, f"approval/{row['id']}", _address(request), {"comment": comment[:1000]}
+    if not isinstance(comment, str):
+        return _error(400, 'the comment is text: {"comment": "<why, for the agent>"}')
+    decided = await operations.decide_held(
+        runtime, who, _path_id(request), status, comment, _address(request)
     )
-    runtime.outbox.wake()
     return JSONResponse(approval_json(decided))
 
 
 async def admin_log(request: Request, runtime: Runtime, who: Principal) -> Response:
     params = request.query_params
-    limit = min(max(_number_or_none(params.get("limit")) or 100, 1), 500)
-    entries = await runtime.store.admin_log.read(limit, _number_or_none(params.get("before")))
+    limit = min(max(count_or_none(params.get("limit")) or 100, 1), 500)
+    entries = await runtime.store.admin_log.read(limit, count_or_none(params.get("before")))
     return JSONResponse({"entries": entries})
 
 

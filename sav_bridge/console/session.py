@@ -77,7 +77,7 @@ class SessionSealer:
         if not value:
             return None
         try:
-            body = json.loads(self._fernet.decrypt_at_time(value.encode(), None, int(self._clock())))
+            body = json.loads(self._fernet.decrypt(value.encode()))
         except (InvalidToken, ValueError, TypeError):
             return None
         if not isinstance(body, dict) or not isinstance(body.get("sub"), str):

@@ -1,0 +1,85 @@
+"""The posting decisions as compliance staff read them: filtered, paginated, exportable as CSV.
+
+Entries never carry a reply's text, only its hash: a blocked card number is not kept, so it cannot leak
+from here. The CSV neutralises cells a spreadsheet would run as a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sav_bridge.runtime import Runtime
+
+FIELDS = ("id", "at", "ticket", "comment", "agent_id", "agent_name", "audience", "action", "rules",
+          "policy_version", "text_sha256")  # fmt: skip
+#: Rows read per request at most while filtering on what the database cannot (action, rule, agent).
+SCAN = 5000
+FILTERS = ("since", "until", "action", "rule", "agent", "version")
+
+
+def unix_time(value: str | None) -> float | None:
+    """A Unix time from the query string (None when absent); `ValueError` for anything else."""
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"not a Unix time: {value[:20]!r}") from None
+    if not abs(number) < 1e12:  # also NaN and infinities
+        raise ValueError(f"not a Unix time: {value[:20]!r}")
+    return number
+
+
+def count_or_none(raw: object) -> int | None:
+    """A non-negative id or count from a path or query parameter; None for anything else."""
+    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[dict[str, Any]]
+    #: The `before` of the next page; None on the last one.
+    next_before: int | None
+
+
+def entry(row: Mapping[str, Any]) -> dict[str, Any]:
+    detail = json.loads(row["detail"])
+    helpdesk, _, rest = str(row["subject"]).partition(":")
+    ticket, _, comment = rest.partition(":")
+    agent = detail.get("agent") or {}
+    rules = sorted({str(f.get("rule")) for f in detail.get("findings", []) if isinstance(f, dict)})
+    return {"id": row["id"], "at": row["at"], "ticket": f"{helpdesk}:{ticket}", "comment": comment,
+            "agent_id": agent.get("id"), "agent_name": agent.get("name"), "audience": detail.get("audience"),
+            "action": detail.get("action"), "rules": rules, "policy_version": row["policy_version"],
+            "text_sha256": detail.get("text_sha256")}  # fmt: skip
+
+
+async def read(runtime: Runtime, params: Mapping[str, str]) -> AuditPage:
+    """Decisions newest first: `since`/`until` (Unix times), `action`, `rule`, `agent`, `version`,
+    `limit` (≤ 500), `before` (an id: the next page). `ValueError` for a time that is not one."""
+    since, until = unix_time(params.get("since")), unix_time(params.get("until"))
+    before = count_or_none(params.get("before"))
+    limit = min(max(count_or_none(params.get("limit")) or 100, 1), 500)
+    rows = await runtime.store.audit_page("policy", since, until, params.get("version") or None, before, SCAN)
+    action, rule, agent = params.get("action"), params.get("rule"), params.get("agent")
+    entries = [
+        e for e in map(entry, rows)
+        if (not action or e["action"] == action) and (not rule or rule in e["rules"])
+        and (not agent or agent in (e["agent_id"], e["agent_name"]))
+    ][:limit]  # fmt: skip
+    return AuditPage(entries, entries[-1]["id"] if len(entries) == limit else None)
+
+
+def as_csv(entries: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(FIELDS)
+    for e in entries:
+        row = [";".join(e[f]) if f == "rules" else e[f] for f in FIELDS]
+        writer.writerow(["'" + v if isinstance(v, str) and v[:1] in "=+-@" else v for v in row])
+    return out.getvalue()
