@@ -1,111 +1,208 @@
 """`/console/`: the compliance page, server-rendered with Jinja2 (autoescaped), French or English.
 
-Read-only for now: the active policy's rules in plain words, the versions, the approval queue. It sits
-behind an authenticating proxy (oauth2-proxy) that passes the company's token as `Authorization: Bearer`
-or `X-Forwarded-Access-Token`, checked like the API's; without one the page says what is missing (401),
-with too small a role what is lacking (403). Every answer forbids scripts, frames and foreign resources
-(Content-Security-Policy), and sniffing or leaking the address.
+Who is signed in comes from the company's token (`Authorization: Bearer`, or oauth2-proxy's
+`X-Forwarded-Access-Token`), checked like the API's, or from a console session cookie (OIDC login or a
+pasted token). Without either the page says how to sign in (401); with too small a role, what is lacking
+(403). Every answer forbids inline and foreign scripts, frames and foreign resources (CSP), sniffing
+and leaking the address; the one script is ours, and the page works without it.
 """
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from sav_bridge.console.auth import Forbidden, NotAuthenticated, TokenVerifier
+from sav_bridge.console import audit as audit_log
+from sav_bridge.console import operations
+from sav_bridge.console.auth import Forbidden, NotAuthenticated, Principal, TokenVerifier
+from sav_bridge.console.labels import LABELS, language
+from sav_bridge.console.session import SESSION_COOKIE, SessionSealer, csrf_token, remember_csrf
 from sav_bridge.runtime import Runtime
 from sav_bridge.store.approvals import PENDING, approval_json
+from sav_bridge.store.policies import UnknownVersion
 
 HERE = Path(__file__).parent
 PAGES = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+PAGES.filters["utc"] = lambda at: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(at or 0)))
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+    "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
 }
-LABELS: dict[str, dict[str, Any]] = {
-    "en": {
-        "title": "sav-bridge: posting policy", "signed_in_as": "Signed in as", "active_policy": "Policy in force",
-        "rule": "Rule", "what": "What it looks for", "where": "Where", "action": "What happens",
-        "versions": "Versions", "status": "Status", "author": "Author", "comment": "Comment",
-        "activated_by": "Activated by", "approvals": "Replies waiting for approval", "ticket": "Ticket",
-        "agent": "Agent", "rules": "Rules", "reply": "Reply", "overdue": "overdue",
-        "no_approvals": "No reply is waiting.", "api": "Changes go through the API:",
-        "actions": {"block": "never posted", "require_dm": "only as a DM", "hold": "held for approval",
-                    "redact": "masked", "warn": "posted, with a warning", "allow": "never a finding"},
-        "statuses": {"active": "active", "draft": "draft", "retired": "retired"},
-        "no_token": "Sign in first: this page needs your company token (Authorization: Bearer …), which the "
-                    "sign-in proxy adds.",
-        "forbidden": "Your token does not give access to this page",
-    },
-    "fr": {
-        "title": "sav-bridge : politique de publication", "signed_in_as": "Connecté·e en tant que",
-        "active_policy": "Politique en vigueur", "rule": "Règle", "what": "Ce qu'elle cherche", "where": "Où",
-        "action": "Ce qui se passe", "versions": "Versions", "status": "État", "author": "Auteur·rice",
-        "comment": "Commentaire", "activated_by": "Activée par", "approvals": "Réponses en attente de validation",
-        "ticket": "Ticket", "agent": "Agent", "rules": "Règles", "reply": "Réponse", "overdue": "en retard",
-        "no_approvals": "Aucune réponse en attente.", "api": "Les modifications passent par l'API :",
-        "actions": {"block": "jamais publiée", "require_dm": "seulement en DM", "hold": "soumise à validation",
-                    "redact": "masquée", "warn": "publiée, avec un avertissement", "allow": "jamais signalée"},
-        "statuses": {"active": "active", "draft": "brouillon", "retired": "retirée"},
-        "no_token": "Connectez-vous d'abord : cette page demande le jeton de votre entreprise "
-                    "(Authorization: Bearer …), que le proxy de connexion ajoute.",
-        "forbidden": "Votre jeton ne donne pas accès à cette page",
-    },
-}  # fmt: skip
+STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
+View = Callable[[Request, Runtime, Principal], Awaitable[Response]]
 
 
-def language(request: Request) -> str:
-    """French when the browser prefers it to English, else English."""
-    for part in request.headers.get("accept-language", "").split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in LABELS:
-            return code
-    return "en"
+def render(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    """A page in the browser's language, its forms carrying the CSRF token the browser holds."""
+    lang, token = language(request), csrf_token(request)
+    notice = request.query_params.get("done")
+    body = PAGES.get_template(name).render(
+        lang=lang, t=LABELS[lang], csrf=token, done=LABELS[lang]["done"].get(notice or ""), **values
+    )
+    response = HTMLResponse(body, status, headers=SECURITY_HEADERS)
+    remember_csrf(response, request, token)
+    return response
 
 
-def _page(name: str, lang: str, status: int = 200, **values: Any) -> HTMLResponse:
-    body = PAGES.get_template(name).render(lang=lang, t=LABELS[lang], **values)
-    return HTMLResponse(body, status, headers=SECURITY_HEADERS)
+def refusal(request: Request, status: int, message: str) -> HTMLResponse:
+    return render(request, "refusal.html", status, message=message, who=None)
 
 
-async def console(request: Request) -> Response:
-    lang = language(request)
+def console_on(request: Request) -> bool:
+    return getattr(request.app.state, "token_verifier", None) is not None or _oidc(request) is not None
+
+
+def _oidc(request: Request) -> Any:
     runtime: Runtime = request.app.state.runtime
+    return runtime.settings.console.oidc
+
+
+async def signed_in(request: Request) -> Principal:
+    """The person behind a request: their token (proxy or script), else their console session."""
     verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
-    if verifier is None:
-        return _page("refusal.html", lang, 404, message="console.jwt is not set: the console is off.")
     forwarded = request.headers.get("x-forwarded-access-token")
     authorization = request.headers.get("authorization") or (f"Bearer {forwarded}" if forwarded else None)
-    try:
-        who = await verifier.verify(authorization)
-        who.require("viewer")
-    except NotAuthenticated:
-        return _page("refusal.html", lang, 401, message=LABELS[lang]["no_token"])
-    except Forbidden as exc:
-        return _page("refusal.html", lang, 403, message=f"{LABELS[lang]['forbidden']}: {exc}")
+    if authorization and verifier is not None:
+        return await verifier.verify(authorization)
+    sealer: SessionSealer | None = getattr(request.app.state, "session_sealer", None)
+    session = sealer.open(request.cookies.get(SESSION_COOKIE)) if sealer else None
+    if session is None:
+        raise NotAuthenticated("no token and no console session")
+    return session.principal
+
+
+def viewed(role: str, view: View) -> Callable[[Request], Awaitable[Response]]:
+    """`view` for people holding `role`; the sign-in page (401) or what they lack (403) otherwise."""
+
+    async def endpoint(request: Request) -> Response:
+        lang = language(request)
+        if not console_on(request):
+            return refusal(request, 404, "console.jwt is not set: the console is off.")
+        try:
+            who = await signed_in(request)
+            who.require(role)
+        except NotAuthenticated:
+            return login_page(request, 401)
+        except Forbidden as exc:
+            return refusal(request, 403, f"{LABELS[lang]['forbidden']}: {exc}")
+        try:
+            return await view(request, request.app.state.runtime, who)
+        except UnknownVersion:
+            return refusal(request, 404, "no policy version has this id")
+        except operations.Refused as refused:
+            return refusal(request, refused.status, refused.message)
+
+    return endpoint
+
+
+def login_page(request: Request, status: int = 200, problem: str | None = None) -> HTMLResponse:
+    sealer = getattr(request.app.state, "session_sealer", None)
+    return render(request, "login.html", status, who=None, oidc=_oidc(request) is not None,
+                  token_login=sealer is not None, problem=problem)  # fmt: skip
+
+
+# -- the views ----------------------------------------------------------------------------------------------
+def _held(runtime: Runtime, rows: list[Any]) -> list[dict[str, Any]]:
     overdue = runtime.settings.console.approval_timeout_hours * 3600
-    held = [
-        approval_json(row, overdue, runtime.clock()) for row in await runtime.store.approvals.list(PENDING)
+    return [approval_json(row, overdue, runtime.clock()) for row in rows]
+
+
+async def overview(request: Request, runtime: Runtime, who: Principal) -> Response:
+    held = _held(runtime, await runtime.store.approvals.list(PENDING))
+    return render(request, "console.html", who=who, policy=runtime.policy.current, approvals=held,
+                  versions=await runtime.store.policies.all(), page="overview")  # fmt: skip
+
+
+async def version_page(request: Request, runtime: Runtime, who: Principal) -> Response:
+    version = await runtime.store.policies.get(audit_log.count_or_none(request.path_params["id"]) or -1)
+    active_id = await runtime.store.policies.active_id()
+    against_id = audit_log.count_or_none(request.query_params.get("against")) or active_id or version.id
+    against = await runtime.store.policies.get(against_id)
+    versions = await runtime.store.policies.all()
+    return render(request, "version.html", who=who, version=version, against=against, versions=versions,
+                  diff=operations.diff(against, version), refusal=operations.activation_refusal(version, who),
+                  can_test=who.has("editor"), page="version")  # fmt: skip
+
+
+async def editor(request: Request, runtime: Runtime, who: Principal) -> Response:
+    source = (
+        audit_log.count_or_none(request.query_params.get("from")) or await runtime.store.policies.active_id()
+    )
+    text = (await runtime.store.policies.get(source)).yaml if source else ""
+    return render(request, "editor.html", who=who, text=text, comment="", problems=None, page="new")
+
+
+async def audit(request: Request, runtime: Runtime, who: Principal) -> Response:
+    try:
+        page = await audit_log.read(runtime, request.query_params)
+    except ValueError as exc:
+        return refusal(request, 400, str(exc))
+    filters = {name: request.query_params.get(name, "") for name in audit_log.FILTERS}
+    return render(request, "audit.html", who=who, entries=page.entries, next_before=page.next_before,
+                  filters=filters, query=_query(filters), page="audit")  # fmt: skip
+
+
+def _query(filters: dict[str, str]) -> str:
+    return urlencode({k: v for k, v in filters.items() if v})
+
+
+async def audit_csv(request: Request, runtime: Runtime, who: Principal) -> Response:
+    try:
+        page = await audit_log.read(runtime, request.query_params)
+    except ValueError as exc:
+        return refusal(request, 400, str(exc))
+    return Response(audit_log.as_csv(page.entries), media_type="text/csv; charset=utf-8",
+                    headers={**SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="sav-bridge-audit.csv"'})  # fmt: skip
+
+
+async def approvals(request: Request, runtime: Runtime, who: Principal) -> Response:
+    pending = _held(runtime, await runtime.store.approvals.list(PENDING))
+    decided = [
+        a for a in _held(runtime, await runtime.store.approvals.list(None, 50)) if a["status"] != PENDING
     ]
-    return _page(
-        "console.html", lang, who=who, roles=", ".join(sorted(who.roles)), policy=runtime.policy.current,
-        versions=await runtime.store.policies.all(), approvals=held,
-    )  # fmt: skip
+    return render(request, "approvals.html", who=who, pending=pending, decided=decided,
+                  can_decide=who.has("approver"), page="approvals")  # fmt: skip
 
 
-async def stylesheet(request: Request) -> Response:
-    return FileResponse(HERE / "static" / "console.css", media_type="text/css", headers=SECURITY_HEADERS)
+async def admin_log(request: Request, runtime: Runtime, who: Principal) -> Response:
+    entries = await runtime.store.admin_log.read(200, None)
+    for entry in entries:
+        entry["detail_text"] = json.dumps(entry.get("detail"), ensure_ascii=False)[:300]
+    return render(request, "log.html", who=who, entries=entries, page="log")
+
+
+async def login(request: Request) -> Response:
+    return login_page(request)
+
+
+async def static(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in STATIC:
+        return Response("not found", 404, headers=SECURITY_HEADERS)
+    return FileResponse(HERE / "static" / name, media_type=STATIC[name], headers=SECURITY_HEADERS)
 
 
 ROUTES = [
-    Route("/console/", console, methods=["GET"]),
-    Route("/console/static/console.css", stylesheet, methods=["GET"]),
+    Route("/console/", viewed("viewer", overview), methods=["GET"]),
+    Route("/console/versions/new", viewed("editor", editor), methods=["GET"]),
+    Route("/console/versions/{id}", viewed("viewer", version_page), methods=["GET"]),
+    Route("/console/audit", viewed("viewer", audit), methods=["GET"]),
+    Route("/console/audit.csv", viewed("viewer", audit_csv), methods=["GET"]),
+    Route("/console/approvals", viewed("viewer", approvals), methods=["GET"]),
+    Route("/console/log", viewed("viewer", admin_log), methods=["GET"]),
+    Route("/console/login", login, methods=["GET"]),
+    Route("/console/static/{name}", static, methods=["GET"]),
 ]

@@ -39,7 +39,8 @@ async def test_the_page_shows_the_policy_in_force_versions_and_queue_in_the_brow
     assert "Politique en vigueur: 2026.11-1 (v1)" in french.text
     assert "jamais publiée" in french.text and '<html lang="fr">' in french.text
     csp = english.headers["content-security-policy"]
-    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src 'self';" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert english.headers["x-content-type-options"] == "nosniff"
     css = await client.get("/console/static/console.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
