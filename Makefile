@@ -12,7 +12,7 @@ export SAV_BRIDGE_VENDOR_DIR := $(abspath ../shared/vendor)
 endif
 endif
 
-.PHONY: demo test lint typecheck bench install clean serve
+.PHONY: demo console test lint typecheck bench install clean serve screenshots
 
 # Every helpdesk plugin in adapters/ is installed; a plugin folder removed is simply not (the core's tests
 # do not need it).
@@ -31,12 +31,21 @@ HELPDESK ?= zendesk
 demo: $(STAMP)
 	$(BIN)/sav-bridge demo --helpdesk $(HELPDESK)
 
+# The compliance console on the data `make demo` kept (sandbox), with demo tokens to sign in.
+console: $(STAMP)
+	$(BIN)/sav-bridge demo --console
+
 test: $(STAMP) lint typecheck
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check sav_bridge adapters tests bench
 	$(BIN)/ruff format --check sav_bridge adapters tests bench
+
+# Refreshes docs/*.png from the browser tests (Debian's chromium; without it this fails, not skips). A
+# plain `make test` leaves them alone.
+screenshots: $(STAMP)
+	SAV_BRIDGE_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
 
 typecheck: $(STAMP)
 	$(BIN)/mypy sav_bridge $(patsubst %/__init__.py,%,$(wildcard adapters/*/sav_bridge_*/__init__.py))

@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="play a customer-care conversation on the built-in sandboxes")
     demo.add_argument("--helpdesk", metavar="NAME", help="the plugin to play it on (default: the only one)")
+    demo.add_argument("--keep", metavar="DIR", type=Path, default=Path(".sav-bridge-demo"),
+                      help="where its data is kept for --console (default .sav-bridge-demo)")  # fmt: skip
+    demo.add_argument("--console", action="store_true",
+                      help="serve the compliance console on the kept demo data instead of playing")  # fmt: skip
+    demo.add_argument("--port", type=port_number, default=8080, help="the console's port (default 8080)")
     commands.add_parser("helpdesks", help="list the installed helpdesk plugins and the one configured")
     console = commands.add_parser("console", help="the compliance API").add_subparsers(
         dest="action", required=True
@@ -190,9 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "demo":
-            from sav_bridge.demo import run_demo
-
-            return asyncio.run(run_demo(vendor_dir_from_env(os.environ), args.helpdesk))
+            return demo_command(args)
         if args.command == "policy":
             return policy_command(args)
         if args.command == "check":
@@ -263,6 +266,17 @@ def vendor_dir_from_env(environ: os._Environ[str] | dict[str, str]) -> Path | No
     configured = environ.get("SAV_BRIDGE_VENDOR_DIR")
     candidate = Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared" / "vendor"
     return candidate if candidate.is_dir() else None
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    """Play the demo (its data kept), or serve the console on what it kept (`make console`)."""
+    from sav_bridge.demo import console_invitation, console_settings, run_demo
+
+    if not args.console:
+        return asyncio.run(run_demo(vendor_dir_from_env(os.environ), args.helpdesk, args.keep))
+    settings = console_settings(args.keep)
+    print(console_invitation(settings, args.port).replace("run `make console`, then ", ""), flush=True)
+    return serve(settings, "127.0.0.1", args.port)
 
 
 def serve(settings: Settings, host: str | None, port: int | None) -> int:

@@ -26,7 +26,7 @@ from sav_bridge.app import create_app
 from sav_bridge.channels.x.signing import SIGNATURE_HEADER, sign
 from sav_bridge.config import Settings, load_settings
 from sav_bridge.console.sandbox import mint
-from sav_bridge.errors import SavBridgeError, UnknownHelpdesk
+from sav_bridge.errors import ConfigError, SavBridgeError, UnknownHelpdesk
 from sav_bridge.runtime import Runtime
 from sav_bridge.sandbox import Customer, Sandbox
 from sav_bridge.sandbox.base import FakeVendor
@@ -275,12 +275,19 @@ async def play(story: Story) -> None:
         raise SystemExit("demo failed: see above")
 
 
-async def run_demo(vendor_dir: Path | None, helpdesk: str | None = None) -> int:
-    """Play the story on the plugin `helpdesk` (default: the only one installed with a demo)."""
+#: Where `sav-bridge demo` keeps its data for `sav-bridge demo --console` (`make demo`, `make console`).
+KEPT = Path(".sav-bridge-demo")
+CONSOLE_PORT = 8080
+
+
+async def run_demo(vendor_dir: Path | None, helpdesk: str | None = None, keep: Path | None = None) -> int:
+    """Play the story on the plugin `helpdesk` (default: the only one installed with a demo); its data is
+    kept in `keep` for the console (None: a temporary folder, removed at the end)."""
     started = time.monotonic()
     name, stage = demo_stage(helpdesk)
     with tempfile.TemporaryDirectory(prefix="sav-bridge-demo-") as tmp:
-        settings = demo_settings(Path(tmp), name, stage)
+        workdir = _fresh(keep, name) if keep is not None else Path(tmp)
+        settings = demo_settings(workdir, name, stage)
         sandbox = Sandbox(settings, vendor_dir)
         runtime = await Runtime.start(settings, transport=sandbox.transport())
         runtime.start_workers()
@@ -300,11 +307,43 @@ async def run_demo(vendor_dir: Path | None, helpdesk: str | None = None) -> int:
             server.should_exit = True
             await serving
             await runtime.close()
-    print(f"\nDemo finished in {time.monotonic() - started:.1f} s.")
-    print("Compliance API: sav-bridge serve with these settings (sandbox: true) answers at "
-          "http://127.0.0.1:8080/api/v1/ (OpenAPI: /api/v1/openapi.json); a demo token: "
-          "sav-bridge console token --role approver --sub sophie.conformite")  # fmt: skip
+        print(f"\nDemo finished in {time.monotonic() - started:.1f} s.")
+        if keep is not None:
+            print(console_invitation(settings, CONSOLE_PORT))
     return 0
+
+
+def _fresh(folder: Path, helpdesk: str) -> Path:
+    """`folder`, emptied of an earlier demo's database, remembering which plugin this one plays."""
+    folder = folder.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("sav-bridge.db*"):
+        old.unlink()
+    (folder / "helpdesk").write_text(helpdesk, encoding="utf-8")
+    return folder
+
+
+def console_invitation(settings: Settings, port: int) -> str:
+    """Where the console of the demo's data answers, and tokens to sign in with (sandbox only)."""
+    approver, editor = (
+        mint(settings, "sophie.conformite", "approver"),
+        mint(settings, "alice.redaction", "editor"),
+    )
+    return (
+        f"\nCompliance console on this demo's data: run `make console`, then open http://127.0.0.1:{port}/console/\n"
+        f"Sign in by pasting a demo token (valid 12 h; four eyes: the editor writes, the approver activates):\n"
+        f"  approver sophie.conformite: {approver}\n  editor alice.redaction:    {editor}\n"
+        f"More: sav-bridge console token --role viewer|editor|approver --sub NAME (sandbox only)."
+    )
+
+
+def console_settings(keep: Path = KEPT) -> Settings:
+    """The settings of the demo kept in `keep`, to serve its console; `ConfigError` when none was kept."""
+    folder = keep.resolve()
+    if not (folder / "helpdesk").is_file():
+        raise ConfigError("demo", f"no demo data in {folder}: run `make demo` first")
+    name, stage = demo_stage((folder / "helpdesk").read_text(encoding="utf-8").strip())
+    return demo_settings(folder, name, stage)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ from sav_bridge.check import run_check
 from sav_bridge.cli import main, provision
 from sav_bridge.config import load_helpdesk_settings, load_settings
 from sav_bridge.demo import run_demo
+from sav_bridge.errors import ConfigError
 from sav_bridge.helpdesks import available
+from sav_bridge.runtime import Runtime
 from sav_bridge.sandbox import Fault, Sandbox, helpdesk_fake
 
 #: The helpdesk plugins installed here, as the one-line errors list them.
@@ -68,6 +70,27 @@ async def test_demo_plays_the_whole_story(
     assert "dropped: {'echo': 1}" in out and "0 violation(s)" in out
     assert "posts on X since: 0" in out and "⛔ Not posted on X." in out and "payment card •••• 7893" in out
     assert "01 23 45 67 89. ^JPM»" in out and "vulgar term «m•••e»" in out
+
+
+async def test_the_demo_ends_with_the_console_and_tokens_that_open_it_on_the_kept_data(
+    vendor_dir: Path | None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from sav_bridge.app import create_app
+    from sav_bridge.demo import console_settings
+
+    assert await run_demo(vendor_dir, "zendesk", keep=tmp_path / "kept") == 0
+    out = capsys.readouterr().out.rstrip().splitlines()
+    assert "http://127.0.0.1:8080/console/" in out[-5] and "make console" in out[-5]
+    approver = out[-3].split()[-1]
+    settings = console_settings(tmp_path / "kept")
+    runtime = await Runtime.start(settings, transport=Sandbox(settings, vendor_dir).transport())
+    app = create_app(settings, runtime)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://demo") as client:
+        page = await client.get("/console/audit", headers={"authorization": f"Bearer {approver}"})
+    await runtime.close()
+    assert page.status_code == 200 and "sophie.conformite" in page.text and "card-number" in page.text
+    with pytest.raises(ConfigError, match="run `make demo` first"):
+        console_settings(tmp_path / "nothing")
 
 
 def test_provision_dry_run_from_the_command_line(
