@@ -24,7 +24,9 @@ from sav_bridge.channels.x.signing import SIGNATURE_HEADER, crc_response, verify
 from sav_bridge.config import Settings
 from sav_bridge.console.api import ROUTES as console_routes
 from sav_bridge.console.auth import TokenVerifier
+from sav_bridge.console.oidc import ROUTES as oidc_routes
 from sav_bridge.console.pages import ROUTES as console_pages
+from sav_bridge.console.provider import IdentityProvider
 from sav_bridge.console.sandbox import sandbox_jwt
 from sav_bridge.console.session import SessionSealer, session_key
 from sav_bridge.errors import (
@@ -240,6 +242,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, **runtime_opt
             Route("/metrics", metrics),
             *console_routes,
             *console_pages,
+            *oidc_routes,
         ],
         exception_handlers={WebhookRejected: rejected},
         middleware=[Middleware(AccessLog)],
@@ -252,7 +255,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None, **runtime_opt
 
 
 def _serve(app: Starlette, runtime: Runtime) -> None:
-    """Hand the app its runtime, and the compliance API its token check when `console.jwt` is set."""
+    """Hand the app its runtime, the compliance API its token check when `console.jwt` is set, and the
+    console its identity provider when `console.oidc` is."""
     app.state.runtime = runtime
     console = runtime.settings.console
     trusted = console.jwt or sandbox_jwt(runtime.settings)
@@ -261,3 +265,7 @@ def _serve(app: Starlette, runtime: Runtime) -> None:
     key = session_key(runtime.settings)
     if key is not None:
         app.state.session_sealer = SessionSealer(key, console.session_hours, runtime.clock)
+    if console.oidc is not None:
+        app.state.oidc_provider = IdentityProvider(
+            console.oidc, console.jwt, console.roles, runtime.http, runtime.clock
+        )

@@ -71,7 +71,11 @@ class TokenVerifier:
             raise NotAuthenticated(
                 "an Authorization: Bearer <token> header from the identity provider is required"
             )
-        token = token.strip()
+        return (await self.identify(token.strip()))[0]
+
+    async def identify(self, token: str) -> tuple[Principal, dict[str, Any]]:
+        """The person a bare JWT names, with all its claims (the OIDC callback also checks `nonce` and keeps
+        `exp`); `NotAuthenticated` as `verify` for anything that is not current, ours and signed."""
         try:
             header = jwt.get_unverified_header(token)
         except JWTError:
@@ -89,7 +93,7 @@ class TokenVerifier:
             )  # fmt: skip
         except JWTError as exc:
             raise NotAuthenticated(f"the token is refused: {exc}") from None
-        return Principal(str(claims["sub"]), self._roles(claims.get(self._settings.roles_claim)))
+        return Principal(str(claims["sub"]), self._roles(claims.get(self._settings.roles_claim))), claims
 
     def _roles(self, value: Any) -> frozenset[str]:
         names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
@@ -119,5 +123,5 @@ class TokenVerifier:
         except (httpx.HTTPError, ValueError):
             data = None
         if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
-            raise NotAuthenticated("the identity provider's keys (console.jwt.jwks_url) cannot be read now")
+            raise NotAuthenticated(f"the identity provider's keys ({url}) cannot be read now")
         return data

@@ -19,8 +19,9 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -36,6 +37,8 @@ SESSION_COOKIE = "sav_bridge_session"
 CSRF_COOKIE = "sav_bridge_csrf"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
+#: The field that marks a sealed value that is not a session (`seal_value`).
+PURPOSE = "for"
 
 
 def session_key(settings: Settings) -> bytes | None:
@@ -72,6 +75,23 @@ class SessionSealer:
         value = self._fernet.encrypt_at_time(json.dumps(body).encode(), int(now)).decode()
         return value, max(int(expires_at - now), 0)
 
+    def seal_value(self, purpose: str, body: Mapping[str, Any]) -> str:
+        """A value for a short-lived cookie of another `purpose` (the OIDC sign-in in progress): only
+        `open_value` with the same purpose reads it, never `open`, so it cannot pass for a session."""
+        sealed = json.dumps({**body, PURPOSE: purpose}).encode()
+        return self._fernet.encrypt_at_time(sealed, int(self._clock())).decode()
+
+    def open_value(self, value: str | None, purpose: str, max_seconds: int) -> dict[str, Any] | None:
+        """What `seal_value` sealed for `purpose` at most `max_seconds` ago; None when absent, forged,
+        sealed for another purpose or too old."""
+        if not value:
+            return None
+        try:
+            body = json.loads(self._fernet.decrypt_at_time(value.encode(), max_seconds, int(self._clock())))
+        except (InvalidToken, ValueError, TypeError):
+            return None
+        return body if isinstance(body, dict) and body.get(PURPOSE) == purpose else None
+
     def open(self, value: str | None) -> BrowserSession | None:
         """The session a cookie holds; None when absent, forged, sealed with another key or expired."""
         if not value:
@@ -80,7 +100,7 @@ class SessionSealer:
             body = json.loads(self._fernet.decrypt(value.encode()))
         except (InvalidToken, ValueError, TypeError):
             return None
-        if not isinstance(body, dict) or not isinstance(body.get("sub"), str):
+        if not isinstance(body, dict) or not isinstance(body.get("sub"), str) or PURPOSE in body:
             return None
         expires_at = body.get("exp")
         if not isinstance(expires_at, (int, float)) or expires_at <= self._clock():
