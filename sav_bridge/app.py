@@ -24,6 +24,7 @@ from sav_bridge.channels.x.signing import SIGNATURE_HEADER, crc_response, verify
 from sav_bridge.config import Settings
 from sav_bridge.console.api import ROUTES as console_routes
 from sav_bridge.console.auth import TokenVerifier
+from sav_bridge.console.forms import ROUTES as console_forms
 from sav_bridge.console.oidc import ROUTES as oidc_routes
 from sav_bridge.console.pages import ROUTES as console_pages
 from sav_bridge.console.provider import IdentityProvider
@@ -242,6 +243,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, **runtime_opt
             Route("/metrics", metrics),
             *console_routes,
             *console_pages,
+            *console_forms,
             *oidc_routes,
         ],
         exception_handlers={WebhookRejected: rejected},
