@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from sav_bridge.helpdesks import available
+from tests.browser.chromium import browser_line
 
 if TYPE_CHECKING:
     from tests.harness import Gateway
@@ -52,17 +53,19 @@ def _vendor_line() -> str:
     return f"vendor specs: off ({VENDOR_ENV} is not set; contract and vector checks skipped); {plugins}"
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    """One line at the top of every run: are the vendor-spec checks on, and with which folder."""
-    return _vendor_line()
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Two lines at the top of every run: are the vendor-spec checks on, and with which folder; which
+    browser the browser tests launch, or why they skip (or fail)."""
+    return [_vendor_line(), browser_line()]
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """`pytest -q` (as `make test` runs it) hides the report header; the vendor line still shows."""
+    """`pytest -q` (as `make test` runs it) hides the report header; these lines still show."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and session.config.option.verbose < 0:
         reporter.write_line(_vendor_line())
+        reporter.write_line(browser_line())
 
 
 @pytest.fixture(scope="session")
