@@ -121,7 +121,12 @@ def gateway(tmp_path: Path, vendor_dir: Path | None) -> Iterator[ServedGateway]:
     from sav_bridge.sandbox import Sandbox
     from tests.harness import gateway_env
 
-    env = gateway_env(f"sqlite:///{tmp_path / 'sav-bridge.db'}", SAV_BRIDGE_SANDBOX="true")
+    env = gateway_env(
+        f"sqlite:///{tmp_path / 'sav-bridge.db'}",
+        SAV_BRIDGE_SANDBOX="true",
+        SAV_BRIDGE_WORKERS__COUNT="2",
+        SAV_BRIDGE_WORKERS__POLL_SECONDS="0.1",
+    )
     settings = load_settings(None, env)
     sandbox = Sandbox(settings, vendor_dir)
     app = create_app(settings, transport=sandbox.transport(), policy=Policy.from_file(settings.policy_path))

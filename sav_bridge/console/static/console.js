@@ -19,9 +19,9 @@ function lineNumbers(textarea, gutter, bad) {
   gutter.replaceChildren();
   for (let n = 1; n <= count; n++) {
     const span = document.createElement("span");
-    span.textContent = n + "\n";
+    span.textContent = String(n);
     if (bad.has(n)) span.className = "bad";
-    gutter.append(span);
+    gutter.append(span, "\n");
   }
   gutter.scrollTop = textarea.scrollTop;
 }
