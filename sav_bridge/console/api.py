@@ -21,6 +21,7 @@ from sav_bridge.console import operations
 from sav_bridge.console.audit import count_or_none, unix_time
 from sav_bridge.console.auth import Forbidden, NotAuthenticated, Principal, TokenVerifier
 from sav_bridge.console.openapi import OPENAPI
+from sav_bridge.console.requests import client_address
 from sav_bridge.model import Audience
 from sav_bridge.policy.console import record
 from sav_bridge.runtime import Runtime
@@ -96,10 +97,6 @@ async def _requested_version(request: Request, runtime: Runtime) -> PolicyVersio
     return await runtime.store.policies.get(version_id if version_id is not None else -1)
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 # -- policies ----------------------------------------------------------------------------------------
 async def list_policies(request: Request, runtime: Runtime, who: Principal) -> Response:
     versions = await runtime.store.policies.all()
@@ -114,7 +111,7 @@ async def create_policy(request: Request, runtime: Runtime, who: Principal) -> R
     text, comment = body.get("yaml"), body.get("comment", "")
     if not isinstance(text, str) or not text.strip() or not isinstance(comment, str):
         return _error(400, 'the body must be {"yaml": "<policy>", "comment": "<why>"}')
-    version = await operations.create_version(runtime, who, text, comment, _address(request))
+    version = await operations.create_version(runtime, who, text, comment, client_address(request))
     return JSONResponse(version.as_json(), 201, headers={"Location": f"/api/v1/policies/{version.id}"})
 
 
@@ -131,7 +128,7 @@ async def diff_policy(request: Request, runtime: Runtime, who: Principal) -> Res
 
 async def activate_policy(request: Request, runtime: Runtime, who: Principal) -> Response:
     version = await _requested_version(request, runtime)
-    active = await operations.activate_version(runtime, who, version, _address(request))
+    active = await operations.activate_version(runtime, who, version, client_address(request))
     return JSONResponse(active.as_json())
 
 
@@ -214,7 +211,7 @@ async def _decide(request: Request, runtime: Runtime, who: Principal, status: st
     if not isinstance(comment, str):
         return _error(400, 'the comment is text: {"comment": "<why, for the agent>"}')
     decided = await operations.decide_held(
-        runtime, who, _path_id(request), status, comment, _address(request)
+        runtime, who, _path_id(request), status, comment, client_address(request)
     )
     return JSONResponse(approval_json(decided))
 

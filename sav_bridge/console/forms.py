@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from urllib.parse import parse_qsl
 
 from jose import jwt
 from starlette.requests import Request
@@ -19,50 +18,19 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 
 from sav_bridge.console import operations
-from sav_bridge.console.auth import Forbidden, NotAuthenticated, Principal, TokenVerifier
+from sav_bridge.console.auth import NotAuthenticated, Principal, TokenVerifier
 from sav_bridge.console.labels import LABELS, language
-from sav_bridge.console.pages import (
-    PAGES,
-    SECURITY_HEADERS,
-    console_on,
-    login_page,
-    refusal,
-    render,
-    signed_in,
-)
+from sav_bridge.console.pages import PAGES, SECURITY_HEADERS, as_someone, login_page, refusal, render
+from sav_bridge.console.requests import BadForm, client_address, read_form
 from sav_bridge.console.session import CSRF_FIELD, CSRF_HEADER, SessionSealer, csrf_problem, set_session
 from sav_bridge.model import Audience
 from sav_bridge.runtime import Runtime
 from sav_bridge.store.approvals import APPROVED, REJECTED
-from sav_bridge.store.policies import PolicyVersion, UnknownVersion
+from sav_bridge.store.policies import PolicyVersion
 
-MAX_FORM = 512 * 1024
 DAY = 86400.0
 Form = dict[str, str]
 Action = Callable[[Request, Runtime, Principal, Form], Awaitable[Response]]
-
-
-class BadForm(ValueError):
-    """A body that is not a form we could have sent."""
-
-
-async def read_form(request: Request, limit: int = MAX_FORM) -> Form:
-    """The fields of an `application/x-www-form-urlencoded` body of at most `limit` bytes."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-        raise BadForm("the body must be a form (application/x-www-form-urlencoded)")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise BadForm(f"the form is over {limit // 1024} KiB")
-    try:
-        return dict(parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=50, strict_parsing=False))
-    except ValueError as exc:
-        raise BadForm(f"the form cannot be read: {exc}") from None
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def posted(role: str, action: Action) -> Callable[[Request], Awaitable[Response]]:
@@ -70,31 +38,15 @@ def posted(role: str, action: Action) -> Callable[[Request], Awaitable[Response]
 
     async def endpoint(request: Request) -> Response:
         runtime: Runtime = request.app.state.runtime
-        lang = language(request)
-        if not console_on(request):
-            return refusal(request, 404, "console.jwt is not set: the console is off.")
         try:
             form = await read_form(request)
         except BadForm as exc:
             return refusal(request, 400, str(exc))
-        problem = csrf_problem(
-            request, request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD), runtime.settings.public_url
-        )
+        submitted = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
+        problem = csrf_problem(request, submitted, runtime.settings.public_url)
         if problem:
             return refusal(request, 403, problem)
-        try:
-            who = await signed_in(request)
-            who.require(role)
-        except NotAuthenticated:
-            return login_page(request, 401)
-        except Forbidden as exc:
-            return refusal(request, 403, f"{LABELS[lang]['forbidden']}: {exc}")
-        try:
-            return await action(request, runtime, who, form)
-        except UnknownVersion:
-            return refusal(request, 404, "no policy version has this id")
-        except operations.Refused as refused:
-            return refusal(request, refused.status, refused.message)
+        return await as_someone(request, role, lambda who: action(request, runtime, who, form))
 
     return endpoint
 
@@ -121,7 +73,7 @@ async def create(request: Request, runtime: Runtime, who: Principal, form: Form)
             raise operations.Refused(
                 422, "the policy is empty", [{"line": 1, "key": "", "message": "is empty"}]
             )
-        version = await operations.create_version(runtime, who, text, comment, _address(request))
+        version = await operations.create_version(runtime, who, text, comment, client_address(request))
     except operations.Refused as refused:
         return render(request, "editor.html", refused.status, who=who, text=text, comment=comment,
                       problems=refused.errors, page="new")  # fmt: skip
@@ -130,7 +82,7 @@ async def create(request: Request, runtime: Runtime, who: Principal, form: Form)
 
 async def activate(request: Request, runtime: Runtime, who: Principal, form: Form) -> Response:
     version = await _version(request, runtime)
-    await operations.activate_version(runtime, who, version, _address(request))
+    await operations.activate_version(runtime, who, version, client_address(request))
     return _see(f"/console/versions/{version.id}?done=activated")
 
 
@@ -192,7 +144,7 @@ async def _decide(request: Request, runtime: Runtime, who: Principal, form: Form
     raw = request.path_params.get("id", "")
     held = int(raw) if raw.isdigit() and len(raw) < 12 else None
     comment = form.get("comment", "")
-    await operations.decide_held(runtime, who, held, status, comment, _address(request))
+    await operations.decide_held(runtime, who, held, status, comment, client_address(request))
     return _see(f"/console/approvals?done={status}")
 
 
@@ -218,7 +170,7 @@ async def token_login(request: Request) -> Response:
         return login_page(request, 401, str(exc))
     expires = jwt.get_unverified_claims(token).get("exp")  # verified above
     value, max_age = sealer.seal(who, float(expires) if isinstance(expires, (int, float)) else time.time())
-    await runtime.store.admin_log.write(who.subject, "console.login", "console", _address(request),
+    await runtime.store.admin_log.write(who.subject, "console.login", "console", client_address(request),
                                         {"method": "token"})  # fmt: skip
     response = _see("/console/")
     set_session(response, request, value, max_age)

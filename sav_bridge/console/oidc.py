@@ -27,7 +27,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from html import escape
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -37,6 +37,7 @@ from sav_bridge.config import OidcSettings
 from sav_bridge.console.auth import NotAuthenticated
 from sav_bridge.console.pages import SECURITY_HEADERS
 from sav_bridge.console.provider import IdentityProvider, ProviderUnavailable
+from sav_bridge.console.requests import BadForm, client_address, read_form
 from sav_bridge.console.session import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -199,7 +200,7 @@ async def callback(request: Request) -> Response:
         raise SignInProblem("the ID token is not the one this sign-in asked for (nonce differs)")
     value, max_age = sealer.seal(principal, float(claims["exp"]))
     await runtime.store.admin_log.write(
-        principal.subject, "console.login", "console", _address(request), {"method": "oidc"}
+        principal.subject, "console.login", "console", client_address(request), {"method": "oidc"}
     )
     response = RedirectResponse(safe_next(str(flow.get("next"))), 303, SECURITY_HEADERS)
     set_session(response, request, value, max_age)
@@ -210,34 +211,22 @@ async def callback(request: Request) -> Response:
 @_answering
 async def logout(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    problem = csrf_problem(request, await _form_field(request, CSRF_FIELD), runtime.settings.public_url)
+    try:
+        submitted = (await read_form(request, MAX_FORM_BYTES)).get(CSRF_FIELD)
+    except BadForm:
+        submitted = None
+    problem = csrf_problem(request, submitted, runtime.settings.public_url)
     if problem is not None:
         raise CsrfRefused(f"you are still signed in: {problem}")
     sealer: SessionSealer | None = getattr(request.app.state, "session_sealer", None)
     session = sealer.open(request.cookies.get(SESSION_COOKIE)) if sealer else None
     if session is not None:
         await runtime.store.admin_log.write(
-            session.principal.subject, "console.logout", "console", _address(request), {}
+            session.principal.subject, "console.logout", "console", client_address(request), {}
         )
     response = RedirectResponse(SIGN_IN_PAGE, 303, SECURITY_HEADERS)
     clear_session(response)
     return response
-
-
-async def _form_field(request: Request, name: str) -> str | None:
-    """One field of a small urlencoded form, read no further than `MAX_FORM_BYTES` (`request.form()`
-    would need python-multipart, which the gateway does not depend on)."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return None
-    values = parse_qs(body.decode("utf-8", "replace"))
-    return values[name][0] if values.get(name) else None
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 ROUTES = [

@@ -89,24 +89,30 @@ def viewed(role: str, view: View) -> Callable[[Request], Awaitable[Response]]:
     """`view` for people holding `role`; the sign-in page (401) or what they lack (403) otherwise."""
 
     async def endpoint(request: Request) -> Response:
-        lang = language(request)
-        if not console_on(request):
-            return refusal(request, 404, "console.jwt is not set: the console is off.")
-        try:
-            who = await signed_in(request)
-            who.require(role)
-        except NotAuthenticated:
-            return login_page(request, 401)
-        except Forbidden as exc:
-            return refusal(request, 403, f"{LABELS[lang]['forbidden']}: {exc}")
-        try:
-            return await view(request, request.app.state.runtime, who)
-        except UnknownVersion:
-            return refusal(request, 404, "no policy version has this id")
-        except operations.Refused as refused:
-            return refusal(request, refused.status, refused.message)
+        return await as_someone(request, role, lambda who: view(request, request.app.state.runtime, who))
 
     return endpoint
+
+
+async def as_someone(
+    request: Request, role: str, act: Callable[[Principal], Awaitable[Response]]
+) -> Response:
+    """What `act` answers for the signed-in person if they hold `role`; every refusal as a page."""
+    if not console_on(request):
+        return refusal(request, 404, "console.jwt is not set: the console is off.")
+    try:
+        who = await signed_in(request)
+        who.require(role)
+    except NotAuthenticated:
+        return login_page(request, 401)
+    except Forbidden as exc:
+        return refusal(request, 403, f"{LABELS[language(request)]['forbidden']}: {exc}")
+    try:
+        return await act(who)
+    except UnknownVersion:
+        return refusal(request, 404, "no policy version has this id")
+    except operations.Refused as refused:
+        return refusal(request, refused.status, refused.message)
 
 
 def login_page(request: Request, status: int = 200, problem: str | None = None) -> HTMLResponse:
