@@ -53,7 +53,7 @@ JSON_TYPES = frozenset({"application/json", "text/json"})
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing anything over `limit` bytes before reading it all."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body is over the {limit} byte limit")
     chunks: list[bytes] = []
     size = 0

@@ -40,7 +40,7 @@ def exit_code(exc: SavBridgeError) -> int:
 
 def port_number(text: str) -> int:
     """`--port`, held to the same range as `server.port`."""
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError("must be an integer between 1 and 65535")
     return int(text)
 

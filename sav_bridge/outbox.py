@@ -21,7 +21,7 @@ from sav_bridge.config import WorkerSettings
 from sav_bridge.errors import BadJob, Paused, PermanentError, RetryableError
 from sav_bridge.metrics import Metrics
 from sav_bridge.store import Job, NewJob, Store
-from sav_bridge.store.repository import storable_text
+from sav_bridge.store.database import storable_text
 
 log = logging.getLogger(__name__)
 

@@ -67,7 +67,7 @@ def _guarded(role: str, handler: Handler) -> Callable[[Request], Awaitable[Respo
 async def _json_body(request: Request, limit: int, empty_ok: bool = False) -> dict[str, Any]:
     """The JSON object a request carries, read no further than `limit` bytes; `ValueError` otherwise."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ValueError(f"the body is over {limit} bytes")
     chunks: list[bytes] = []
     async for chunk in request.stream():

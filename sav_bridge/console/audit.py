@@ -37,7 +37,7 @@ def unix_time(value: str | None) -> float | None:
 
 def count_or_none(raw: object) -> int | None:
     """A non-negative id or count from a path or query parameter; None for anything else."""
-    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 else None
+    return int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 12 else None
 
 
 @dataclass(frozen=True)

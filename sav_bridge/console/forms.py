@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 
 from sav_bridge.console import operations
+from sav_bridge.console.audit import count_or_none
 from sav_bridge.console.auth import NotAuthenticated, Principal, TokenVerifier
 from sav_bridge.console.labels import LABELS, language
 from sav_bridge.console.pages import PAGES, SECURITY_HEADERS, as_someone, login_page, refusal, render
@@ -52,8 +53,7 @@ def posted(role: str, action: Action) -> Callable[[Request], Awaitable[Response]
 
 
 async def _version(request: Request, runtime: Runtime) -> PolicyVersion:
-    raw = request.path_params.get("id", "")
-    return await runtime.store.policies.get(int(raw) if raw.isdigit() and len(raw) < 12 else -1)
+    return await runtime.store.policies.get(count_or_none(request.path_params.get("id")) or -1)
 
 
 def _see(path: str) -> RedirectResponse:
@@ -117,9 +117,10 @@ async def test(request: Request, runtime: Runtime, who: Principal, form: Form) -
 async def _samples(runtime: Runtime, form: Form) -> list[operations.Sample]:
     if form.get("source") == "audit":
         days = form.get("days", "30")
-        if not days.isdigit() or not 1 <= int(days) <= 366:
+        number = count_or_none(days)
+        if number is None or not 1 <= number <= 366:
             raise ValueError("days: 1 to 366")
-        since = runtime.clock() - int(days) * DAY
+        since = runtime.clock() - number * DAY
         samples = await operations.audited_samples(runtime, since, operations.MAX_REPLAY)
         if not samples:
             raise ValueError(f"the audit kept no posted reply in the last {days} days")
@@ -141,8 +142,7 @@ async def reject(request: Request, runtime: Runtime, who: Principal, form: Form)
 
 
 async def _decide(request: Request, runtime: Runtime, who: Principal, form: Form, status: str) -> Response:
-    raw = request.path_params.get("id", "")
-    held = int(raw) if raw.isdigit() and len(raw) < 12 else None
+    held = count_or_none(request.path_params.get("id"))
     comment = form.get("comment", "")
     await operations.decide_held(runtime, who, held, status, comment, client_address(request))
     return _see(f"/console/approvals?done={status}")

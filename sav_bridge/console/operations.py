@@ -21,6 +21,7 @@ from sav_bridge.policy.console import compile_text
 from sav_bridge.runtime import Runtime
 from sav_bridge.store import NewJob
 from sav_bridge.store.approvals import APPROVED, REJECTED
+from sav_bridge.store.database import storable_text
 from sav_bridge.store.policies import ACTIVE, PolicyVersion
 
 MAX_REPLAY = 10_000
@@ -68,7 +69,7 @@ def activation_refusal(version: PolicyVersion, who: Principal) -> str | None:
         return (
             f"activating needs the approver role; {who.subject} has {', '.join(sorted(who.roles)) or 'none'}"
         )
-    if version.author == who.subject:
+    if version.author in (who.subject, storable_text(who.subject)):  # as the store kept it
         return f"four eyes: version {version.id} was written by {who.subject}; another approver activates it"
     return None
 

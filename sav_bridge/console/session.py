@@ -142,6 +142,7 @@ def csrf_problem(request: Request, submitted: str | None, public_url: str | None
     if origin and urlsplit(origin).netloc not in ours:
         return "this request comes from another site"
     expected = request.cookies.get(CSRF_COOKIE, "")
-    if len(expected) < 32 or not submitted or not hmac.compare_digest(expected, submitted):
+    given = (submitted or "").encode("utf-8", "replace")  # compare_digest refuses non-ASCII str
+    if len(expected) < 32 or not given or not hmac.compare_digest(expected.encode("utf-8", "replace"), given):
         return "the form is stale or did not come from this console: reload the page and try again"
     return None

@@ -71,6 +71,8 @@ def examine(text: str, source: str = "<policy>") -> tuple[dict[str, Any] | None,
         problem = getattr(exc, "problem", None)
         what = f"not valid YAML: {problem}" if problem else "not valid YAML"
         return None, [PolicyError(source, mark.line + 1 if mark else None, "", what)]
+    except (ValueError, OverflowError, RecursionError) as exc:  # a date like 2026-13-45, nesting too deep
+        return None, [PolicyError(source, None, "", f"not valid YAML: {str(exc)[:200] or 'nested too deep'}")]
     if not isinstance(data, dict):
         return None, [PolicyError(source, 1, "", "a policy is a mapping with version and rules")]
     found: dict[tuple[int, str, str], PolicyError] = {}

@@ -14,7 +14,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from sav_bridge.store.database import Database, Row, Tx
+from sav_bridge.store.database import Database, Row, Tx, storable_text
 
 Clock = Callable[[], float]
 Enqueue = Callable[[Tx, Iterable[Any], float], Awaitable[int]]
@@ -103,7 +103,15 @@ class Approvals:
             changed = await tx.execute(
                 "UPDATE approvals SET status = ?, decided_at = ?, decided_by = ?, comment = ?, payload = ?"
                 " WHERE id = ? AND status = ?",
-                (status, now, who, comment, json.dumps(payload), approval_id, PENDING),
+                (
+                    status,
+                    now,
+                    storable_text(who),
+                    storable_text(comment),
+                    json.dumps(payload),
+                    approval_id,
+                    PENDING,
+                ),
             )
             if not changed:
                 return None

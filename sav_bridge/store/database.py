@@ -39,6 +39,11 @@ Row = dict[str, Any]
 Params = Sequence[Any]
 
 
+def storable_text(text: str) -> str:
+    """Text any database keeps: PostgreSQL refuses NUL, and no driver encodes a lone surrogate."""
+    return text.replace("\x00", "\\u0000").encode("utf-8", "replace").decode("utf-8")
+
+
 class Tx(Protocol):
     """One open transaction."""
 

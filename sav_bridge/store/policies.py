@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sav_bridge.store.database import Database, Row
+from sav_bridge.store.database import Database, Row, storable_text
 
 Clock = Callable[[], float]
 DRAFT, ACTIVE, RETIRED = "draft", "active", "retired"
@@ -86,7 +86,7 @@ class PolicyVersions:
             row = await tx.fetchone(
                 "INSERT INTO policy_versions (yaml, author, comment, status, created_at) VALUES (?, ?, ?, ?, ?)"
                 " RETURNING *",
-                (yaml, author, comment, DRAFT, now),
+                (yaml, storable_text(author), storable_text(comment), DRAFT, now),
             )
         assert row is not None
         return PolicyVersion.from_row(row)
@@ -127,7 +127,7 @@ class PolicyVersions:
                 await tx.execute("SELECT pg_notify(?, ?)", (ACTIVATED, str(version_id)))
             row = await tx.fetchone(
                 "UPDATE policy_versions SET status = ?, activated_at = ?, activated_by = ? WHERE id = ? RETURNING *",
-                (ACTIVE, now, who, version_id),
+                (ACTIVE, now, storable_text(who), version_id),
             )
         assert row is not None
         return PolicyVersion.from_row(row)
@@ -144,7 +144,11 @@ class AdminLog:
         async with self.db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO admin_log (at, actor, action, target, address, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                (self.clock(), actor, action, target, address, json.dumps(detail, ensure_ascii=False)),
+                (
+                    self.clock(),
+                    *map(storable_text, (actor, action, target, address)),
+                    storable_text(json.dumps(detail, ensure_ascii=False)),
+                ),
             )
 
     async def read(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:

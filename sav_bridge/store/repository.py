@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sav_bridge.errors import BadJob
 from sav_bridge.model import Audience, Conversation, SocialUser, TicketRef
 from sav_bridge.store.approvals import Approvals
-from sav_bridge.store.database import Database, Row, Tx
+from sav_bridge.store.database import Database, Row, Tx, storable_text
 from sav_bridge.store.facts import Secrets, State, Usage
 from sav_bridge.store.policies import AdminLog, PolicyVersions
 
@@ -105,11 +105,6 @@ def _conversation(row: Row) -> Conversation:
         last_customer_message_id=row["last_customer_message_id"],
         last_summoning_message_id=row["last_summoning_message_id"],
     )
-
-
-def storable_text(text: str) -> str:
-    """Text any database keeps: PostgreSQL refuses NUL, and no driver encodes a lone surrogate."""
-    return text.replace("\x00", "\\u0000").encode("utf-8", "replace").decode("utf-8")
 
 
 def _storable(body: bytes) -> str:

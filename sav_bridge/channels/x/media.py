@@ -334,7 +334,7 @@ class XMedia:
                         await response.aread()
                         _refuse_or_retry(response)
                     declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > limit:
+                    if declared.isascii() and declared.isdigit() and int(declared) > limit:
                         raise MediaRefused(
                             f"too large ({size_text(int(declared))}; the limit is {size_text(limit)})"
                         )
