@@ -188,3 +188,19 @@ async def test_the_audit_page_filters_and_exports(gateway: Gateway) -> None:
     exported = await victor.get("/console/audit.csv?action=hold")
     assert exported.headers["content-type"].startswith("text/csv") and "refund-hold" in exported.text
     assert (await victor.get("/console/audit?since=soon")).status_code == 400
+
+
+async def test_a_rejection_from_the_queue_tells_the_agent_why_and_posts_nothing(gateway: Gateway) -> None:
+    ticket, approval = await held_reply(gateway)
+    bob, csrf = await sign_in(gateway, "bob", "approver")
+    why = "Le montant n'est pas validé par le service client."
+    rejected = await bob.post(f"/console/approvals/{approval}/reject", data={"comment": why, "csrf": csrf})
+    assert rejected.status_code == 303 and rejected.headers["location"] == "/console/approvals?done=rejected"
+    await gateway.settle()
+    assert gateway.x.brand_posts == []
+    assert (
+        gateway.zendesk.notes(ticket)[-1].endswith(why)
+        and "rejected by bob" in gateway.zendesk.notes(ticket)[-1]
+    )
+    page = (await bob.get("/console/approvals?done=rejected")).text
+    assert "Rejected: the agent is told why." in page and why.replace("'", "&#39;") in page
