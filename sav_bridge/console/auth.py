@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from jose import JWTError, jwt
+from jose import JOSEError, JWTError, jwt
 
 from sav_bridge.config import JwtSettings
 
 ROLES = ("viewer", "editor", "approver")
 #: An unknown `kid` fetches the key set again at most this often: random kids cannot hammer the provider.
 REFETCH_SECONDS = 10.0
+#: The JWK key type each accepted algorithm verifies with.
+KEY_TYPES = {"RS256": "RSA", "ES256": "EC"}
 
 
 class NotAuthenticated(Exception):
@@ -84,14 +86,14 @@ class TokenVerifier:
             raise NotAuthenticated(
                 f"the token's algorithm is not one of {', '.join(self._settings.algorithms)}"
             )
-        key = await self._key(header.get("kid"))
+        key = await self._key(header.get("kid"), header["alg"])
         try:
             claims = jwt.decode(
                 token, key, algorithms=list(self._settings.algorithms), audience=self._settings.audience,
                 issuer=self._settings.issuer, options={"leeway": self._settings.leeway_seconds, "require_exp": True,
                                                        "require_sub": True},
             )  # fmt: skip
-        except JWTError as exc:
+        except JOSEError as exc:  # JWTError, and a JWKError for a key python-jose cannot use
             raise NotAuthenticated(f"the token is refused: {exc}") from None
         return Principal(str(claims["sub"]), self._roles(claims.get(self._settings.roles_claim))), claims
 
@@ -100,13 +102,19 @@ class TokenVerifier:
         mapped = {self._group_roles.get(name, name) for name in names if isinstance(name, str)}
         return frozenset(mapped & set(ROLES))
 
-    async def _key(self, kid: Any) -> Any:
+    async def _key(self, kid: Any, alg: str) -> Any:
         if self._settings.public_key:
             return self._settings.public_key
         jwks = await self._keys(refresh=False)
-        if kid is not None and not any(k.get("kid") == kid for k in jwks.get("keys", [])):
+        if kid is not None and not any(k.get("kid") == kid for k in _listed(jwks)):
             jwks = await self._keys(refresh=True)  # the provider rotated its keys
-        return jwks
+        # python-jose tries every key of a set and fails on one of another type: only the token's may be tried
+        fitting = [k for k in _listed(jwks) if k.get("kty") == KEY_TYPES.get(alg) and k.get("use", "sig") == "sig"
+                   and (kid is None or k.get("kid") == kid)]  # fmt: skip
+        if not fitting:
+            named = f" named {str(kid)[:60]!r}" if kid is not None else ""
+            raise NotAuthenticated(f"the identity provider's keys have no {alg} signing key{named}")
+        return {"keys": fitting}
 
     async def _keys(self, refresh: bool) -> dict[str, Any]:
         async with self._lock:
@@ -125,3 +133,7 @@ class TokenVerifier:
         if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
             raise NotAuthenticated(f"the identity provider's keys ({url}) cannot be read now")
         return data
+
+
+def _listed(jwks: dict[str, Any]) -> list[dict[str, Any]]:
+    return [k for k in jwks.get("keys", []) if isinstance(k, dict)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from jose import jwk
 
 from sav_bridge.config import JwtSettings
@@ -47,3 +49,26 @@ async def test_a_token_signed_by_a_key_the_set_lacks_is_refused() -> None:
         assert (
             await verifier.verify("Bearer " + token("alice", ["viewer"], kid_header="k1"))
         ).subject == "alice"
+
+
+async def test_a_key_set_of_rsa_and_ec_keys_verifies_both_kinds_and_never_errs() -> None:
+    signer = ec.generate_private_key(ec.SECP256R1())
+    ec_public = signer.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    mixed = key_set(("r1", PUBLIC_PEM))
+    mixed["keys"].append({**jwk.construct(ec_public, "ES256").to_dict(), "kid": "e1"})
+
+    def jwks(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=mixed)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(jwks)) as client:
+        verifier = TokenVerifier(SETTINGS, {}, client)
+        by_ec = await verifier.verify(
+            "Bearer " + token("eve", ["viewer"], key=signer, alg="ES256", kid_header="e1")
+        )
+        by_rsa = await verifier.verify("Bearer " + token("rob", ["viewer"], kid_header="r1"))
+        without_kid = await verifier.verify("Bearer " + token("ann", ["viewer"], key=signer, alg="ES256"))
+        with pytest.raises(NotAuthenticated):  # an EC token naming the RSA key's kid
+            await verifier.verify(
+                "Bearer " + token("eve", ["viewer"], key=signer, alg="ES256", kid_header="r1")
+            )
+    assert (by_ec.subject, by_rsa.subject, without_kid.subject) == ("eve", "rob", "ann")
