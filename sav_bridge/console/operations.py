@@ -69,7 +69,9 @@ def activation_refusal(version: PolicyVersion, who: Principal) -> str | None:
         return (
             f"activating needs the approver role; {who.subject} has {', '.join(sorted(who.roles)) or 'none'}"
         )
-    if version.author in (who.subject, storable_text(who.subject)):  # as the store kept it
+    if who.is_one_of([version.author]) or version.author == storable_text(
+        who.subject
+    ):  # as the store kept it
         return f"four eyes: version {version.id} was written by {who.subject}; another approver activates it"
     return None
 
@@ -192,7 +194,7 @@ async def decide_held(
     if status == REJECTED and not comment.strip():
         raise Refused(400, 'a rejection says why: {"comment": "<why, for the agent>"}')
     agent = json.loads(row["agent"])
-    if who.subject in {str(agent.get(k)) for k in ("id", "email", "name") if agent.get(k)}:
+    if who.is_one_of(agent.get(k) for k in ("id", "email", "name") if agent.get(k)):
         raise Refused(403, f"four eyes: {who.subject} wrote this reply; another approver decides it")
     ticket = TicketRef(row["helpdesk"], row["ticket_id"])
     conv = await runtime.store.conversation_for_ticket(ticket)

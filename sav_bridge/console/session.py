@@ -71,7 +71,8 @@ class SessionSealer:
         """The cookie value and its lifetime in seconds (the token's, capped by `session_hours`)."""
         now = self._clock()
         expires_at = min(token_expires_at, now + self._max_seconds)
-        body = {"sub": principal.subject, "roles": sorted(principal.roles), "exp": expires_at}
+        body = {"sub": principal.subject, "roles": sorted(principal.roles), "email": principal.email,
+                "exp": expires_at}  # fmt: skip
         value = self._fernet.encrypt_at_time(json.dumps(body).encode(), int(now)).decode()
         return value, max(int(expires_at - now), 0)
 
@@ -106,7 +107,8 @@ class SessionSealer:
         if not isinstance(expires_at, (int, float)) or expires_at <= self._clock():
             return None
         roles = frozenset(r for r in body.get("roles", []) if r in ROLES)
-        return BrowserSession(Principal(body["sub"], roles), float(expires_at))
+        email = body.get("email") if isinstance(body.get("email"), str) else None
+        return BrowserSession(Principal(body["sub"], roles, email), float(expires_at))
 
 
 def _secure(request: Request) -> bool:

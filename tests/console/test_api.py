@@ -189,6 +189,9 @@ async def test_draft_four_eyes_activation_decision_rollback_and_the_log(gateway:
     author = bearer(token("alice", ["approver"]))
     own = await client.post(f"/api/v1/policies/{draft['id']}/activate", headers=author)
     assert own.status_code == 403 and "four eyes" in own.json()["error"]
+    same_person = bearer(token("Alice", ["approver"]))
+    own = await client.post(f"/api/v1/policies/{draft['id']}/activate", headers=same_person)
+    assert own.status_code == 403 and "four eyes" in own.json()["error"]
     activated = await client.post(f"/api/v1/policies/{draft['id']}/activate", headers=BOB)
     assert activated.status_code == 200 and activated.json()["activated_by"] == "bob"
     after = (

@@ -79,6 +79,19 @@ async def test_an_approved_reply_is_posted_once_signed_as_its_agent(gateway: Gat
     assert done["text"] is None and len(done["text_sha256"]) == 64, "a decided reply keeps no text"
 
 
+async def test_four_eyes_knows_the_author_by_e_mail_claim_and_whatever_the_case(gateway: Gateway) -> None:
+    _, approval = await held_reply(gateway)
+    # most providers' sub is an opaque id: the author is found by the token's e-mail too
+    for author in (
+        token("00u1amelie", ["approver"], email="Amelie@MaBanque.fr"),
+        token("AMELIE@mabanque.fr", ["approver"]),
+    ):
+        own = await gateway.client.post(f"/api/v1/approvals/{approval}/approve", headers=bearer(author))
+        assert own.status_code == 403 and "four eyes" in own.json()["error"]
+    await gateway.settle()
+    assert gateway.x.brand_posts == []
+
+
 async def test_a_rejected_reply_is_never_posted_and_the_agent_reads_why(gateway: Gateway) -> None:
     gw, client = gateway, gateway.client
     ticket, approval = await held_reply(gw)
