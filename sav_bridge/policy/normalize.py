@@ -99,7 +99,30 @@ def _base_letter(ch: str, confusables: dict[str, str]) -> str:
         low = nfkc
     decomposed = unicodedata.normalize("NFD", low)
     base = decomposed[0] if decomposed and decomposed[0].isascii() and decomposed[0].isalnum() else low
-    return confusables.get(base, base)
+    # NFKC or lower case may lead away from the table's entry: the lunate sigma "ϲ" becomes "ς",
+    # which looks like nothing; the capital "К" becomes "к", which is not "k" in Unicode's table.
+    return confusables.get(base) or confusables.get(nfkc) or confusables.get(ch) or _named_letter(ch) or base
+
+
+# Latin letters whose decomposition keeps no base letter ("ƒ", "ł", "ø", small capitals "ᴍᴇʀᴅᴇ"):
+# their Unicode name says which letter they are.
+NAMED_LETTER = re.compile(
+    r"LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL |DOTLESS |SCRIPT |OPEN )?([A-Z])(?: WITH (?!SMALL LETTER).*)?"
+    r"|(?:NEGATIVE (?:SQUARED|CIRCLED) LATIN CAPITAL|REGIONAL INDICATOR SYMBOL) LETTER ([A-Z])"
+)
+
+
+def _named_letter(ch: str) -> str | None:
+    found = NAMED_LETTER.fullmatch(unicodedata.name(ch, ""))
+    return next(letter for letter in found.groups() if letter).lower() if found else None
+
+
+@cache
+def lookalikes() -> dict[str, str]:
+    """Letters that pass for a Latin one only in some fonts or styles (`data/lookalikes.tsv`)."""
+    data = resources.files("sav_bridge.policy").joinpath("data/lookalikes.tsv").read_text("utf-8")
+    rows = (line.split("\t") for line in data.splitlines() if line.strip() and not line.startswith("#"))
+    return {row[0]: row[1] for row in rows}
 
 
 @cache
@@ -124,7 +147,7 @@ def _confusables() -> dict[str, str]:
 def term_table() -> dict[int, str]:
     """The 1:1 fold of the term view, for every character of the scripts people use to disguise words."""
     confusables = _confusables()
-    blocks = [(0x41, 0x5A), (0xC0, 0x24F), (0x370, 0x52F), (0x1D00, 0x1DBF), (0x1E00, 0x1FFF), (0x2100, 0x24FF),
+    blocks = [(0x41, 0x5A), (0xC0, 0x2AF), (0x370, 0x58F), (0x1D00, 0x1DBF), (0x1E00, 0x1FFF), (0x2100, 0x24FF),
               (0xFF00, 0xFFEF), (0x1D400, 0x1D7FF), (0x1F100, 0x1F1FF)]  # fmt: skip
     table: dict[int, str] = {}
     for lo, hi in blocks:
@@ -133,6 +156,9 @@ def term_table() -> dict[int, str]:
             folded = _base_letter(ch, confusables)
             if folded != ch and len(folded) == 1:
                 table[code] = folded
+    for ch, letter in lookalikes().items():
+        if not table.get(ord(ch), "").isascii() or ord(ch) not in table:
+            table[ord(ch)] = letter
     return table
 
 
