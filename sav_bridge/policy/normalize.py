@@ -51,6 +51,15 @@ RUNS = re.compile(r"([a-z])\1*|.", re.DOTALL)
 LONG_RUN = re.compile(r"([a-z])\1\1")
 # A masked word ("f*ck", "m#rde"); a "#" before the first letter is a hashtag, not a mask.
 MASK_WORD = re.compile(r"(?<![\w*])[a-z][a-z*#]*[*#][a-z*#]*(?![\w*#])")
+# One letter of a short word hidden by another sign ("f.ck", "sh-t", "f%ck", "b_tch") or by an "x"
+# between two consonants ("fxck", "shxt": no French or English word spells it so). Unlike "*", these
+# signs also join words ("e-mail", "est-ce"), so they stand for exactly one letter of a listed term.
+SOFT_MASKS = ".\\-_%?^+~•"
+CONSONANT = "bcdfghjklmnpqrstvwz"
+SOFT_MASK_WORD = re.compile(
+    rf"(?<![\w*#{SOFT_MASKS}])([a-z]{{1,4}})(?:[{SOFT_MASKS}]|(?<=[{CONSONANT}])x(?=[{CONSONANT}]))([a-z]{{1,4}})"
+    rf"(?![\w*#]|[{SOFT_MASKS}][a-z])"
+)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ import ahocorasick
 import re2
 
 from sav_bridge.policy.normalize import (
+    CONSONANT,
     MASK_WORD,
+    SOFT_MASK_WORD,
     View,
     char_class,
     fold_term,
@@ -56,6 +58,11 @@ def disguise_shapes(letters: str = "a-z") -> tuple[str, ...]:
         # (the last may be stretched: "p i ss"; RE2 has no back-references, so each run is spelt out)
         rf"(?:^|{edge})(?:{letter}{gap}{unit}{gap}{last}|{unit}{gap}{letter}{gap}{last}|{unit}{gap}{unit}{gap}{run})(?:{edge}|$)",
         rf"{letter}[*#]|\*{letter}",  # masks ("#word" is a hashtag)
+        # a short word with one letter hidden by another sign, or an "x" between consonants ("fxck")
+        rf"(?:^|[^{letters}0-9.\-]){letter}{{1,4}}[.\-_%?^+~•]{letter}{{1,4}}(?:$|[^{letters}0-9*#.\-])"
+        rf"|[{CONSONANT}]x[{CONSONANT}]",
+        # digits for letters after one letter ("b173"), or after "!" ("sh!7"); not "A320" nor "FR76"
+        rf"(?:^|[^{letters}0-9]){letter}[013457$€]{{2,}}(?:$|[^{letters}0-9])|{letter}{{2}}[!|]+[013457$€]",
         "|".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz"),  # letter runs
     )
 
@@ -216,6 +223,14 @@ class Lexicon:
             for term in self._masked(mask.group(0)):
                 if self._in_scope(term, text, language) and not _allowed(term, text, start, end):
                     yield TermMatch(term, start, end, (*term_view(text[start:end]).steps, "mask"))
+        for mask in SOFT_MASK_WORD.finditer(view.text):
+            start, end = view.span(mask.start(), mask.end())
+            before, after = mask.groups()
+            for key, entries in self._single_words.get(len(before) + len(after) + 1, ()):
+                if key.startswith(before) and key.endswith(after):
+                    for term, _ in entries:
+                        if self._in_scope(term, text, language) and not _allowed(term, text, start, end):
+                            yield TermMatch(term, start, end, (*term_view(text[start:end]).steps, "mask"))
 
     def _masked(self, word: str) -> Iterator[Term]:
         """Single-word entries a masked word may stand for. A mask hides one letter, or none where
