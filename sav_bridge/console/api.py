@@ -172,12 +172,13 @@ async def decide(request: Request, runtime: Runtime, who: Principal) -> Response
 async def audit(request: Request, runtime: Runtime, who: Principal) -> Response:
     """Posting decisions, newest first (`audit.read` says which filters); `format=csv` exports."""
     try:
+        if request.query_params.get("format") == "csv":
+            entries = await audit_log.read_all(runtime, request.query_params)
+            return Response(audit_log.as_csv(entries), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": 'attachment; filename="sav-bridge-audit.csv"'})  # fmt: skip
         page = await audit_log.read(runtime, request.query_params)
     except ValueError as exc:
         return _error(400, str(exc))
-    if request.query_params.get("format") == "csv":
-        return Response(audit_log.as_csv(page.entries), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="sav-bridge-audit.csv"'})  # fmt: skip
     return JSONResponse({"entries": page.entries, "next_before": page.next_before})
 
 

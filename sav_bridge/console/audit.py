@@ -20,6 +20,10 @@ FIELDS = ("id", "at", "ticket", "comment", "agent_id", "agent_name", "audience",
 #: Rows read per request at most while filtering on what the database cannot (action, rule, agent).
 SCAN = 5000
 FILTERS = ("since", "until", "action", "rule", "agent", "version")
+#: How a cell a spreadsheet would run as a formula begins (OWASP's list).
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
+#: Decisions one CSV export holds at most (narrow it with `since` and `until` beyond).
+MAX_EXPORT = 100_000
 
 
 def unix_time(value: str | None) -> float | None:
@@ -59,12 +63,13 @@ def entry(row: Mapping[str, Any]) -> dict[str, Any]:
             "text_sha256": detail.get("text_sha256")}  # fmt: skip
 
 
-async def read(runtime: Runtime, params: Mapping[str, str]) -> AuditPage:
+async def read(runtime: Runtime, params: Mapping[str, str], limit: int | None = None) -> AuditPage:
     """Decisions newest first: `since`/`until` (Unix times), `action`, `rule`, `agent`, `version`,
-    `limit` (≤ 500), `before` (an id: the next page). `ValueError` for a time that is not one."""
+    `limit` (≤ 500), `before` (an id: the next page). `ValueError` for a time that is not one. A request
+    reads `SCAN` rows at most, so a filtered page may hold fewer than `limit` and still have a next one."""
     since, until = unix_time(params.get("since")), unix_time(params.get("until"))
     before = count_or_none(params.get("before"))
-    limit = min(max(count_or_none(params.get("limit")) or 100, 1), 500)
+    limit = limit or min(max(count_or_none(params.get("limit")) or 100, 1), 500)
     rows = await runtime.store.audit_page("policy", since, until, params.get("version") or None, before, SCAN)
     action, rule, agent = params.get("action"), params.get("rule"), params.get("agent")
     entries = [
@@ -72,7 +77,22 @@ async def read(runtime: Runtime, params: Mapping[str, str]) -> AuditPage:
         if (not action or e["action"] == action) and (not rule or rule in e["rules"])
         and (not agent or agent in (e["agent_id"], e["agent_name"]))
     ][:limit]  # fmt: skip
-    return AuditPage(entries, entries[-1]["id"] if len(entries) == limit else None)
+    if len(entries) == limit:
+        return AuditPage(entries, entries[-1]["id"])
+    return AuditPage(entries, rows[-1]["id"] if len(rows) == SCAN else None)
+
+
+async def read_all(runtime: Runtime, params: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Every decision the filters keep, from `before` on, for an export: `MAX_EXPORT` at most."""
+    query: dict[str, str] = dict(params)
+    entries: list[dict[str, Any]] = []
+    while len(entries) < MAX_EXPORT:
+        page = await read(runtime, query, min(500, MAX_EXPORT - len(entries)))
+        entries += page.entries
+        if page.next_before is None:
+            break
+        query["before"] = str(page.next_before)
+    return entries
 
 
 def as_csv(entries: list[dict[str, Any]]) -> str:
@@ -81,5 +101,5 @@ def as_csv(entries: list[dict[str, Any]]) -> str:
     writer.writerow(FIELDS)
     for e in entries:
         row = [";".join(e[f]) if f == "rules" else e[f] for f in FIELDS]
-        writer.writerow(["'" + v if isinstance(v, str) and v[:1] in "=+-@" else v for v in row])
+        writer.writerow(["'" + v if isinstance(v, str) and v.startswith(FORMULA) else v for v in row])
     return out.getvalue()

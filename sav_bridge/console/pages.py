@@ -168,10 +168,10 @@ def _query(filters: dict[str, str]) -> str:
 
 async def audit_csv(request: Request, runtime: Runtime, who: Principal) -> Response:
     try:
-        page = await audit_log.read(runtime, request.query_params)
+        entries = await audit_log.read_all(runtime, request.query_params)
     except ValueError as exc:
         return refusal(request, 400, str(exc))
-    return Response(audit_log.as_csv(page.entries), media_type="text/csv; charset=utf-8",
+    return Response(audit_log.as_csv(entries), media_type="text/csv; charset=utf-8",
                     headers={**SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="sav-bridge-audit.csv"'})  # fmt: skip
 
 

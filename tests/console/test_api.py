@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import hmac
+import io
 import json
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwt
 
+from sav_bridge.console import audit as audit_log
 from tests.harness import CLAIRE, Gateway, start_gateway
 
 ISSUER, AUDIENCE = "https://idp.mabanque.fr", "sav-bridge-console"
@@ -327,3 +330,30 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(gateway: Gatew
     response = await gateway.client.post("/api/v1/policies", content=huge, headers=ALICE)
     assert response.status_code == 400 and "over" in response.json()["error"]
     assert len(await gateway.runtime.store.policies.all()) == 1
+
+
+async def test_a_filtered_audit_pages_past_what_one_request_reads_and_the_csv_has_every_row(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit_log, "SCAN", 4)  # rows one request reads at most (5000 in production)
+    store = gateway.runtime.store
+    agent = {"id": 7, "name": "Amélie Jourdain"}
+    await store.audit("policy", "zendesk:1:10", {"action": "block", "agent": agent, "findings": []}, "v1")
+    for n in range(9):
+        await store.audit("policy", f"zendesk:1:{11 + n}", {"action": "allow", "agent": agent}, "v1")
+    found, before, requests = [], "", 0
+    while before is not None and requests < 10:
+        page = (await gateway.client.get(f"/api/v1/audit?action=block{before}", headers=VICTOR)).json()
+        found += [e["comment"] for e in page["entries"]]
+        before, requests = page["next_before"] and f"&before={page['next_before']}", requests + 1
+    assert found == ["10"], "an older decision beyond the rows one request reads is still found"
+    exported = await gateway.client.get("/api/v1/audit?format=csv", headers=VICTOR)
+    assert len(exported.text.splitlines()) == 1 + 10, "the export holds every row, not one page"
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_neutralised() -> None:
+    names = ['=HYPERLINK("http://evil")', "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "Amélie"]
+    rows = [{**dict.fromkeys(audit_log.FIELDS, ""), "rules": [], "agent_name": name} for name in names]
+    lines = list(csv.reader(io.StringIO(audit_log.as_csv(rows))))[1:]
+    assert [line[5] for line in lines] == ["'" + name for name in names[:-1]] + ["Amélie"]
+    assert lines[0][3] == "", "an empty cell stays empty"
