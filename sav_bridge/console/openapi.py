@@ -100,11 +100,15 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/approvals": {"get": {
             "summary": "Replies a hold rule keeps, newest first (viewer); ?status=pending|approved|rejected|all",
             "parameters": [{"name": "status", "in": "query", "schema": {"enum": ["pending", "approved", "rejected", "all"]}}],
-            "responses": {"200": _json({"type": "object"}, "approvals, each with overdue"), **_REFUSALS}}},
+            "responses": {"200": _json({"type": "object"}, "approvals, each with overdue"),
+                          "400": _json(_ERROR, "another status"), **_REFUSALS}}},
         "/api/v1/approvals/{id}/approve": {"post": {
             "summary": "Post the held reply once, signed as its agent (approver, not its author)", "parameters": _ID,
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"comment": {"type": "string"}}}}}},
             "responses": {"200": _json({"type": "object"}, "the decided approval"),
-                          "409": _json(_ERROR, "already decided"), **_REFUSALS}}},
+                          "400": _json(_ERROR, "not that body"), "409": _json(_ERROR, "already decided"),
+                          **_REFUSALS}}},
         "/api/v1/approvals/{id}/reject": {"post": {
             "summary": "Never post it; the agent reads the comment in the ticket (approver, not its author)",
             "parameters": _ID,

@@ -357,3 +357,19 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_neutralised() -> None
     lines = list(csv.reader(io.StringIO(audit_log.as_csv(rows))))[1:]
     assert [line[5] for line in lines] == ["'" + name for name in names[:-1]] + ["Amélie"]
     assert lines[0][3] == "", "an empty cell stays empty"
+
+
+async def test_the_openapi_document_names_every_status_a_route_answers(gateway: Gateway) -> None:
+    paths = (await gateway.client.get("/api/v1/openapi.json")).json()["paths"]
+    tried = [
+        ("get", "/api/v1/approvals", "/api/v1/approvals?status=maybe", {"headers": VICTOR}),
+        ("post", "/api/v1/approvals/{id}/approve", "/api/v1/approvals/1/approve", {"headers": VICTOR}),
+        ("post", "/api/v1/policies", "/api/v1/policies", {"json": {}, "headers": ALICE}),
+        ("get", "/api/v1/audit", "/api/v1/audit?since=soon", {"headers": VICTOR}),
+        ("post", "/api/v1/decide", "/api/v1/decide", {"json": {"text": 1}, "headers": VICTOR}),
+    ]
+    for method, path, url, options in tried:
+        answered = await gateway.client.request(method.upper(), url, **options)
+        assert str(answered.status_code) in paths[path][method]["responses"], (url, answered.status_code)
+    approve = paths["/api/v1/approvals/{id}/approve"]["post"]
+    assert "400" in approve["responses"] and "requestBody" in approve, "an optional comment, as JSON"
