@@ -64,11 +64,11 @@ COMBINATIONS = [("cyrillic", "spread"), ("digits", "spread"), ("cyrillic", "digi
 
 def disguise(rng: random.Random, word: str) -> tuple[str, str]:
     """`word` hidden one way or two (the spreading last, so it spreads the other disguise)."""
+    ways: list[str]
     if rng.random() < 0.3:
-        ways = rng.choice(COMBINATIONS)
-        ways = tuple(sorted(ways, key=lambda w: w == "spread"))
+        ways = sorted(rng.choice(COMBINATIONS), key=lambda w: w == "spread")
     else:
-        ways = (rng.choice(list(DISGUISES)),)
+        ways = [rng.choice(list(DISGUISES))]
     for way in ways:
         word = DISGUISES[way](rng, word)
     if "cyrillic" not in ways and rng.random() < 0.2:

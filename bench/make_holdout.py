@@ -5,13 +5,14 @@ the five families of issue 10 (phone numbers as people write them, references af
 bank details in DM, disguised terms, insults that depend on context) plus e-mail and NIR, each with
 innocent look-alikes. It is written apart from `bench/make_eval_set.py` and from the detectors'
 tests: other templates, other Faker locales and seeds, other word lists, numbers built with
-phonenumbers and python-stdnum. A seeded third of every family goes to the tuning file, which tuners
-may read (chosen by a seeded hash of the text); the other two thirds are the holdout, which nobody tuning the policy opens: only
-`python -m bench.policy_quality --set holdout` reads it, and it prints counts, never texts.
+phonenumbers and python-stdnum. About a third of the rows (chosen by a seeded hash of each text) go
+to the tuning file, which tuners may read; the other two thirds are the holdout, which nobody tuning
+the policy opens: `python -m bench.policy_quality --set holdout` reads it and prints counts, never texts.
 
-No real replies of brand care accounts are included: the public corpora of them (Kaggle's "Customer
-Support on Twitter", IBM's Twitter customer care conversations) are X posts under non-commercial or
-X-only terms that do not allow copying their text here.
+No real replies of brand care accounts are included: the public corpora of them found (Kaggle's
+"Customer Support on Twitter" and its copies, IBM's Twitter customer-care conversations) are X posts,
+shared under CC BY-NC-SA 4.0 or X's developer terms (which let others redistribute post IDs, not their
+text); neither allows copying their text into this repository.
 """
 
 from __future__ import annotations
