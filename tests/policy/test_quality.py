@@ -8,9 +8,20 @@ from dataclasses import dataclass
 import pytest
 
 from bench import make_holdout
-from bench.policy_quality import SETS, FamilyScore, Report, Score, categories, evaluate, load_rows, main
+from bench.policy_quality import (
+    SETS,
+    FamilyScore,
+    Report,
+    Score,
+    UnseenSetError,
+    categories,
+    evaluate,
+    evaluate_unseen,
+    load_rows,
+    main,
+)
 from sav_bridge import POLICY_DIR
-from sav_bridge.model import Finding
+from sav_bridge.model import Audience, Finding
 from sav_bridge.policy import Policy
 
 TARGET_RECALL = {
@@ -77,7 +88,7 @@ class Counts:
 
 @pytest.fixture(scope="module")
 def holdout() -> Counts:
-    report = evaluate(Policy.from_file(POLICY_DIR / "default.yaml"), load_rows(SETS["holdout"]))
+    report = evaluate_unseen(Policy.from_file(POLICY_DIR / "default.yaml"), load_rows(SETS["holdout"]))
     return Counts(report.scores, report.families, report.negatives, len(report.false_alarms))
 
 
@@ -119,6 +130,19 @@ def test_the_second_set_is_what_its_generator_writes() -> None:
     same_tuning = tuning == load_rows(SETS["tuning"])
     same_holdout = holdout == load_rows(SETS["holdout"])
     assert same_tuning and same_holdout, "regenerate with python -m bench.make_holdout, never edit by hand"
+
+
+def test_a_crash_on_the_holdout_does_not_show_the_row() -> None:
+    class Crashing(Policy):
+        def findings(self, text: str, audience: Audience, screened: bool = True) -> tuple[Finding, ...]:
+            raise ValueError(text)
+
+    policy = Crashing.from_text("version: '1'\nrules: [{id: a, detector: {pii: card}, action: block}]")
+    with pytest.raises(UnseenSetError) as raised:
+        evaluate_unseen(
+            policy, [{"text": "secret row", "audience": "public", "expect": [], "kind": "negative"}]
+        )
+    assert "secret row" not in str(raised.value) and raised.value.__suppress_context__
 
 
 def test_a_reference_rule_and_a_term_count_under_the_rows_labels() -> None:
