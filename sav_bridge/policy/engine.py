@@ -22,7 +22,15 @@ from sav_bridge.policy import pii
 from sav_bridge.policy.document import load_document, parse_document
 from sav_bridge.policy.masking import hide_word, preview, redact
 from sav_bridge.policy.rules import Pattern, Rule, RuleSet
-from sav_bridge.policy.screen import DISGUISE, TERM, Screen, pattern_reason, personal_kinds, term_languages
+from sav_bridge.policy.screen import (
+    CONTEXT,
+    DISGUISE,
+    TERM,
+    Screen,
+    pattern_reason,
+    personal_kinds,
+    term_languages,
+)
 from sav_bridge.policy.terms import Lexicon, Term, TermMatch, builtin_terms, guess_language, plain_fold
 
 RANK = {"allow": 0, "warn": 1, "redact": 2, "hold": 3, "require_dm": 4, "block": 5}
@@ -111,8 +119,11 @@ class Policy:
             for personal in pii.find(text, kinds, self.phone_region):
                 found.extend(_pii_finding(rule, personal) for rule in rules.pii[personal.kind])
         scoped = term_languages(look)  # one-language terms count only in a text of that language
-        if rules.terms and (TERM in look or DISGUISE in look or (scoped and guess_language(text) in scoped)):
-            for term in self.lexicon.scan(text, thorough=TERM in look or DISGUISE not in look):
+        aimed = CONTEXT in look  # "you …", "espèce de …": the plain scan will tell, unless disguised
+        if rules.terms and (
+            TERM in look or DISGUISE in look or aimed or (scoped and guess_language(text) in scoped)
+        ):
+            for term in self.lexicon.scan(text, thorough=TERM in look or not (DISGUISE in look or aimed)):
                 if not _initials(text, term):
                     found.extend(_term_finding(rule, term) for rule in rules.terms if rule.selects(term.term))
         for index, pattern in rules.patterns:

@@ -11,7 +11,7 @@ and every custom pattern. Whatever it lets through, the detailed detectors canno
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cache
 
 import re2
@@ -29,6 +29,7 @@ from sav_bridge.policy.terms import Term, disguise_shapes, plain_fold
 
 DISGUISE = "disguise"
 TERM = "term"
+CONTEXT = "context"  # the words an insult aimed at someone starts with: "you", "espèce de"
 PERSONAL = "personal"
 
 # Lookaround-free supersets of what `pii` looks for. Phone numbers depend on the region
@@ -82,8 +83,24 @@ def term_pattern(term: Term) -> str:
             parts.append(re.escape(char))
     body = "".join(parts)
     left = "" if term.match == "substring" else NOT_A_LETTER_BEFORE
-    right = NOT_A_LETTER_AFTER if term.match == "word" else ""
+    right = NOT_A_LETTER_AFTER if term.match in ("word", "clause") else ""
     return f"{left}{body}{right}"
+
+
+def aimed_patterns(prefixes_by_word: dict[str, set[str]]) -> Iterator[str]:
+    """Each word after any of its prefixes ("you" or "what a", then "tool"), one pattern per set of
+    prefixes: a superset of the expanded phrases, a few dozen patterns instead of thousands."""
+    by_prefixes: dict[frozenset[str], list[str]] = {}
+    for word, starts in prefixes_by_word.items():
+        by_prefixes.setdefault(frozenset(starts), []).append(word)
+    for prefixes, found in by_prefixes.items():
+        before = "|".join(
+            sorted(term_pattern(Term(p, "", "", "", "prefix"))[len(NOT_A_LETTER_BEFORE) :] for p in prefixes)
+        )
+        after = "|".join(
+            sorted(term_pattern(Term(w, "", "", "", "prefix"))[len(NOT_A_LETTER_BEFORE) :] for w in found)
+        )
+        yield f"{NOT_A_LETTER_BEFORE}(?:{before}){WORD_GAP}(?:{after}){NOT_A_LETTER_AFTER}"
 
 
 class Screen:
@@ -98,9 +115,16 @@ class Screen:
         # Terms that count in one language only ("retard" in English) are their own family, so that a
         # French apology for a delay is not looked at twice.
         words: dict[str, set[str]] = {}
+        aimed: dict[str, set[str]] = {}
         for term in terms:
+            if term.context:  # "you …", "espèce de …": the phrases are too many for the set
+                prefix, word = term.context.split("\t")
+                aimed.setdefault(word, set()).add(prefix)
+                continue
             reason = f"{TERM}:{term.lang}" if term.scope == "lang" else TERM
             words.setdefault(reason, set()).add(term_pattern(term))
+        if aimed:
+            words[CONTEXT] = set(aimed_patterns(aimed))
         self._reasons: list[str] = []
         # Look-alikes are matched case-sensitively: the Kelvin sign must not stand for every "k".
         families = [(DISGUISE, f"(?-i:{hiding_characters()})")]

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 
 import ahocorasick
 import re2
 
+from sav_bridge.policy import contexts
 from sav_bridge.policy.normalize import (
     CONSONANT,
     MASK_WORD,
@@ -89,6 +90,9 @@ class Term:
     scope: str = "any"
     allow: tuple[str, ...] = ()
     rule: str | None = None  # set for a policy's own `extra` terms: only that rule reports them
+    #: For a term expanded from `contexts.tsv`, the words before its first slot and the word in it,
+    #: tab-separated ("espèce de\tvache"): the screen looks for all such pairs of a list in one pattern.
+    context: str = ""
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,12 @@ def load_terms(lines: Iterable[str]) -> list[Term]:
 @cache
 def builtin_terms() -> tuple[Term, ...]:
     data = resources.files("sav_bridge.policy").joinpath("data/terms.tsv").read_text("utf-8")
-    return tuple(load_terms(data.splitlines()))
+    aimed = (
+        replace(term, context=trigger)
+        for trigger, row in contexts.builtin_rows()
+        for term in load_terms(["\t".join(row)])
+    )
+    return (*load_terms(data.splitlines()), *aimed)
 
 
 def guess_language(text: str) -> str | None:
@@ -297,4 +306,7 @@ def _bounded(text: str, start: int, end: int, match: str) -> bool:
         return True
     if start > 0 and text[start - 1].isalnum():
         return False
+    if match == "clause":  # "you tool!" but not "you tool-free", "a tool to reset"
+        after = text[end:].lstrip(" ")
+        return not after or not (after[0].isalnum() or after[0] in "-'’")
     return match == "prefix" or end >= len(text) or not text[end].isalnum()

@@ -72,7 +72,7 @@ def test_innocent_look_alikes_are_not_terms(lexicon: Lexicon, text: str) -> None
 
 
 def test_polysemous_words_count_only_in_their_language(lexicon: Lexicon) -> None:
-    assert [m.term.text for m in lexicon.scan("Tu es vraiment un gros con, toi")] == ["con"]
+    assert [m.term.text for m in lexicon.scan("Tu es vraiment con, toi")] == ["con"]
     assert lexicon.scan("We are con artists' worst enemy") == []
 
 
