@@ -45,7 +45,7 @@ lint: $(STAMP)
 # Refreshes docs/*.png from the browser tests (Debian's chromium; without it this fails, not skips). A
 # plain `make test` leaves them alone.
 screenshots: $(STAMP)
-	SAV_BRIDGE_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
+	SAV_BRIDGE_TEST_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
 
 typecheck: $(STAMP)
 	$(BIN)/mypy sav_bridge $(patsubst %/__init__.py,%,$(wildcard adapters/*/sav_bridge_*/__init__.py))

@@ -25,8 +25,8 @@ from sav_bridge.errors import ConfigError, UnknownHelpdesk
 DEFAULT_POLICY = POLICY_DIR / "default.yaml"
 
 ENV_PREFIX = "SAV_BRIDGE_"
-#: Variables under the prefix that are not configuration keys.
-RESERVED_ENV = frozenset({"CONFIG", "VENDOR_DIR", "TEST_DATABASE_URL"})
+#: Variables under the prefix that are not configuration keys (and every SAV_BRIDGE_TEST_*: the tests' own).
+RESERVED_ENV = frozenset({"CONFIG", "VENDOR_DIR"})
 #: Entry-point group of the helpdesk plugins; each adds its configuration section (`config_schema()`).
 HELPDESK_GROUP = "sav_bridge.helpdesks"
 
@@ -303,8 +303,9 @@ def _raw(path: str | Path | None, environ: Mapping[str, str], schema: Mapping[st
     raw: dict[str, Any] = _read_yaml(Path(path)) if path else {}
     for name, value in sorted(environ.items()):
         # An empty value counts as unset: compose passes `${X_SCREEN_NAME:-}` as "".
-        if value and name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX) :] not in RESERVED_ENV:
-            keys = name[len(ENV_PREFIX) :].lower().split("__")
+        key = name[len(ENV_PREFIX) :]
+        if value and name.startswith(ENV_PREFIX) and key not in RESERVED_ENV and not key.startswith("TEST_"):
+            keys = key.lower().split("__")
             _set_path(raw, keys, _coerce(value, _schema_at(schema, keys), ".".join(keys)))
     return raw
 

@@ -36,6 +36,15 @@ def test_environment_alone_configures_a_one_account_deployment() -> None:
     assert (settings.workers.count, settings.port, settings.max_body_bytes) == (2, 8080, 1048576)
 
 
+def test_the_tests_own_variables_are_not_configuration() -> None:
+    """CI sets SAV_BRIDGE_TEST_* for the test suite (a database, a browser): the gateway ignores them."""
+    test_only = {"SAV_BRIDGE_TEST_CHROMIUM": "/usr/bin/chromium", "SAV_BRIDGE_TEST_DATABASE_URL": "postgresql://x/y",
+                 "SAV_BRIDGE_VENDOR_DIR": "/tmp"}  # fmt: skip
+    assert load_settings(None, {**MINIMAL, **test_only}) == load_settings(None, MINIMAL)
+    with pytest.raises(ConfigError, match="chromium: is not a known key"):
+        load_settings(None, {**MINIMAL, "SAV_BRIDGE_CHROMIUM": "/usr/bin/chromium"})
+
+
 def test_yaml_file_and_environment_merge_with_env_winning(tmp_path: Path) -> None:
     config = tmp_path / "sav.yaml"
     config.write_text(

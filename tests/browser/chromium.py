@@ -2,7 +2,7 @@
 
 The browser is the system's `chromium` (Debian's apt package), never one playwright downloads. Without it
 the browser tests skip and the run's first lines say so; they fail instead when the run must check them:
-`CI` set (as in tests/strategies.py), `SAV_BRIDGE_CHROMIUM` naming a browser (`.ci/run` sets it, and a
+`CI` set (as in tests/strategies.py), `SAV_BRIDGE_TEST_CHROMIUM` naming a browser (`.ci/run` sets it, and a
 named browser that is missing is a failure, like a named vendor folder), or screenshots asked for.
 """
 
@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 
-BROWSER_ENV = "SAV_BRIDGE_CHROMIUM"
-SCREENSHOTS_ENV = "SAV_BRIDGE_SCREENSHOTS"
+BROWSER_ENV = "SAV_BRIDGE_TEST_CHROMIUM"
+SCREENSHOTS_ENV = "SAV_BRIDGE_TEST_SCREENSHOTS"
 
 
 def screenshots_wanted() -> bool:
-    """`make screenshots` (SAV_BRIDGE_SCREENSHOTS=1): the browser tests refresh docs/*.png."""
+    """`make screenshots` (SAV_BRIDGE_TEST_SCREENSHOTS=1): the browser tests refresh docs/*.png."""
     return os.environ.get(SCREENSHOTS_ENV) == "1"
 
 

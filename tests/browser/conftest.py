@@ -197,7 +197,7 @@ def page_as(browser: Browser, gateway: ServedGateway) -> Iterator[Callable[..., 
 @pytest.fixture
 def screenshot() -> Callable[[Page, str], None]:
     """`screenshot(page, "console-overview")` writes docs/console-overview.png under `make screenshots`
-    (SAV_BRIDGE_SCREENSHOTS=1) and does nothing otherwise: a test run leaves committed files alone."""
+    (SAV_BRIDGE_TEST_SCREENSHOTS=1) and does nothing otherwise: a test run leaves committed files alone."""
     enabled = screenshots_wanted()
 
     def take(page: Page, name: str) -> None:

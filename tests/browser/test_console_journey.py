@@ -58,6 +58,7 @@ def test_write_test_activate_roll_back_and_approve(
     sign_in(alice, gateway, "alice", "editor")
 
     alice.click("nav >> text=New version")
+    alice.wait_for_load_state()  # the editor's script listens from then on
     alice.fill("#yaml", WRONG)
     error = alice.locator("#problems li[data-line='8']")
     expect(error).to_contain_text("line 8")

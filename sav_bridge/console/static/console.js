@@ -98,6 +98,7 @@ function editor(form) {
     if (line) { event.preventDefault(); selectLine(textarea, Number(line)); }
   });
   lineNumbers(textarea, gutter, bad);
+  if (textarea.value !== textarea.defaultValue) check();  // typed before this script was ready
 }
 
 function tester(form) {
