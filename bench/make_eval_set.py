@@ -262,11 +262,21 @@ def main() -> None:
         add(embed(rng, separated(rng, number), "fr"), [], "negative", "16 digits, Luhn fails")
     for _ in range(PER_KIND // 2):
         add(embed(rng, f"SIRET {fr.siret()}", "fr"), [], "negative", "SIRET")
-        add(embed(rng, f"commande n° {rng.randrange(10**7, 10**9)}", "fr"), [], "negative", "order number")
+        # A reference a context word introduces is personal data (issue 10): the order and tracking
+        # numbers are positives of their own category, the SIRET, amounts and dates stay innocent.
+        add(
+            embed(rng, f"commande n° {rng.randrange(10**7, 10**9)}", "fr"),
+            ["reference"],
+            "positive",
+            "order number",
+        )
         amount = f"{rng.randrange(1, 100000)},{rng.randrange(100):02d} €"
         add(embed(rng, f"un virement de {amount} le {fr.date()}", "fr"), [], "negative", "amount and date")
         add(
-            embed(rng, f"le colis 6A{rng.randrange(10**10, 10**11)}", "fr"), [], "negative", "tracking number"
+            embed(rng, f"le colis 6A{rng.randrange(10**10, 10**11)}", "fr"),
+            ["reference"],
+            "positive",
+            "tracking number",
         )
     prose = [Faker(locale) for locale in ("fr_FR", "en_GB", "en_US", "fr_CA")]
     for fake in prose:

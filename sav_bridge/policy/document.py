@@ -21,6 +21,7 @@ import yaml
 from sav_bridge import SCHEMA_DIR
 from sav_bridge.errors import PolicyError
 from sav_bridge.model import Audience
+from sav_bridge.policy.references import context_words
 from sav_bridge.policy.rules import Rule, compile_pattern, pattern_source
 from sav_bridge.policy.terms import builtin_terms
 
@@ -33,6 +34,7 @@ RE2_HINTS = {
 REGION_SLIPS = {"UK": "GB", "EN": "GB"}
 PATTERN_WORDS = {
     "^[a-z0-9][a-z0-9_.-]*$": "must be lower-case letters, digits, '-', '_' or '.', starting with a letter or digit",
+    "^[a-z]{2}$": "must be a two-letter language code in lower case (fr, en, de, …)",
 }
 
 
@@ -113,6 +115,8 @@ def _schema_problems(data: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
                 yield [*path, name], "unknown key; expected one of " + ", ".join(known)
         elif error.validator == "pattern" and path == ["settings", "phone_region"]:
             continue  # _region says more
+        elif "propertyNames" in error.relative_schema_path:  # a bad key: say it at its own line
+            yield [*path, error.instance], _problem(error)
         else:
             yield path, _problem(error)
 
@@ -181,6 +185,8 @@ def _rule_problems(index: int, data: Mapping[str, Any]) -> Iterator[tuple[KeyPat
         )
     if rule.kind == "pattern":
         yield from _pattern_problems([*at, "detector", "pattern"], name, rule.detector["pattern"])
+    if rule.kind == "reference":
+        yield from _reference_problems([*at, "detector", "reference"], name, rule.detector["reference"] or {})
 
 
 def _pattern_problems(at: KeyPath, name: str, spec: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
@@ -204,6 +210,19 @@ def _pattern_problems(at: KeyPath, name: str, spec: Mapping[str, Any]) -> Iterat
         else:
             why = f"{confidence} is all it reaches (no context.words raise it)"
         yield [*at, key], f"{name} can never fire: its confidence {why}, below min_confidence {floor}"
+
+
+def _reference_problems(at: KeyPath, name: str, spec: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    words = spec.get("words") or {}
+    for lang, listed in words.items():
+        for index, word in enumerate(listed):
+            if not any(c.isalnum() for c in word) and word.strip() not in ("#", "№"):
+                yield (
+                    [*at, "words", lang, index],
+                    f"{name}: the context word {word!r} has no letter or digit (only # and № may go without)",
+                )
+    if not context_words(words):
+        yield [*at, "words"], f"{name} can never fire: every language's list of context words is empty"
 
 
 def _repeated_keys(node: yaml.Node | None, path: KeyPath) -> Iterator[tuple[KeyPath, str, int]]:
@@ -271,7 +290,7 @@ def _problem(error: jsonschema.ValidationError) -> str:
     if error.validator == "const":
         return f"must be {expected!r} here"
     if error.validator in ("minProperties", "maxProperties"):
-        return "a detector has exactly one of pii, terms, pattern, allow"
+        return "a detector has exactly one of pii, terms, pattern, reference, allow"
     if error.validator == "pattern":
         return PATTERN_WORDS.get(expected, f"must match {expected}")
     if error.validator == "type":

@@ -21,7 +21,8 @@ from sav_bridge.model import Audience, Decision, Finding
 from sav_bridge.policy import pii
 from sav_bridge.policy.document import load_document, parse_document
 from sav_bridge.policy.masking import hide_word, preview, redact
-from sav_bridge.policy.rules import Pattern, Rule, RuleSet
+from sav_bridge.policy.references import CONNECTORS
+from sav_bridge.policy.rules import Pattern, Reference, Rule, RuleSet
 from sav_bridge.policy.screen import (
     CONTEXT,
     DISGUISE,
@@ -29,6 +30,8 @@ from sav_bridge.policy.screen import (
     Screen,
     pattern_reason,
     personal_kinds,
+    reference_pattern,
+    reference_reason,
     term_languages,
 )
 from sav_bridge.policy.terms import Lexicon, Term, TermMatch, builtin_terms, guess_language, plain_fold
@@ -44,6 +47,7 @@ LABELS = {
     "sexual": "sexual term",
     "insult": "insult",
     "custom": "custom term",
+    "reference": "order, customer or tracking reference",
 }
 VERBS = {
     "block": "blocked",
@@ -79,8 +83,19 @@ class Policy:
         self.lexicon = Lexicon([*builtin_terms(), *extras])
         patterns = [Pattern.from_rule(rule) for rule in self.rules if rule.kind == "pattern"]
         compiled = {pattern.rule.id: (index, pattern) for index, pattern in enumerate(patterns)}
-        self._screen = Screen(self.lexicon.terms, [pattern.source for pattern in patterns], self.phone_region)
-        self._rules = {a: RuleSet.of((r for r in self.rules if a in r.audiences), compiled) for a in Audience}
+        references = [Reference.from_rule(rule) for rule in self.rules if rule.kind == "reference"]
+        referring = {reference.rule.id: (index, reference) for index, reference in enumerate(references)}
+        #: How many last characters each `reference` rule leaves visible when it masks.
+        self._keep = {reference.rule.id: reference.keep for reference in references}
+        self._screen = Screen(
+            self.lexicon.terms,
+            [pattern.source for pattern in patterns],
+            self.phone_region,
+            [reference_pattern(reference.detector.words, CONNECTORS) for reference in references],
+        )
+        self._rules = {
+            a: RuleSet.of((r for r in self.rules if a in r.audiences), compiled, referring) for a in Audience
+        }
 
     @classmethod
     def from_file(cls, path: Path) -> Policy:
@@ -115,9 +130,14 @@ class Policy:
         rules = self._rules[audience]
         found: list[Finding] = []
         kinds = personal_kinds(look, rules.pii_kinds)
+        owned: list[tuple[int, int]] = []  # personal data a reference may not claim (a phone, a card)
         if kinds:
             for personal in pii.find(text, kinds, self.phone_region):
                 found.extend(_pii_finding(rule, personal) for rule in rules.pii[personal.kind])
+                owned.append((personal.start, personal.end))
+        for index, reference in rules.references:
+            if reference_reason(index) in look:
+                found.extend(reference.findings(text, owned))
         scoped = term_languages(look)  # one-language terms count only in a text of that language
         aimed = CONTEXT in look  # "you …", "espèce de …": the plain scan will tell, unless disguised
         if rules.terms and (
@@ -146,7 +166,7 @@ class Policy:
         return Decision("require_dm", as_dm.text, findings + as_dm.findings, self.version, switch_to_dm=True)
 
     def _redact(self, text: str, audience: Audience, findings: tuple[Finding, ...]) -> Decision:
-        redacted = redact(text, [f for f in findings if f.action == "redact"])
+        redacted = redact(text, [f for f in findings if f.action == "redact"], self._keep)
         # What masking cannot settle (a hold waits for approval whatever is masked).
         still = [
             f

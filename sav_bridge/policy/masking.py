@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sav_bridge.model import Finding
 
@@ -31,14 +31,34 @@ def mask_number(value: str) -> str:
     return MASK * 4
 
 
-def redact(text: str, findings: Iterable[Finding]) -> str:
-    """Mask every letter and digit of the spans, keeping the last four digits of long numbers."""
+def visible_tail(characters: int, keep: int) -> int:
+    """How many of a reference's last letters and digits stay visible: `keep`, at most half of them."""
+    return max(0, min(keep, characters // 2))
+
+
+def mask_reference(value: str, keep: int) -> str:
+    """A reference as a note may show it: its last letters and digits ("••••8841")."""
+    characters = [c for c in value if c.isalnum()]
+    tail = visible_tail(len(characters), keep)
+    return MASK * 4 + "".join(characters[len(characters) - tail :])
+
+
+def redact(text: str, findings: Iterable[Finding], keep: Mapping[str, int] | None = None) -> str:
+    """Mask every letter and digit of the spans, keeping the last four digits of long numbers, or for
+    the rules in `keep` (rule id → count) that many of the last letters and digits of a reference."""
     chars = list(text)
     for finding in findings:
         span = range(finding.start, finding.end)
+        if keep and finding.rule in keep:
+            characters = [i for i in span if chars[i].isalnum()]
+            kept = set(characters[len(characters) - visible_tail(len(characters), keep[finding.rule]) :])
+            for i in characters:
+                if i not in kept:
+                    chars[i] = MASK
+            continue
         digits = [i for i in span if chars[i].isdigit()]
-        keep = set(digits[-4:]) if len(digits) >= 8 else set()
+        keep_digits = set(digits[-4:]) if len(digits) >= 8 else set()
         for i in span:
-            if chars[i].isalnum() and i not in keep:
+            if chars[i].isalnum() and i not in keep_digits:
                 chars[i] = MASK
     return "".join(chars)

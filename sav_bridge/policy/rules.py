@@ -10,7 +10,8 @@ from typing import Any
 import re2
 
 from sav_bridge.model import Audience, Finding
-from sav_bridge.policy.masking import mask_number
+from sav_bridge.policy.masking import mask_number, mask_reference
+from sav_bridge.policy.references import References, context_words
 from sav_bridge.policy.terms import Term, plain_fold
 
 _QUIET = re2.Options()
@@ -135,6 +136,31 @@ class Pattern:
         return max(0.0, min(1.0, confidence))
 
 
+@dataclass(frozen=True)
+class Reference:
+    """A `reference` rule compiled: the identifiers its context words introduce, masked but their tail."""
+
+    rule: Rule
+    detector: References
+    keep: int
+
+    @classmethod
+    def from_rule(cls, rule: Rule) -> Reference:
+        spec = rule.detector["reference"] or {}
+        return cls(rule, References(context_words(spec.get("words"))), spec.get("keep", 4))
+
+    def findings(self, text: str, taken: list[tuple[int, int]]) -> Iterable[Finding]:
+        for match in self.detector.find(text, taken):
+            yield Finding(
+                self.rule.id,
+                "reference",
+                self.rule.action,
+                match.start,
+                match.end,
+                detail=mask_reference(match.value, self.keep),
+            )
+
+
 def _mentions(word: str, near: str, near_words: set[str]) -> bool:
     return word in near_words if word.isalnum() else word in near
 
@@ -148,12 +174,19 @@ class RuleSet:
     terms: tuple[Rule, ...]
     patterns: tuple[tuple[int, Pattern], ...]  # with the pattern's index in the screen
     allow: re.Pattern[str] | None
+    references: tuple[tuple[int, Reference], ...] = ()  # with the detector's index in the screen
 
     @classmethod
-    def of(cls, rules: Iterable[Rule], compiled: Mapping[str, tuple[int, Pattern]]) -> RuleSet:
+    def of(
+        cls,
+        rules: Iterable[Rule],
+        compiled: Mapping[str, tuple[int, Pattern]],
+        references: Mapping[str, tuple[int, Reference]] | None = None,
+    ) -> RuleSet:
         pii_rules: dict[str, list[Rule]] = {}
         terms: list[Rule] = []
         patterns: list[tuple[int, Pattern]] = []
+        referring: list[tuple[int, Reference]] = []
         allowed: list[str] = []
         for rule in rules:
             if rule.kind == "pii":
@@ -162,6 +195,8 @@ class RuleSet:
                 terms.append(rule)
             elif rule.kind == "pattern":
                 patterns.append(compiled[rule.id])
+            elif rule.kind == "reference":
+                referring.append((references or {})[rule.id])
             else:
                 allowed.extend(plain_fold(p) for p in rule.detector["allow"])
         allow = None
@@ -174,4 +209,5 @@ class RuleSet:
             tuple(terms),
             tuple(patterns),
             allow,
+            tuple(referring),
         )

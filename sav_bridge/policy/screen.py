@@ -70,6 +70,31 @@ def phone_shape(region: str) -> str:
     return rf"\+\d(?:{SEPARATOR}\d){{7}}|\d(?:{SEPARATOR}\d){{{national - 1}}}"
 
 
+def reference_pattern(words: Iterable[str], connectors: Iterable[str]) -> str:
+    """A `reference` detector's context words (any case, any accent, a plural or feminine ending), then
+    nothing but punctuation, connectors and context words up to an identifier with a digit."""
+    variants = accented_variants()
+
+    def alternatives(phrases: Iterable[str]) -> str:
+        found = []
+        for phrase in sorted({plain_fold(p) for p in phrases}):
+            parts = []
+            for char in phrase:
+                if char.isalpha() and char in variants:
+                    parts.append(f"[{re.escape(''.join(sorted(set(variants[char]))))}]")
+                elif char.isspace():
+                    parts.append("[^0-9a-z]+")
+                else:
+                    parts.append(re.escape(char))
+            found.append("".join(parts))
+        return "|".join(found)
+
+    e, s = (f"[{re.escape(''.join(sorted(set(variants[c]))))}]" for c in "es")
+    ending = f"(?:{e}?{s}|{e})?"
+    gap = f"(?:[^0-9a-z]|(?:{alternatives((*words, *connectors))}){ending})*"
+    return f"(?:{alternatives(words)}){ending}{gap}[a-z0-9._/-]*[0-9]"
+
+
 def term_pattern(term: Term) -> str:
     """A term as RE2: any case, any accent, any repetition of each letter, its word boundaries."""
     variants = accented_variants()
@@ -106,7 +131,13 @@ def aimed_patterns(prefixes_by_word: dict[str, set[str]]) -> Iterator[str]:
 class Screen:
     """A compiled RE2 set; `look(text)` names what is worth looking for, empty when nothing is."""
 
-    def __init__(self, terms: Iterable[Term], patterns: Iterable[str], phone_region: str = "FR") -> None:
+    def __init__(
+        self,
+        terms: Iterable[Term],
+        patterns: Iterable[str],
+        phone_region: str = "FR",
+        references: Iterable[str] = (),
+    ) -> None:
         options = re2.Options()
         options.case_sensitive = False
         options.never_capture = True
@@ -137,6 +168,7 @@ class Screen:
         families += [(f"{PERSONAL}:{kind}", pattern) for kind, pattern in personal.items()]
         families += [(reason, "|".join(sorted(ws))) for reason, ws in sorted(words.items())]
         families += [(pattern_reason(i), p) for i, p in enumerate(patterns)]
+        families += [(reference_reason(i), p) for i, p in enumerate(references)]
         for reason, pattern in families:
             self._set.Add(pattern)
             self._reasons.append(reason)
@@ -145,7 +177,8 @@ class Screen:
 
     def look(self, text: str) -> frozenset[str]:
         """`disguise`, `term`, `term:<lang>` (a term of that language only), `personal:<kind>` (or
-        `personal:*`, any kind) and `pattern:<n>` (the n-th custom pattern), as the text warrants."""
+        `personal:*`, any kind), `pattern:<n>` (the n-th custom pattern) and `reference:<n>` (the n-th
+        `reference` detector), as the text warrants."""
         matched = self._set.Match(text)
         if matched is None:
             return frozenset()
@@ -155,6 +188,11 @@ class Screen:
 def pattern_reason(index: int) -> str:
     """The reason `look` gives when the `index`-th custom pattern matched."""
     return f"pattern:{index}"
+
+
+def reference_reason(index: int) -> str:
+    """The reason `look` gives when a context word of the `index`-th `reference` detector has a digit after it."""
+    return f"reference:{index}"
 
 
 def personal_kinds(look: frozenset[str], kinds: frozenset[str]) -> frozenset[str]:

@@ -44,7 +44,9 @@ def policy(rules: str, **settings: str) -> Policy:
         ("Quelle m3rde, désolés", DM, "block"),
         ("NIR 1 85 05 78 006 084 91", DM, "block"),
         ("Votre commande CMD-1234567 est partie", PUBLIC, "redact"),
-        ("Référence CMD-1234567", PUBLIC, "allow"),  # without an order word nearby, not confident enough
+        ("Référence CMD-1234567", PUBLIC, "redact"),  # "référence" names it too (issue 10)
+        ("Votre commande CMD-1234567 est partie", DM, "allow"),
+        ("Livraison le 12/03/2024 à 14h30, 49,90 € (SIRET 732 829 320 00074)", PUBLIC, "allow"),
         ("Bienvenue à Scunthorpe et dans l'Essex 🙂", PUBLIC, "allow"),
     ],
 )
