@@ -163,7 +163,8 @@ async def token_login(request: Request) -> Response:
     problem = csrf_problem(request, form.get(CSRF_FIELD), runtime.settings.public_url)
     if problem:
         return refusal(request, 403, problem)
-    token = form.get("token", "").strip()
+    scheme, _, rest = form.get("token", "").strip().partition(" ")
+    token = rest.strip() if scheme.lower() == "bearer" else scheme  # pasted with its header's prefix, or not
     try:
         who = await verifier.verify(f"Bearer {token}")
     except NotAuthenticated as exc:

@@ -84,6 +84,14 @@ async def test_a_pasted_token_opens_a_session_whose_cookie_is_locked_down(gatewa
     assert (await tampered.get("/console/")).status_code == 401
 
 
+async def test_a_token_pasted_with_its_bearer_prefix_signs_in(gateway: Gateway) -> None:
+    person = browser(gateway)
+    csrf = _csrf((await person.get("/console/login")).text)
+    pasted = f"Bearer {token('victor', ['viewer'])}\n"  # as copied from a curl command or a header
+    signed = await person.post("/console/login", data={"token": pasted, "csrf": csrf})
+    assert signed.status_code == 303 and (await person.get("/console/")).status_code == 200
+
+
 async def test_an_editor_sees_every_error_at_its_line_then_saves_a_draft(gateway: Gateway) -> None:
     alice, csrf = await sign_in(gateway, "alice", "editor")
     editor = await alice.get("/console/versions/new")
