@@ -44,6 +44,7 @@ from sav_bridge.console.session import (
     SessionSealer,
     clear_session,
     csrf_problem,
+    secure,
     set_session,
 )
 from sav_bridge.runtime import Runtime
@@ -168,7 +169,7 @@ async def login(request: Request) -> Response:
     response = RedirectResponse(f"{found.authorization_endpoint}{separator}{query}", 302, SECURITY_HEADERS)
     response.set_cookie(FLOW_COOKIE, sealer.seal_value(FLOW_PURPOSE, flow), max_age=FLOW_SECONDS,
                         path="/console", httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https")  # fmt: skip
+                        secure=secure(request))  # fmt: skip
     return response
 
 

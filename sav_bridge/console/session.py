@@ -4,7 +4,8 @@ A signed-in browser (OIDC login or a pasted token) holds one cookie, `sav_bridge
 subject, roles and expiry, sealed with Fernet under a key derived (HKDF) from `secrets_key` (in sandbox
 mode without one, from the sandbox's own material), so every replica reads it and nobody can forge or
 read it. It is HttpOnly, SameSite=Lax (the provider's redirect back is a cross-site navigation), Secure
-over HTTPS, and never outlives the token that opened it nor `console.session_hours`.
+over HTTPS (or when `public_url` is https), and never outlives the token that opened it nor
+`console.session_hours`.
 
 Every form and every script call that changes something carries a CSRF token equal to the random
 `sav_bridge_csrf` cookie (SameSite=Strict, HttpOnly; the page prints the value into its forms), and an
@@ -111,13 +112,16 @@ class SessionSealer:
         return BrowserSession(Principal(body["sub"], roles, email), float(expires_at))
 
 
-def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+def secure(request: Request) -> bool:
+    """Whether the browser speaks HTTPS: this request's scheme, or `public_url`'s behind a proxy that ends
+    TLS (uvicorn trusts no proxy's X-Forwarded-Proto by default, so the scheme it sees is http)."""
+    public_url = request.app.state.runtime.settings.public_url or ""
+    return request.url.scheme == "https" or public_url.startswith("https://")
 
 
 def set_session(response: Response, request: Request, value: str, max_age: int) -> None:
     response.set_cookie(SESSION_COOKIE, value, max_age=max_age, path="/console", httponly=True,
-                        samesite="lax", secure=_secure(request))  # fmt: skip
+                        samesite="lax", secure=secure(request))  # fmt: skip
 
 
 def clear_session(response: Response) -> None:
@@ -133,7 +137,7 @@ def csrf_token(request: Request) -> str:
 def remember_csrf(response: Response, request: Request, token: str) -> None:
     if request.cookies.get(CSRF_COOKIE) != token:
         response.set_cookie(CSRF_COOKIE, token, path="/console", httponly=True, samesite="strict",
-                            secure=_secure(request))  # fmt: skip
+                            secure=secure(request))  # fmt: skip
 
 
 def csrf_problem(request: Request, submitted: str | None, public_url: str | None = None) -> str | None:

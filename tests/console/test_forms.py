@@ -92,6 +92,31 @@ async def test_a_token_pasted_with_its_bearer_prefix_signs_in(gateway: Gateway) 
     assert signed.status_code == 303 and (await person.get("/console/")).status_code == 200
 
 
+async def test_behind_a_tls_proxy_the_cookies_are_secure_when_public_url_is_https(
+    sqlite_url: str, vendor_dir: Path | None
+) -> None:
+    gw = await start_gateway(
+        sqlite_url, vendor_dir, SAV_BRIDGE_PUBLIC_URL="https://sav.mabanque.fr",
+        SAV_BRIDGE_SECRETS_KEY=Fernet.generate_key().decode(), SAV_BRIDGE_CONSOLE__JWT__PUBLIC_KEY=PUBLIC_PEM,
+        SAV_BRIDGE_CONSOLE__JWT__ISSUER=ISSUER, SAV_BRIDGE_CONSOLE__JWT__AUDIENCE=AUDIENCE,
+    )  # fmt: skip
+    try:
+        person = browser(
+            gw
+        )  # the proxy speaks plain HTTP to the gateway, and uvicorn trusts no proxy by default
+        page = await person.get("/console/login")
+        csrf = _csrf(page.text)
+        person.cookies.set("sav_bridge_csrf", csrf)  # as the browser, on https, sends it back
+        signed = await person.post(
+            "/console/login", data={"token": token("victor", ["viewer"]), "csrf": csrf}
+        )
+        cookies = [page.headers["set-cookie"], signed.headers["set-cookie"]]
+        assert signed.status_code == 303 and all("; secure" in c.lower() for c in cookies), cookies
+    finally:
+        await gw.client.aclose()
+        await gw.runtime.close()
+
+
 async def test_an_editor_sees_every_error_at_its_line_then_saves_a_draft(gateway: Gateway) -> None:
     alice, csrf = await sign_in(gateway, "alice", "editor")
     editor = await alice.get("/console/versions/new")
