@@ -21,6 +21,7 @@ import yaml
 from sav_bridge import SCHEMA_DIR
 from sav_bridge.errors import PolicyError
 from sav_bridge.model import Audience
+from sav_bridge.policy.phones import service_number_problem
 from sav_bridge.policy.references import context_words
 from sav_bridge.policy.rules import Rule, compile_pattern, pattern_source
 from sav_bridge.policy.terms import builtin_terms
@@ -128,6 +129,13 @@ def _meaning_problems(data: dict[str, Any], schema_paths: list[KeyPath]) -> Iter
         problem = _region(settings["phone_region"])
         if problem:
             yield ["settings", "phone_region"], problem
+    if isinstance(settings, dict) and not any(p[:2] == ["settings", "service_numbers"] for p in schema_paths):
+        region = settings.get("phone_region", "FR")
+        if region in phonenumbers.SUPPORTED_REGIONS:
+            for index, number in enumerate(settings.get("service_numbers", ())):
+                problem = service_number_problem(number, region)
+                if problem:
+                    yield ["settings", "service_numbers", index], problem
     rules = data.get("rules")
     if not isinstance(rules, list):
         return

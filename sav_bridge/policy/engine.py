@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sav_bridge.model import Audience, Decision, Finding
-from sav_bridge.policy import pii
+from sav_bridge.policy import phones, pii
 from sav_bridge.policy.document import load_document, parse_document
 from sav_bridge.policy.masking import hide_word, preview, redact
 from sav_bridge.policy.references import CONNECTORS
@@ -71,7 +71,12 @@ class Policy:
         #: number when it came from the store ("2026.11-1 (v3)").
         self.version: str = f"{document['version']} ({label})" if label else document["version"]
         self.name: str = document.get("name", "")
-        self.phone_region: str = document.get("settings", {}).get("phone_region", "FR")
+        settings = document.get("settings", {})
+        self.phone_region: str = settings.get("phone_region", "FR")
+        #: The brand's own published numbers (`settings.service_numbers`), in E.164 or digits: never findings.
+        self.service_numbers = frozenset(
+            phones.service_key(number, self.phone_region) for number in settings.get("service_numbers", ())
+        )
         self.rules = tuple(Rule.from_document(r) for r in document["rules"])
         self._by_id = {r.id: r for r in self.rules}
         extras = [
@@ -132,7 +137,7 @@ class Policy:
         kinds = personal_kinds(look, rules.pii_kinds)
         owned: list[tuple[int, int]] = []  # personal data a reference may not claim (a phone, a card)
         if kinds:
-            for personal in pii.find(text, kinds, self.phone_region):
+            for personal in pii.find(text, kinds, self.phone_region, self.service_numbers):
                 found.extend(_pii_finding(rule, personal) for rule in rules.pii[personal.kind])
                 owned.append((personal.start, personal.end))
         for index, reference in rules.references:
@@ -163,6 +168,8 @@ class Policy:
         as_dm = self.decide(text, Audience.DM)
         if as_dm.action == "block":
             return replace(as_dm, findings=findings + as_dm.findings)
+        if as_dm.action == "hold":  # never sent unapproved: the agent sends it as a DM, where it waits
+            return Decision("require_dm", None, findings + as_dm.findings, self.version)
         return Decision("require_dm", as_dm.text, findings + as_dm.findings, self.version, switch_to_dm=True)
 
     def _redact(self, text: str, audience: Audience, findings: tuple[Finding, ...]) -> Decision:

@@ -15,6 +15,8 @@ def preview(kind: str, value: str) -> str:
         local, _, domain = value.partition("@")
         name, _, tld = domain.rpartition(".")
         return f"{local[:1]}{MASK * 3}@{name[:1]}{MASK * 3}.{tld}"
+    if kind == "iban":
+        return f"{MASK * 4} {value[-4:]}"  # its last four characters, letters too ("MT…001S")
     return mask_number(value)
 
 
@@ -44,8 +46,9 @@ def mask_reference(value: str, keep: int) -> str:
 
 
 def redact(text: str, findings: Iterable[Finding], keep: Mapping[str, int] | None = None) -> str:
-    """Mask every letter and digit of the spans, keeping the last four digits of long numbers, or for
-    the rules in `keep` (rule id → count) that many of the last letters and digits of a reference."""
+    """Mask every letter and digit of the spans, keeping the last four characters of an IBAN, the last
+    four digits of other long numbers, or for the rules in `keep` (rule id → count) that many of the
+    last letters and digits of a reference."""
     chars = list(text)
     for finding in findings:
         span = range(finding.start, finding.end)
@@ -56,9 +59,12 @@ def redact(text: str, findings: Iterable[Finding], keep: Mapping[str, int] | Non
                 if i not in kept:
                     chars[i] = MASK
             continue
-        digits = [i for i in span if chars[i].isdigit()]
-        keep_digits = set(digits[-4:]) if len(digits) >= 8 else set()
+        if finding.category == "iban":
+            visible = set([i for i in span if chars[i].isalnum()][-4:])
+        else:
+            digits = [i for i in span if chars[i].isdigit()]
+            visible = set(digits[-4:]) if len(digits) >= 8 else set()
         for i in span:
-            if chars[i].isalnum() and i not in keep_digits:
+            if chars[i].isalnum() and i not in visible:
                 chars[i] = MASK
     return "".join(chars)

@@ -2,7 +2,8 @@
 
 Candidates are found with regular expressions on the PII view (no leet: O is not 0), then confirmed
 by validators from python-stdnum (Luhn, IBAN mod 97 for every country, NIR key with Corsica 2A/2B)
-and phonenumbers; card numbers must also fall in a current issuer range. Nothing is hand-rolled.
+and phonenumbers (`phones`); card numbers must also fall in a current issuer range. Nothing is
+hand-rolled. Cards, IBANs and NIRs are found first: a phone number is never read in their digits.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 
-import phonenumbers
 from stdnum import iban, luhn, numdb
 from stdnum.fr import nir
 
+from sav_bridge.policy import phones
 from sav_bridge.policy.normalize import View, pii_view, pii_view_characters
 
 KINDS = ("card", "iban", "nir", "email", "phone")
@@ -24,19 +25,14 @@ KINDS = ("card", "iban", "nir", "email", "phone")
 _SEVEN_DIGITS = re.compile(r"\d(?:\D{0,3}\d){6}")
 _WORTH_A_LOOK = re.compile(rf"[@＠]|{_SEVEN_DIGITS.pattern}")
 _NEEDS_VIEW = re.compile(pii_view_characters())
-CARD = re.compile(r"(?<![\d\w])(?:\d[ \-./]?){11,18}\d(?![\d])")
-IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ \-.]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
+# Between digits: a space of any kind (no-break spaces as French typography puts them, a line break too).
+CARD = re.compile(r"(?<![\d\w])(?:\d[\s\-./]?){11,18}\d(?![\d])")
+IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[\s\-.]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
 NIR_CANDIDATE = re.compile(
-    r"(?<![\d])[12][ .]?\d{2}[ .]?\d{2}[ .]?(?:\d{2}|2[ABab])[ .]?\d{3}[ .]?\d{3}[ .]?\d{2}(?![\d])"
+    r"(?<![\d])[12][\s.]?\d{2}[\s.]?\d{2}[\s.]?(?:\d{2}|2[ABab])[\s.]?\d{3}[\s.]?\d{3}[\s.]?\d{2}(?![\d])"
 )
 # Local parts and domains may hold any letter ("théodore.gillet@…", internationalised addresses).
 EMAIL = re.compile(r"(?<![\w.+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,24}(?![\w-])")
-# Company and tax identifiers are Luhn-valid digit runs too: a number right after one is not a card or phone.
-IDENTIFIER_BEFORE = re.compile(r"(?i)\b(?:siret|siren|rcs|tva|vat|n°\s*tva)\b[\s:°.n]*$")
-# Worth asking phonenumbers (slow: ~100 µs a text) only about a run of 8+ digits that is not a date.
-PHONE_SHAPE = re.compile(r"(?:\+|\b)\d(?:[\s.\-/()]{0,3}\d){7,}")
-DIGIT_GROUP = re.compile(r"\d+")
-DATE_SHAPE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
 COMPACT = re.compile(r"[^0-9A-Za-z]")
 
 # Issuer identification ranges in use (prefix ranges, inclusive) and allowed lengths.
@@ -80,8 +76,11 @@ def card_issuer(digits: str) -> str | None:
     return None
 
 
-def find(text: str, kinds: frozenset[str], phone_region: str = "FR") -> list[PiiMatch]:
-    """Every confirmed piece of personal data of the given kinds, with spans in `text`."""
+def find(
+    text: str, kinds: frozenset[str], phone_region: str = "FR", service_numbers: frozenset[str] = frozenset()
+) -> list[PiiMatch]:
+    """Every confirmed piece of personal data of the given kinds, with spans in `text`. Phone numbers
+    whose E.164 form is one of `service_numbers` (the brand's own, `phones.service_key`) are not."""
     if _WORTH_A_LOOK.search(text) is None:
         return []  # most replies: no run of digits, no e-mail
     view: View | None = pii_view(text, track=True) if _NEEDS_VIEW.search(text) else None
@@ -91,9 +90,24 @@ def find(text: str, kinds: frozenset[str], phone_region: str = "FR") -> list[Pii
         for finder, kind in ((_cards, "card"), (_ibans, "iban"), (_nirs, "nir")):
             if kind in kinds:
                 found += finder(seen)
+        if "card" in kinds or "nir" in kinds:
+            # An IBAN (mod 97, its country's length) holds digit runs that pass Luhn: they are its own.
+            ibans = [
+                (m.start, m.end) for m in (found if "iban" in kinds else _ibans(seen)) if m.kind == "iban"
+            ]
+            found = [
+                m for m in found if m.kind == "iban" or not any(s < m.end and m.start < e for s, e in ibans)
+            ]
         if "phone" in kinds:
-            found += _phones(seen, phone_region, [(m.start, m.end) for m in found])
-        found = [m for m in found if m.kind not in ("card", "phone") or not _after_identifier(seen, m.start)]
+            taken = [(m.start, m.end) for m in found]
+            found += [
+                PiiMatch("phone", p.start, p.end, p.number, p.validators)
+                for p in phones.find(seen, phone_region, taken)
+                if p.number not in service_numbers
+            ]
+        found = [
+            m for m in found if m.kind not in ("card", "phone") or not phones.after_identifier(seen, m.start)
+        ]
     if "email" in kinds and "@" in seen:
         found += [PiiMatch("email", m.start(), m.end(), m.group(0)) for m in EMAIL.finditer(seen)]
     if view is None:
@@ -104,10 +118,6 @@ def find(text: str, kinds: frozenset[str], phone_region: str = "FR") -> list[Pii
 def _relocate(match: PiiMatch, view: View) -> PiiMatch:
     start, end = view.span(match.start, match.end)
     return PiiMatch(match.kind, start, end, match.value, match.validators, view.steps)
-
-
-def _after_identifier(text: str, start: int) -> bool:
-    return IDENTIFIER_BEFORE.search(text, max(0, start - 16), start) is not None
 
 
 def _cards(text: str) -> Iterator[PiiMatch]:
@@ -145,98 +155,3 @@ def _nirs(text: str) -> Iterator[PiiMatch]:
         compact = COMPACT.sub("", m.group(0)).upper()
         if nir.is_valid(compact):
             yield PiiMatch("nir", m.start(), m.end(), compact, {"nir_key": True})
-
-
-def _phones(text: str, region: str, taken: list[tuple[int, int]]) -> Iterator[PiiMatch]:
-    """Phone numbers in each phone-shaped run of digits that is not a date: a number is a sequence of
-    the run's digit groups that phonenumbers parses as a valid number, tried leftmost and longest
-    first, so that one joined to a reference ("Réf 4521 06 12 34 56 78") or to another number is
-    found too. Groups already part of a card, IBAN or NIR are left out."""
-    lengths = national_lengths(region)
-    for shape in PHONE_SHAPE.finditer(text):
-        if DATE_SHAPE.fullmatch(shape.group(0)) or _after_identifier(text, shape.start()):
-            continue
-        groups = [m.span() for m in DIGIT_GROUP.finditer(text, shape.start(), shape.end())]
-        free = [g for g in groups if not any(s < g[1] and g[0] < e for s, e in taken)]
-        for segment in _contiguous(groups, free):
-            yield from _numbers_in(text, segment, region, lengths, whole=segment == groups)
-
-
-def _contiguous(
-    groups: list[tuple[int, int]], free: list[tuple[int, int]]
-) -> Iterator[list[tuple[int, int]]]:
-    """Runs of free groups that follow each other in the shape (a taken group breaks a run)."""
-    segment: list[tuple[int, int]] = []
-    available = set(free)
-    for group in groups:
-        if group in available:
-            segment.append(group)
-        elif segment:
-            yield segment
-            segment = []
-    if segment:
-        yield segment
-
-
-def _numbers_in(
-    text: str, groups: list[tuple[int, int]], region: str, lengths: frozenset[int], whole: bool
-) -> Iterator[PiiMatch]:
-    """Numbers among these groups, leftmost first. One that is not the whole run must also be grouped
-    as its plan writes numbers ("Réf 4521 06 12 34 56 78"), so that the middle of a NIR or a card
-    with a typo ("… 05 78 006 084 …") is not taken for one."""
-    first = 0
-    while first < len(groups):
-        found = _longest_number(text, groups, first, region, lengths, whole)
-        if found is None:
-            first += 1
-        else:
-            number, last = found
-            yield number
-            first = last + 1
-
-
-def _longest_number(
-    text: str, groups: list[tuple[int, int]], first: int, region: str, lengths: frozenset[int], whole: bool
-) -> tuple[PiiMatch, int] | None:
-    """The longest valid number starting at group `first`, with the index of its last group."""
-    begin = groups[first][0]
-    while begin > 0 and groups[first][0] - begin < 2 and text[begin - 1] in "(+":
-        begin -= 1
-    international = text.startswith(("+", "00"), begin)
-    for last in range(len(groups) - 1, first - 1, -1):
-        digits = sum(end - start for start, end in groups[first : last + 1])
-        if not (8 <= digits <= 17 if international else digits in lengths):
-            continue
-        strict = not whole or first > 0 or last < len(groups) - 1
-        number = _valid_number(text[begin : groups[last][1]], region, strict)
-        if number is not None:
-            return PiiMatch("phone", begin, groups[last][1], number, {"phonenumbers_valid": True}), last
-    return None
-
-
-def _valid_number(candidate: str, region: str, strict: bool) -> str | None:
-    """The number in E.164 if phonenumbers finds it valid for the region (or its own + code) and
-    written as one: its matcher's leniency rules (a French number needs its trunk 0, so the order
-    number 300275006 is not one) are asked only once the cheap parse has said valid."""
-    try:
-        number = phonenumbers.parse(candidate, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    leniency = phonenumbers.Leniency.STRICT_GROUPING if strict else phonenumbers.Leniency.VALID
-    matches = phonenumbers.PhoneNumberMatcher(candidate, region, leniency=leniency)
-    if not any(m.start == 0 and m.end == len(candidate) for m in matches):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-@cache
-def national_lengths(region: str) -> frozenset[int]:
-    """How many digits a number written the national way may have: the numbering plan's lengths,
-    with and without the trunk prefix ("06 12 34 56 78": nine digits after the 0)."""
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    described = metadata.general_desc if metadata else None
-    lengths = set(described.possible_length if described else range(7, 16))
-    prefix = len(metadata.national_prefix or "") if metadata else 0
-    return frozenset(lengths | {n + prefix for n in lengths})

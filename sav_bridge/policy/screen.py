@@ -24,7 +24,7 @@ from sav_bridge.policy.normalize import (
     term_table,
     zero_width_codes,
 )
-from sav_bridge.policy.pii import national_lengths
+from sav_bridge.policy.phone_regions import shortest
 from sav_bridge.policy.terms import Term, disguise_shapes, plain_fold
 
 DISGUISE = "disguise"
@@ -64,9 +64,9 @@ def accented_variants() -> dict[str, str]:
 
 def phone_shape(region: str) -> str:
     """Runs of digits that may be a phone number: eight or more after a plus sign (as `pii` asks),
-    else at least as many as the shortest national number of the region (nine in France: a date,
-    2026-11-24, has eight)."""
-    national = max(8, min(national_lengths(region)))
+    else as many as `phone_regions.shortest` asks of a number without + (nine in France: a date, 2026-11-24,
+    has eight), whatever other region the text suggests."""
+    national = shortest(region)
     return rf"\+\d(?:{SEPARATOR}\d){{7}}|\d(?:{SEPARATOR}\d){{{national - 1}}}"
 
 

@@ -35,7 +35,7 @@ def policy(rules: str, **settings: str) -> Policy:
         (f"Votre carte {CARD} est bloquée", PUBLIC, "block"),
         (f"Votre carte {CARD} est bloquée", DM, "block"),  # cards never, not even in DM
         (f"IBAN {IBAN}", PUBLIC, "block"),
-        (f"IBAN {IBAN}", DM, "warn"),
+        (f"IBAN {IBAN}", DM, "redact"),  # masked but its last four characters
         ("Rappelez-nous au 06 12 34 56 78", PUBLIC, "require_dm"),
         ("Rappelez-nous au 06 12 34 56 78", DM, "allow"),
         ("Écrivez à claire.dupont@gmail.com", PUBLIC, "redact"),
@@ -243,3 +243,89 @@ def test_the_readme_example_policy_is_valid_and_does_what_it_says() -> None:
         == "Votre contrat ••-•••••• est résilié"
     )
     assert example.decide("Livraison à Bitche", PUBLIC).action == "allow"
+
+
+def default_switching_to_dm() -> Policy:
+    """The default policy with phone-public sending a public reply as a DM instead of holding it."""
+    text = (POLICY_DIR / "default.yaml").read_text(encoding="utf-8")
+    return Policy.from_text(text.replace("switch_to_dm: false", "switch_to_dm: true"), "default, switching")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"Votre carte {CARD} est bloquée",
+        "carte 4970-1012-3456-7893, merci",
+        "carte 4970\u200b1012 3456 7893",  # an invisible character inside
+        "carte 4970\u00a01012\u00a03456\u00a07893",  # no-break spaces, as French typography puts them
+        "card 4970\u202f1012\u202f3456\u202f7893",
+        "carte 4970 1012\n3456 7893",  # across a line break
+        f"Rappelez-nous au 06 12 34 56 78, carte {CARD}",  # a phone moves the reply to DM …
+        f"Rappelez-nous au 06 12 34 56 78\nVotre carte : {CARD}",  # … the card still stops it
+    ],
+)
+def test_a_full_card_number_is_never_sent_in_public_in_a_dm_or_moved_to_dm(
+    default: Policy, text: str
+) -> None:
+    for p in (default, default_switching_to_dm()):
+        for audience in Audience:
+            decision = p.decide(text, audience)
+            assert (decision.action, decision.text, decision.switch_to_dm) == ("block", None, False)
+            assert "card-number" in {f.rule for f in decision.findings}
+
+
+def test_a_reply_moved_to_dm_is_decided_again_for_the_dm() -> None:
+    p = default_switching_to_dm()
+    decision = p.decide("Rappelez-nous au 06 12 34 56 78", PUBLIC)
+    assert (decision.action, decision.switch_to_dm) == ("require_dm", True)
+    assert decision.text == "Rappelez-nous au 06 12 34 56 78"
+    moved = p.decide(f"Rappelez-nous au 06 12 34 56 78, IBAN {IBAN}", PUBLIC)
+    assert (moved.action, moved.text) == ("block", None)  # iban-public: never in public, even to move it
+
+
+def test_a_card_masked_in_dms_is_masked_in_a_reply_moved_to_dm() -> None:
+    p = policy("""
+        - {id: phone, detector: {pii: phone}, audience: public, action: require_dm, switch_to_dm: true}
+        - {id: card-public, detector: {pii: card}, audience: public, action: require_dm, switch_to_dm: true}
+        - {id: card-dm, detector: {pii: card}, audience: dm, action: redact}
+        """)
+    decision = p.decide(f"Rappelez-nous au 06 12 34 56 78, carte {CARD}", PUBLIC)
+    assert (decision.action, decision.switch_to_dm) == ("require_dm", True)
+    assert decision.text == "Rappelez-nous au 06 12 34 56 78, carte •••• •••• •••• 7893"
+
+
+def test_a_reply_moved_to_dm_that_would_wait_for_approval_there_is_held() -> None:
+    p = policy("""
+        - {id: phone, detector: {pii: phone}, audience: public, action: require_dm, switch_to_dm: true}
+        - {id: refund, detector: {pattern: {regex: 'rembours\\w*', confidence: 0.9}}, audience: dm, action: hold}
+        """)
+    decision = p.decide("Rappelez-nous au 06 12 34 56 78 pour le remboursement", PUBLIC)
+    assert (decision.action, decision.text, decision.switch_to_dm) == ("require_dm", None, False)
+    assert p.decide("Rappelez-nous au 06 12 34 56 78 pour le remboursement", DM).action == "hold"
+
+
+@pytest.mark.parametrize(
+    ("iban", "masked", "detail"),
+    [
+        (IBAN, "•••• •••• •••• •••• •••• •••0 189", "•••• 0189"),
+        ("FR7630006000011234567890189", "•••••••••••••••••••••••0189", "•••• 0189"),
+        ("DE89 3704 0044 0532 0130 00", "•••• •••• •••• •••• ••30 00", "•••• 3000"),
+        ("MT84 MALT 0110 0001 2345 MTLC AST0 01S", "•••• •••• •••• •••• •••• •••• •••0 01S", "•••• 001S"),
+        ("BR97 0036 0305 0000 1000 9795 493P 1", "•••• •••• •••• •••• •••• •••• •93P 1", "•••• 93P1"),
+        # Its digits hold a Luhn-valid Mastercard number ("5239 0191 1451 5481"): the IBAN's, not a card.
+        ("FR64 5239 0191 1451 5481 9927 296", "•••• •••• •••• •••• •••• •••7 296", "•••• 7296"),
+        (
+            "FR64\u00a05239\u00a00191\u00a01451\u00a05481\u00a09927\u00a0296",
+            "••••\u00a0••••\u00a0••••\u00a0••••\u00a0••••\u00a0•••7\u00a0296",
+            "•••• 7296",
+        ),
+    ],
+)
+def test_a_full_iban_in_a_dm_keeps_only_its_last_four_characters(
+    default: Policy, iban: str, masked: str, detail: str
+) -> None:
+    decision = default.decide(f"Votre IBAN : {iban}, merci", DM)
+    assert decision.action == "redact"
+    assert decision.text == f"Votre IBAN : {masked}, merci"
+    assert [(f.rule, f.detail) for f in decision.findings] == [("iban-dm", detail)]
+    assert default.decide(f"Votre IBAN : {iban}, merci", PUBLIC).action == "block"

@@ -56,21 +56,21 @@ def test_false_alarms_on_innocent_look_alikes(report: Report) -> None:
 # Measured on the holdout when the second set was made (README, "How well the policy does"), a little
 # below; raise them as the detectors improve, never tune on what the holdout misses.
 HOLDOUT_FAMILY_FLOOR = {
-    "bank": 0.9,
+    "bank": 0.98,
     "context": 0.32,
     "disguise": 0.78,
     "phone": 0.98,
     "pii-other": 0.98,
-    "reference": 0.89,
+    "reference": 0.97,
 }
 HOLDOUT_CATEGORY_FLOOR = {
-    "card": 0.74,
+    "card": 0.98,
     "email": 0.98,
     "iban": 0.98,
     "insult": 0.49,
     "nir": 0.98,
     "phone": 0.98,
-    "reference": 0.89,
+    "reference": 0.97,
     "sexual": 0.56,
     "vulgar": 0.83,
 }
