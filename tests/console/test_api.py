@@ -57,7 +57,7 @@ def token(
         "sub": sub,
         "iat": now,
         "nbf": now,
-        "exp": now + 300,
+        "exp": now + 3600,  # module-level tokens outlive a slow suite
         "roles": roles,
     }
     headers = {"kid": kid_header} if kid_header else None
