@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+import ahocorasick
+
 from sav_bridge.policy.terms import plain_fold
 
 # What the default policy ships; a rule's `words` replaces a language's list.
@@ -92,6 +94,15 @@ def _alternation(words: Iterable[str]) -> str:
     return "|".join(parts)
 
 
+def _starts_of(words: Iterable[str]) -> ahocorasick.Automaton:
+    """Where a context word may start: the first piece of each folded word, for `References._contexts`."""
+    starts = ahocorasick.Automaton()
+    for word in {plain_fold(w).split()[0] for w in words if w.split()}:
+        starts.add_word(word, len(word))
+    starts.make_automaton()
+    return starts
+
+
 class References:
     """One `reference` detector: its context words compiled, and the identifiers they introduce."""
 
@@ -99,16 +110,30 @@ class References:
         self.words = tuple(words)
         self._context = re.compile(_alternation(self.words), re.IGNORECASE)
         self._connector = re.compile(_alternation((*CONNECTORS, *self.words)), re.IGNORECASE)
+        self._first_pieces = _starts_of(self.words)
 
     def find(self, text: str, taken: Sequence[tuple[int, int]] = ()) -> list[ReferenceMatch]:
         """Every identifier a context word introduces, outside the spans other detectors own."""
         folded = plain_fold(text)
         found: list[ReferenceMatch] = []
-        for context in self._context.finditer(folded):
+        for context in self._contexts(folded):
             if found and context.start() < found[-1].end:
                 continue
             found.extend(self._after(text, folded, context.end(), context.group(0) == "#", taken))
         return found
+
+    def _contexts(self, folded: str) -> Iterator[re.Match[str]]:
+        """`self._context.finditer(folded)`, but the regex is tried only where a context word's first
+        piece starts (Aho-Corasick): a long alternation scanned at every position cost 77 µs a text."""
+        low = folded.lower()
+        if len(low) != len(folded):  # a rare letter whose lower case is longer: offsets would drift
+            yield from self._context.finditer(folded)
+            return
+        reached = 0
+        for start in sorted({end - length + 1 for end, length in self._first_pieces.iter(low)}):
+            if start >= reached and (context := self._context.match(folded, start)) is not None:
+                reached = context.end()
+                yield context
 
     def _after(
         self, text: str, folded: str, at: int, hashed: bool, taken: Sequence[tuple[int, int]]
