@@ -36,7 +36,7 @@ async def test_blocked_reply_is_never_posted_and_the_agent_reads_why(gateway: Ga
     assert CARD not in note
     [audit] = await gateway.runtime.store.audit_rows("policy")
     detail = json.loads(audit["detail"])
-    assert audit["policy_version"] == "2026.11-1 (v1)"
+    assert audit["policy_version"] == "2026.12-1 (v1)"
     assert detail["action"] == "block" and detail["findings"][0]["rule"] == "card-number"
     assert CARD not in audit["detail"]  # the audit keeps a hash of the text, not the number
     jobs = await gateway.runtime.store.job_rows()

@@ -79,7 +79,7 @@ async def test_the_gateway_audits_each_decision_with_the_version_in_force(
     await gw.settle()
     assert [p.text for p in gw.x.brand_posts] == ["Bonjour Claire, c'est réglé. ^AJ"]
     versions = [row["policy_version"] for row in await gw.runtime.store.audit_rows("policy")]
-    assert versions == ["2026.11-1 (v1)", f"2026.12-test (v{draft.id})"]
+    assert versions == ["2026.12-1 (v1)", f"2026.12-test (v{draft.id})"]
     details = [json.loads(row["detail"]) for row in await gw.runtime.store.audit_rows("policy")]
     assert "4970" not in json.dumps(details)
     await gw.client.aclose()

@@ -186,7 +186,7 @@ async def test_health_readiness_and_metrics(sqlite_gateway: Gateway) -> None:
     assert (await sqlite_gateway.client.get("/healthz")).json() == {"status": "ok"}
     assert (await sqlite_gateway.client.get("/readyz")).json() == {
         "status": "ready",
-        "policy_version": "2026.11-1 (v1)",
+        "policy_version": "2026.12-1 (v1)",
         "alerts": [],
     }
     await sqlite_gateway.post_x(sqlite_gateway.x.customer_post(CLAIRE, "@MaBanque hello"))
@@ -198,7 +198,7 @@ async def test_health_readiness_and_metrics(sqlite_gateway: Gateway) -> None:
     await sqlite_gateway.drain()
     text = (await sqlite_gateway.client.get("/metrics")).text
     assert "sav_bridge_tickets_opened_total 1.0" in text
-    assert 'sav_bridge_policy_info{source="' in text and 'version="2026.11-1 (v1)"' in text
+    assert 'sav_bridge_policy_info{source="' in text and 'version="2026.12-1 (v1)"' in text
 
 
 async def test_readiness_fails_when_the_store_is_gone(sqlite_gateway: Gateway) -> None:

@@ -188,7 +188,7 @@ async def test_draft_four_eyes_activation_decision_rollback_and_the_log(gateway:
     assert "+name: e-mail addresses only" in diff and "-  - id: card-number" in diff
     assert (await client.get("/api/v1/policies/999/diff", headers=VICTOR)).status_code == 404
     before = (await client.post("/api/v1/decide", json={"text": CARD}, headers=VICTOR)).json()
-    assert before["action"] == "block" and before["policy_version"] == "2026.11-1 (v1)"
+    assert before["action"] == "block" and before["policy_version"] == "2026.12-1 (v1)"
     author = bearer(token("alice", ["approver"]))
     own = await client.post(f"/api/v1/policies/{draft['id']}/activate", headers=author)
     assert own.status_code == 403 and "four eyes" in own.json()["error"]
@@ -255,14 +255,14 @@ async def test_the_audit_lists_decisions_filters_pages_and_exports_csv_without_a
         ("allow", [], "Amélie Jourdain"),
         ("block", ["card-number"], "Amélie Jourdain"),
     ]
-    assert entries[0]["ticket"] == f"zendesk:{ticket}" and entries[0]["policy_version"] == "2026.11-1 (v1)"
+    assert entries[0]["ticket"] == f"zendesk:{ticket}" and entries[0]["policy_version"] == "2026.12-1 (v1)"
     blocked = (await client.get("/api/v1/audit?action=block&rule=card-number", headers=VICTOR)).json()[
         "entries"
     ]
     assert [e["id"] for e in blocked] == [entries[1]["id"]]
     assert (await client.get("/api/v1/audit?agent=Bruno", headers=VICTOR)).json()["entries"] == []
     assert (
-        len((await client.get("/api/v1/audit?version=2026.11-1 (v1)", headers=VICTOR)).json()["entries"]) == 2
+        len((await client.get("/api/v1/audit?version=2026.12-1 (v1)", headers=VICTOR)).json()["entries"]) == 2
     )
     first = (await client.get("/api/v1/audit?limit=1", headers=VICTOR)).json()
     second = (await client.get(f"/api/v1/audit?limit=1&before={first['next_before']}", headers=VICTOR)).json()

@@ -31,12 +31,12 @@ async def test_the_page_shows_the_policy_in_force_versions_and_queue_in_the_brow
     )  # refused: 422
     english = await client.get("/console/", headers={**VICTOR, "accept-language": "en-GB,en;q=0.8"})
     assert english.status_code == 200 and english.headers["content-type"].startswith("text/html")
-    assert "Policy in force: 2026.11-1 (v1)" in english.text and "card-number" in english.text
+    assert "Policy in force: 2026.12-1 (v1)" in english.text and "card-number" in english.text
     assert (
         "never posted" in english.text and "No reply is waiting." in english.text and "victor" in english.text
     )
     french = await client.get("/console/", headers={**VICTOR, "accept-language": "fr-FR,fr;q=0.9,en;q=0.5"})
-    assert "Politique en vigueur: 2026.11-1 (v1)" in french.text
+    assert "Politique en vigueur: 2026.12-1 (v1)" in french.text
     assert "jamais publiée" in french.text and '<html lang="fr">' in french.text
     csp = english.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src 'self';" in csp

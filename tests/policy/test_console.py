@@ -19,7 +19,7 @@ def test_validate_reports_each_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     bad.write_text('version: "1"\nrules:\n  - id: a\n    detector: {pii: cardd}\n    action: block\n')
     assert main(["policy", "validate", str(POLICY_DIR / "default.yaml"), str(bad)]) == 2
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"{POLICY_DIR / 'default.yaml'}: valid, version 2026.11-1, 10 rules")
+    assert out[0].startswith(f"{POLICY_DIR / 'default.yaml'}: valid, version 2026.12-1, 10 rules")
     assert out[1] == f"{bad}:4: rules[0].detector.pii: must be one of card, iban, nir, email, phone"
     assert out[2] == "checked 2 files: 1 valid, 1 invalid (1 error)"
 

@@ -178,9 +178,9 @@ def test_findings_explain_rule_category_span_steps_and_validators(default: Polic
     assert card.validators == {"luhn": True, "issuer:visa": True}
     assert card.detail == "•••• 7893"
     assert (term.category, text[term.start : term.end], term.revealed_by) == ("vulgar", "m3rde", ("leet",))
-    assert decision.policy_version == "2026.11-1"
+    assert decision.policy_version == "2026.12-1"
     note = default.explain(decision)
-    assert "payment card •••• 7893 (characters 13–31; rule card-number, policy 2026.11-1)" in note
+    assert "payment card •••• 7893 (characters 13–31; rule card-number, policy 2026.12-1)" in note
     assert "seen after leet" in note
     assert CARD not in note  # the note never repeats the number
 
