@@ -113,8 +113,9 @@ def term_pattern(term: Term) -> str:
 
 
 def aimed_patterns(prefixes_by_word: dict[str, set[str]]) -> Iterator[str]:
-    """Each word after any of its prefixes ("you" or "what a", then "tool"), one pattern per set of
-    prefixes: a superset of the expanded phrases, a few dozen patterns instead of thousands."""
+    """Each word after any of its prefixes ("you" or "what a", then "tool"; `*` for any word), one
+    pattern per set of prefixes: a superset of the expanded phrases, a few dozen patterns instead of
+    thousands."""
     by_prefixes: dict[frozenset[str], list[str]] = {}
     for word, starts in prefixes_by_word.items():
         by_prefixes.setdefault(frozenset(starts), []).append(word)
@@ -123,7 +124,12 @@ def aimed_patterns(prefixes_by_word: dict[str, set[str]]) -> Iterator[str]:
             sorted(term_pattern(Term(p, "", "", "", "prefix"))[len(NOT_A_LETTER_BEFORE) :] for p in prefixes)
         )
         after = "|".join(
-            sorted(term_pattern(Term(w, "", "", "", "prefix"))[len(NOT_A_LETTER_BEFORE) :] for w in found)
+            sorted(
+                f"[{LATIN_LETTER}]+"  # an open slot ("espèce de {*}"): any word
+                if w == "*"
+                else term_pattern(Term(w, "", "", "", "prefix"))[len(NOT_A_LETTER_BEFORE) :]
+                for w in found
+            )
         )
         yield f"{NOT_A_LETTER_BEFORE}(?:{before}){WORD_GAP}(?:{after}){NOT_A_LETTER_AFTER}"
 
@@ -149,8 +155,8 @@ class Screen:
         aimed: dict[str, set[str]] = {}
         for term in terms:
             if term.context:  # "you …", "espèce de …": the phrases are too many for the set
-                prefix, word = term.context.split("\t")
-                aimed.setdefault(word, set()).add(prefix)
+                prefixes, word = term.context.split("\t")
+                aimed.setdefault(word, set()).update(prefixes.split("|"))
                 continue
             reason = f"{TERM}:{term.lang}" if term.scope == "lang" else TERM
             words.setdefault(reason, set()).add(term_pattern(term))

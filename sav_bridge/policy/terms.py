@@ -171,7 +171,17 @@ class Lexicon:
         self.terms = tuple(terms)
         plain: dict[str, list[Entry]] = {}
         folded: dict[str, list[Entry]] = {}
+        # Patterns with an open slot ("espèce de {*}"): one alternation, each in its own group.
+        self._open = tuple(term for term in self.terms if contexts.is_pattern(term.text))
+        self._open_patterns = tuple(
+            re.compile(f"(?<![a-z0-9]){contexts.open_regex(term.text)}") for term in self._open
+        )
+        # one RE2 search says whether any may be there (most texts the screen sends here hold none)
+        starts = (start for term in self._open for start in term.context.partition("\t")[0].split("|"))
+        self._open_starts = re2.compile(contexts.starts_regex(starts))
         for term in self.terms:
+            if contexts.is_pattern(term.text):
+                continue
             lowered = term.text.lower()
             for key in {lowered, lowered.translate(latin_fold())}:
                 plain.setdefault(key, []).append((term, ()))
@@ -194,8 +204,8 @@ class Lexicon:
             if not low.isascii():
                 low = low.translate(latin_fold())
             if SUSPICIOUS.search(low) is None:
-                return _outermost(self._plain_matches(text, low))
-        return _outermost(self._full_matches(text))
+                return _outermost(_listed_first(self._plain_matches(text, low)))
+        return _outermost(_listed_first(self._full_matches(text)))
 
     def _plain_matches(self, text: str, low: str) -> Iterator[TermMatch]:
         language: list[str | None] = []
@@ -208,6 +218,38 @@ class Lexicon:
                     and not _allowed(term, text, start, end + 1)
                 ):
                     yield TermMatch(term, start, end + 1, ())
+        yield from self._open_matches(text, low, None, language)
+
+    def _open_matches(
+        self, text: str, folded: str, view: View | None, language: list[str | None]
+    ) -> Iterator[TermMatch]:
+        """Open patterns in `folded` (the text itself, lower case and accents folded, or the term
+        `view` of it), reported as the phrase found; allow phrases take that phrase for `{}`."""
+        if self._open_starts.search(folded) is None:
+            return
+        for term, pattern in zip(self._open, self._open_patterns, strict=True):
+            yield from self._open_pattern(term, pattern, text, folded, view, language)
+
+    def _open_pattern(
+        self,
+        term: Term,
+        pattern: re.Pattern[str],
+        text: str,
+        folded: str,
+        view: View | None,
+        language: list[str | None],
+    ) -> Iterator[TermMatch]:
+        for found in pattern.finditer(folded):
+            if not _bounded(folded, found.start(), found.end(), term.match):
+                continue
+            start, end = view.span(found.start(), found.end()) if view else found.span()
+            phrase = plain_fold(text[start:end])
+            said = replace(
+                term, text=text[start:end], allow=tuple(a.replace("{}", phrase) for a in term.allow)
+            )
+            if self._in_scope(term, text, language) and not _allowed(said, text, start, end):
+                steps = () if view is None else _steps_within(text[start:end], said, view)
+                yield TermMatch(said, start, end, steps)
 
     def _full_matches(self, text: str) -> Iterator[TermMatch]:
         view = term_view(text, track=True)
@@ -225,6 +267,7 @@ class Lexicon:
                     and not _allowed(term, text, match.start, match.end)
                 ):
                     yield match
+        yield from self._open_matches(text, view.text, view, language)
         for mask in MASK_WORD.finditer(view.text):
             if sum(c.isalpha() for c in mask.group(0)) < 2:
                 continue
@@ -289,6 +332,24 @@ def _allowed(term: Term, text: str, start: int, end: int) -> bool:
     return False
 
 
+def _listed_first(matches: Iterable[TermMatch]) -> list[TermMatch]:
+    """Without the phrases of open patterns that hold a listed term as severe ("espèce de connard"):
+    the term is what the finding names; "espèce d'idiot" still blocks where "idiot" alone warns."""
+    found = list(matches)
+    listed = [m for m in found if not m.term.context.endswith("\t*")]
+    return [
+        m
+        for m in found
+        if not m.term.context.endswith("\t*")
+        or not any(
+            m.start <= n.start
+            and n.end <= m.end
+            and (n.term.severity == "block" or m.term.severity != "block")
+            for n in listed
+        )
+    ]
+
+
 def _outermost(matches: Iterable[TermMatch]) -> list[TermMatch]:
     """One match per place: the widest, and of equal spans the most severe."""
     ordered = sorted(matches, key=lambda m: (m.start, -m.end, m.term.severity != "block"))
@@ -306,7 +367,8 @@ def _bounded(text: str, start: int, end: int, match: str) -> bool:
         return True
     if start > 0 and text[start - 1].isalnum():
         return False
-    if match == "clause":  # "you tool!" but not "you tool-free", "a tool to reset"
+    if match == "clause":  # "you tool!", "'you tool'" but not "you tool-free", "a tool to reset"
         after = text[end:].lstrip(" ")
-        return not after or not (after[0].isalnum() or after[0] in "-'’")
+        closing = after[:1] in ("'", "’") and not after[1:2].isalnum()  # a quote, not "tool's"
+        return not after or closing or not (after[0].isalnum() or after[0] in "-'’")
     return match == "prefix" or end >= len(text) or not text[end].isalnum()
