@@ -148,7 +148,10 @@ class Policy:
         if rules.terms and (
             TERM in look or DISGUISE in look or aimed or (scoped and guess_language(text) in scoped)
         ):
-            for term in self.lexicon.scan(text, thorough=TERM in look or not (DISGUISE in look or aimed)):
+            matches = self.lexicon.scan(text, thorough=TERM in look or not (DISGUISE in look or aimed))
+            if aimed and not matches:  # "you tooll": a doubled letter only the term view undoes
+                matches = self.lexicon.scan(text, thorough=True)
+            for term in matches:
                 if not _initials(text, term):
                     found.extend(_term_finding(rule, term) for rule in rules.terms if rule.selects(term.term))
         for index, pattern in rules.patterns:

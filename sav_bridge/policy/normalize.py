@@ -250,8 +250,10 @@ def _sub(
 
 
 def _unspace(match: re.Match[str]) -> str:
-    if sum(c.isalpha() for c in match.group(0)) < 2:
-        return match.group(0)  # "1 . 3 . 5", a version or a list: not a word
+    letters = sum(c.isalpha() for c in match.group(0))
+    units = len(SEPARATORS.split(match.group(0)))
+    if letters < 2 and (letters == 0 or units < 4):
+        return match.group(0)  # "1 . 3 . 5", a version or a list, "4 x 4": not a word; "5 h 1 7" is one
     return SEPARATORS.sub("", match.group(0))
 
 

@@ -32,9 +32,11 @@ from sav_bridge.policy.normalize import (
     term_view,
     within_spaced,
 )
+from sav_bridge.policy.signs import disguised_words
 
 LATIN_END = 0x250
 MASK_IN_RUN = re.compile(r"([a-z])[*#]+\1+")
+TITLE = re.compile(r"\b(?:m|mr|mrs|ms|mme|mlle|dr|me|pr)\.?\s*$", re.IGNORECASE)  # "M. D***": a name
 
 
 # What may stand between letters written one by one: any white space (line breaks and no-break spaces
@@ -65,6 +67,8 @@ def disguise_shapes(letters: str = "a-z") -> tuple[str, ...]:
         # digits for letters after one letter ("b173"), or after "!" ("sh!7"); not "A320" nor "FR76"
         rf"(?:^|[^{letters}0-9]){letter}[013457$€]{{2,}}(?:$|[^{letters}0-9])|{letter}{{2}}[!|]+[013457$€]",
         "|".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz"),  # letter runs
+        # signs for any letter inside a word ("sa%%pard", "ni_u_r"), not in a handle ("@jdoe_uk")
+        rf"(?:^|[^{letters}0-9@#_])[{letters}0-9]*{letter}[%^&?~+_]+{letter}",
     )
 
 
@@ -73,6 +77,8 @@ def disguise_shapes(letters: str = "a-z") -> tuple[str, ...]:
 _OTHER_SPACE = char_class([c for c in space_codes() if c != ord(" ")])
 SUSPICIOUS = re2.compile("|".join((hiding_characters(), *disguise_shapes(), rf"\s\s|{_OTHER_SPACE}")))
 WORDS = re.compile(r"[a-z]+")
+# A word written letter by letter ("b i t e") is not a run of English "a" and "i".
+LETTER_BY_LETTER = re.compile(r"(?<![a-z])(?:[a-z][ .]){2,}[a-z](?![a-z])")
 _FR_STOPWORDS = "le la les un une des du de et est vous nous votre vos notre nos pour pas que qui dans sur avec ce cette je tu il elle merci bonjour"
 _EN_STOPWORDS = "the a an and is are you we your our for not that who in on with this i he she it thanks thank hello hi please"
 STOPWORDS = {"fr": frozenset(_FR_STOPWORDS.split()), "en": frozenset(_EN_STOPWORDS.split())}
@@ -139,13 +145,27 @@ def builtin_terms() -> tuple[Term, ...]:
         for trigger, row in contexts.builtin_rows()
         for term in load_terms(["\t".join(row)])
     )
-    return (*load_terms(data.splitlines()), *aimed)
+    listed = load_terms(data.splitlines())
+    return (*listed, *sounded(listed), *aimed)
+
+
+SOUNDS_K = re.compile(r"c(?=[aouâàôûù])|qu")
+
+
+def sounded(terms: Iterable[Term]) -> Iterator[Term]:
+    """French terms written as they sound, k for a hard c or qu ("konnard", "enkulé", "niker"); only
+    words of five letters or more: "kon" or "nike" say nothing."""
+    for term in terms:
+        if term.lang == "fr":
+            spoken = SOUNDS_K.sub("k", term.text)
+            if spoken != term.text and len(spoken) >= 5:
+                yield replace(term, text=spoken)
 
 
 def guess_language(text: str) -> str | None:
-    """French or English by function words of the text as written (accents folded); None when it
-    does not say. The screen's shortcut and the detectors both ask this, so they always agree."""
-    words = WORDS.findall(plain_fold(text))
+    """French or English by function words of the text as written (accents folded, letters written
+    one by one left out); None when it does not say. The screen's shortcut and the detectors both ask this, so they always agree."""
+    words = WORDS.findall(LETTER_BY_LETTER.sub(" ", plain_fold(text)))
     fr = sum(w in STOPWORDS["fr"] for w in words)
     en = sum(w in STOPWORDS["en"] for w in words)
     if fr == en:
@@ -194,6 +214,12 @@ class Lexicon:
         for key, found in folded.items():
             if key.isalpha():
                 self._single_words.setdefault(len(key), []).append((key, found))
+        # The same, spelled out (doubled letters kept), for words with signs in place of letters.
+        self._spelled: dict[int, dict[str, list[Term]]] = {}
+        for term in self.terms:
+            key = term.text.translate(term_table()).lower()
+            if key.isascii() and key.isalpha() and not contexts.is_pattern(term.text):
+                self._spelled.setdefault(len(key), {}).setdefault(key, []).append(term)
 
     def scan(self, text: str, thorough: bool = False) -> list[TermMatch]:
         """Every term in `text`, disguised or not, with its span in `text`; one match per place.
@@ -205,7 +231,9 @@ class Lexicon:
                 low = low.translate(latin_fold())
             if SUSPICIOUS.search(low) is None:
                 return _outermost(_listed_first(self._plain_matches(text, low)))
-        return _outermost(_listed_first(self._full_matches(text)))
+        doubled: list[TermMatch] = []
+        found = list(self._full_matches(text, doubled))
+        return _outermost(_listed_first(found or doubled))
 
     def _plain_matches(self, text: str, low: str) -> Iterator[TermMatch]:
         language: list[str | None] = []
@@ -251,7 +279,10 @@ class Lexicon:
                 steps = () if view is None else _steps_within(text[start:end], said, view)
                 yield TermMatch(said, start, end, steps)
 
-    def _full_matches(self, text: str) -> Iterator[TermMatch]:
+    def _full_matches(self, text: str, doubled: list[TermMatch]) -> Iterator[TermMatch]:
+        """Terms in the term view of `text`; phrases aimed at someone that only a doubled letter
+        keeps from matching ("you tooll") go to `doubled`, worth reporting when nothing else is:
+        the fast path, which sees no doubled letter, then agrees."""
         view = term_view(text, track=True)
         language: list[str | None] = []
         for end, (length, entries) in self._folded.iter(view.text):
@@ -261,18 +292,35 @@ class Lexicon:
                     continue
                 match = self._located(term, view, start, end + 1, text)
                 spaced = within_spaced(view, match.start, match.end)
-                if (
-                    view.has_runs(start, runs, loose=spaced)
-                    and (spaced or _bounded(view.text, start, end + 1, term.match))
-                    and not _allowed(term, text, match.start, match.end)
+                if not (spaced or _bounded(view.text, start, end + 1, term.match)) or _allowed(
+                    term, text, match.start, match.end
                 ):
+                    continue
+                if view.has_runs(start, runs, loose=spaced):
                     yield match
+                elif term.context and view.has_runs(start, runs, loose=True):
+                    doubled.append(match)
         yield from self._open_matches(text, view.text, view, language)
+        for start, end, size, spelling in disguised_words(text):
+            for key, terms in self._spelled.get(size, {}).items():
+                if spelling.fullmatch(key):
+                    for term in terms:
+                        if self._in_scope(term, text, language) and not _allowed(term, text, start, end):
+                            yield TermMatch(term, start, end, (*term_view(text[start:end]).steps, "signs"))
         for mask in MASK_WORD.finditer(view.text):
-            if sum(c.isalpha() for c in mask.group(0)) < 2:
-                continue
+            shown = sum(c.isalpha() for c in mask.group(0))
             start, end = view.span(mask.start(), mask.end())
-            for term in self._masked(mask.group(0)):
+            # "f***", "m****": one letter says enough only of a term that blocks, never of a name
+            # written with its initial ("M. D***")
+            initial = shown == 1 and (len(mask.group(0)) < 4 or TITLE.search(text, 0, start) is not None)
+            if shown < 1 or initial:
+                continue
+            found = list(self._masked(mask.group(0)))
+            if shown == 1:  # one letter for each mask, a term of the text's language first
+                size = len(mask.group(0))
+                found = [t for t in found if t.severity == "block" and sum(fold_term(t.text)[1]) == size]
+                found.sort(key=lambda t: t.lang != guess_language(text))
+            for term in found:
                 if self._in_scope(term, text, language) and not _allowed(term, text, start, end):
                     yield TermMatch(term, start, end, (*term_view(text[start:end]).steps, "mask"))
         for mask in SOFT_MASK_WORD.finditer(view.text):
@@ -292,7 +340,7 @@ class Lexicon:
         for shape in {word, MASK_IN_RUN.sub(r"\1", word)}:
             masks = sum(c in "*#" for c in shape)
             pattern = re.compile("".join(".?" if c in "*#" else re.escape(c) for c in shape))
-            for n in range(len(shape) - masks, len(shape) + 1):
+            for n in range(len(shape), len(shape) - masks - 1, -1):  # a letter a mask first: "f*ck" is fuck
                 for key, entries in self._single_words.get(n, ()):
                     if key not in seen and pattern.fullmatch(key):
                         seen.add(key)
