@@ -32,7 +32,7 @@ from sav_bridge.policy.normalize import (
     term_view,
     within_spaced,
 )
-from sav_bridge.policy.signs import disguised_words
+from sav_bridge.policy.signs import EMOJI, anchor, disguised_words, spells
 
 LATIN_END = 0x250
 MASK_IN_RUN = re.compile(r"([a-z])[*#]+\1+")
@@ -69,6 +69,7 @@ def disguise_shapes(letters: str = "a-z") -> tuple[str, ...]:
         "|".join(c * 3 for c in "abcdefghijklmnopqrstuvwxyz"),  # letter runs
         # signs for any letter inside a word ("sa%%pard", "ni_u_r"), not in a handle ("@jdoe_uk")
         rf"(?:^|[^{letters}0-9@#_])[{letters}0-9]*{letter}[%^&?~+_]+{letter}",
+        rf"{letter}[{EMOJI}]+{letter}",  # an emoji for a letter ("f🤬ck")
     )
 
 
@@ -165,9 +166,14 @@ def sounded(terms: Iterable[Term]) -> Iterator[Term]:
 def guess_language(text: str) -> str | None:
     """French or English by function words of the text as written (accents folded, letters written
     one by one left out); None when it does not say. The screen's shortcut and the detectors both ask this, so they always agree."""
-    words = WORDS.findall(LETTER_BY_LETTER.sub(" ", plain_fold(text)))
+    folded = plain_fold(text)
+    words = WORDS.findall(folded)
     fr = sum(w in STOPWORDS["fr"] for w in words)
     en = sum(w in STOPWORDS["en"] for w in words)
+    if 0 <= en - fr <= words.count("a") + words.count("i"):  # letters, not words? count without them
+        words = WORDS.findall(LETTER_BY_LETTER.sub(" ", folded))
+        fr = sum(w in STOPWORDS["fr"] for w in words)
+        en = sum(w in STOPWORDS["en"] for w in words)
     if fr == en:
         return None
     return "fr" if fr > en else "en"
@@ -214,12 +220,14 @@ class Lexicon:
         for key, found in folded.items():
             if key.isalpha():
                 self._single_words.setdefault(len(key), []).append((key, found))
-        # The same, spelled out (doubled letters kept), for words with signs in place of letters.
-        self._spelled: dict[int, dict[str, list[Term]]] = {}
+        # The same, spelled out (doubled letters kept), for words with signs in place of letters:
+        # by length, position and letter, so that a word is compared with the few that may fit.
+        self._spelled: dict[tuple[int, int, str], dict[str, list[Term]]] = {}
         for term in self.terms:
             key = term.text.translate(term_table()).lower()
             if key.isascii() and key.isalpha() and not contexts.is_pattern(term.text):
-                self._spelled.setdefault(len(key), {}).setdefault(key, []).append(term)
+                for at, letter in enumerate(key):
+                    self._spelled.setdefault((len(key), at, letter), {}).setdefault(key, []).append(term)
 
     def scan(self, text: str, thorough: bool = False) -> list[TermMatch]:
         """Every term in `text`, disguised or not, with its span in `text`; one match per place.
@@ -301,9 +309,9 @@ class Lexicon:
                 elif term.context and view.has_runs(start, runs, loose=True):
                     doubled.append(match)
         yield from self._open_matches(text, view.text, view, language)
-        for start, end, size, spelling in disguised_words(text):
-            for key, terms in self._spelled.get(size, {}).items():
-                if spelling.fullmatch(key):
+        for start, end, letters in disguised_words(text):
+            for key, terms in self._spelled.get((len(letters), *anchor(letters)), {}).items():
+                if spells(letters, key):
                     for term in terms:
                         if self._in_scope(term, text, language) and not _allowed(term, text, start, end):
                             yield TermMatch(term, start, end, (*term_view(text[start:end]).steps, "signs"))

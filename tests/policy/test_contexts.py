@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sav_bridge import POLICY_DIR
 from sav_bridge.model import Audience
 from sav_bridge.policy import Policy
-from sav_bridge.policy.contexts import expand
+from sav_bridge.policy.contexts import expand, open_regex
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,24 @@ def policy() -> Policy:
         "you m0r0n",
         "уou tool",  # Cyrillic у
         "espèce   de\nvache",
+        # second round: any noun once aimed, more words, more ways of aiming
+        "Non mais espèce de courge, on vous a dit mardi.",
+        "espèce de gros poireau",
+        "sale petite patate !",
+        "bande de charlots !",
+        "Quelle bande de guignols",
+        "C'est une honte, bande de menteurs",
+        "Espèces d'incapables !",
+        "Vous êtes des escrocs !",
+        "Franchement, vous êtes vraiment nuls.",
+        "t'es vraiment nul",
+        "you absolute potato... unbelievable",
+        "He wrote 'you rodents' and we answered politely.",  # a quote ends the clause
+        "Listen, you sheep, we told you Tuesday.",
+        "What a bunch of clowns",
+        "you scammers!",
+        "You're a fraud",
+        "you tooll!",  # a doubled letter
     ],
 )
 def test_aimed_words_are_blocked(policy: Policy, text: str) -> None:
@@ -57,8 +77,11 @@ def test_aimed_words_are_blocked(policy: Policy, text: str) -> None:
     assert {f.category for f in decision.findings} & {"insult", "vulgar"}
 
 
-def test_a_milder_pattern_only_warns(policy: Policy) -> None:
-    assert policy.decide("What the heck happened", Audience.PUBLIC).action == "warn"
+@pytest.mark.parametrize(
+    "text", ["What the heck happened", "what the fork...", "you guys are useless", "Your staff are clueless"]
+)
+def test_a_milder_pattern_only_warns(policy: Policy, text: str) -> None:
+    assert policy.decide(text, Audience.PUBLIC).action == "warn"
 
 
 @pytest.mark.parametrize(
@@ -87,6 +110,18 @@ def test_a_milder_pattern_only_warns(policy: Policy) -> None:
         "The cow jumped over the moon.",
         "Thank you, see you soon",
         "Rue du Chien-Vert, Paris",
+        "Le livre « Une espèce de blaireau » est en rupture.",  # after a determiner: a kind of
+        "Cette espèce de champignon est toxique.",
+        "Espèce de plante : ficus",
+        "Dépôt d'espèces de 500 € au guichet.",
+        "La bande de Gaza, une bande de jeunes, bande de fréquences 2,4 GHz.",
+        "C'est un sale petit bug, on le corrige.",
+        "Sale temps pour les colis !",
+        "Vous êtes des clients fidèles, vous êtes nombreux à nous écrire.",
+        "L'app est incapable de se connecter.",
+        "Thank you so much, you absolute legend!",
+        "Did you utter a word? You absolutely can!",
+        "You guys are amazing and your team is on it.",
     ],
 )
 def test_innocent_uses_stay_clean(policy: Policy, text: str) -> None:
@@ -109,6 +144,26 @@ def test_patterns_expand_with_their_severity_elision_and_allow_phrases() -> None
     assert "espèce d'con" not in texts  # elision only before a vowel
     assert {"you con", "you cons", "you ordure", "you ordures"} <= texts  # English lists take an "s"
     assert ["you con", "en", "insult", "warn", "clause", "any", "thank you con"] in rows
+
+
+def test_an_open_slot_stays_one_pattern_with_its_allow_phrases() -> None:
+    rows = [
+        row
+        for _, row in expand(
+            [
+                "=nice\tlegend",
+                "espèce de {|gros} {*}\tfr\tinsult\tblock\tword\tany\tune {}",
+                "you absolute {*!nice}\ten\tinsult\tblock\tword\tany",
+            ]
+        )
+    ]
+    assert rows == [
+        ["espèce de {|gros} {*}", "fr", "insult", "block", "word", "any", "une {}"],
+        ["you absolute {*!legend|legends}", "en", "insult", "block", "word", "any"],
+    ]
+    assert re.fullmatch(open_regex(rows[0][0]), "espece de gros poireau")
+    assert re.fullmatch(open_regex(rows[0][0]), "espece de poireau")
+    assert not re.fullmatch(open_regex(rows[1][0]), "you absolute legends")
 
 
 def test_an_unknown_list_is_an_error() -> None:

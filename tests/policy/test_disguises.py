@@ -71,6 +71,33 @@ def test_font_look_alikes_fold_to_latin(text: str, folded: str) -> None:
         "shxt happens",
         "fц*k this",  # a look-alike and a mask
         "m*rd3 alors",  # a mask and leet
+        # signs for whichever letter they hide, digits for the letters they resemble (second round)
+        "c$ier, le colis est reparti",
+        "sa%%pard de livreur",
+        "en%oirés, encore en retard",
+        "ni_ц_r ce service",  # two signs and a look-alike
+        "t_oцduc",
+        "f@ск this",
+        "s_i_ty service",
+        "shi$ty service",
+        "80110ck5 to that",  # 8 for b, 1 for l
+        "801locks",
+        "He replied 'bul!!hit'",
+        "ѕ@ітту service",
+        "ьi!cһ please",
+        "аѕѕhо1е",  # 1 for l, not only i
+        "аѕѕһо13",
+        "c'est de la m3.r.d.3",  # dotted pieces of one or two characters
+        "f*** this app",  # one letter, then masks
+        "quelle m****",
+        "5 h 1 7, encore",  # letter by letter, one letter among leet digits
+        "konnard va",  # as it sounds
+        "espèce d'enkulé",
+        "ptn de colis",
+        "fck this",
+        "@Kenza93 b i t e de livreur, on le signale",  # spaced letters are not English "i"
+        "f🤬ck this",  # an emoji for a letter
+        "m💩rde alors",
     ],
 )
 def test_disguised_terms_are_blocked(policy: Policy, text: str) -> None:
@@ -96,6 +123,15 @@ def test_disguised_terms_are_blocked(policy: Policy, text: str) -> None:
         "Ծառայությունը աշխատում է.",
         "the sh-ops and the co-op",
         "Il fait 15°C à Sète, prévoir 17h30.",
+        "AT&T, R&D, Q&A et P&G sont nos partenaires.",
+        "Notre offre Canal+ et Disney+ est incluse, C++ et C# aussi.",
+        "Code promo NOEL_2024, fichier rapport_final_v2.pdf",
+        "@jdoe_uk merci, c'est noté ^TG",  # a handle and an agent's initials
+        "M. D*** a appelé, Mme B**** vous rappelle.",  # names written with their initial
+        "Mot de passe : s3cur1ty! ou P@ssw0rd, pas !@#$%",
+        "Rendez-vous à 9 h 3 0, version 1 . 2 . 3, modèles A1.B2.C3",
+        "Nike et Kodak sont partenaires.",  # "niquer" as it sounds, too short to tell
+        "Merci🙏 c'est top👍👍 Bonjour😊",  # emoji at the end of a word decorate it
     ],
 )
 def test_innocent_text_stays_clean(policy: Policy, text: str) -> None:
