@@ -57,8 +57,8 @@ def test_false_alarms_on_innocent_look_alikes(report: Report) -> None:
 # below; raise them as the detectors improve, never tune on what the holdout misses.
 HOLDOUT_FAMILY_FLOOR = {
     "bank": 0.98,
-    "context": 0.32,
-    "disguise": 0.78,
+    "context": 0.93,
+    "disguise": 0.94,
     "phone": 0.98,
     "pii-other": 0.98,
     "reference": 0.97,
@@ -67,12 +67,12 @@ HOLDOUT_CATEGORY_FLOOR = {
     "card": 0.98,
     "email": 0.98,
     "iban": 0.98,
-    "insult": 0.49,
+    "insult": 0.92,
     "nir": 0.98,
     "phone": 0.98,
     "reference": 0.97,
-    "sexual": 0.56,
-    "vulgar": 0.83,
+    "sexual": 0.80,
+    "vulgar": 0.98,
 }
 
 
