@@ -174,8 +174,7 @@ async def audit(request: Request, runtime: Runtime, who: Principal) -> Response:
     try:
         if request.query_params.get("format") == "csv":
             entries = await audit_log.read_all(runtime, request.query_params)
-            return Response(audit_log.as_csv(entries), media_type="text/csv; charset=utf-8",
-                            headers={"Content-Disposition": 'attachment; filename="sav-bridge-audit.csv"'})  # fmt: skip
+            return audit_log.csv_download(entries)
         page = await audit_log.read(runtime, request.query_params)
     except ValueError as exc:
         return _error(400, str(exc))

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.responses import Response
+
 from sav_bridge.runtime import Runtime
 
 FIELDS = ("id", "at", "ticket", "comment", "agent_id", "agent_name", "audience", "action", "rules",
@@ -103,3 +105,11 @@ def as_csv(entries: list[dict[str, Any]]) -> str:
         row = [";".join(e[f]) if f == "rules" else e[f] for f in FIELDS]
         writer.writerow(["'" + v if isinstance(v, str) and v.startswith(FORMULA) else v for v in row])
     return out.getvalue()
+
+
+def csv_download(entries: list[dict[str, Any]], headers: Mapping[str, str] | None = None) -> Response:
+    """The entries as the CSV file a browser saves (the API's `?format=csv` and the page's export)."""
+    disposition = {"Content-Disposition": 'attachment; filename="sav-bridge-audit.csv"'}
+    return Response(
+        as_csv(entries), media_type="text/csv; charset=utf-8", headers={**(headers or {}), **disposition}
+    )

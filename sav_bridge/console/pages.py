@@ -171,8 +171,7 @@ async def audit_csv(request: Request, runtime: Runtime, who: Principal) -> Respo
         entries = await audit_log.read_all(runtime, request.query_params)
     except ValueError as exc:
         return refusal(request, 400, str(exc))
-    return Response(audit_log.as_csv(entries), media_type="text/csv; charset=utf-8",
-                    headers={**SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="sav-bridge-audit.csv"'})  # fmt: skip
+    return audit_log.csv_download(entries, SECURITY_HEADERS)
 
 
 async def approvals(request: Request, runtime: Runtime, who: Principal) -> Response:
