@@ -30,10 +30,10 @@ from sav_bridge.console.pages import ROUTES as console_pages
 from sav_bridge.console.provider import IdentityProvider
 from sav_bridge.console.sandbox import sandbox_jwt
 from sav_bridge.console.session import SessionSealer, session_key
+from sav_bridge.edge import read_body
 from sav_bridge.errors import (
     DeliveryError,
     MalformedRequest,
-    PayloadTooLarge,
     UnsupportedMediaType,
     WebhookRejected,
 )
@@ -48,21 +48,6 @@ log = logging.getLogger(__name__)
 MAX_CRC_TOKEN = 512
 CRC_RECORD_INTERVAL = 60.0
 JSON_TYPES = frozenset({"application/json", "text/json"})
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing anything over `limit` bytes before reading it all."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body is over the {limit} byte limit")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body is over the {limit} byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _runtime(request: Request) -> Runtime:

@@ -22,6 +22,7 @@ from sav_bridge.console.audit import count_or_none, unix_time
 from sav_bridge.console.auth import Forbidden, NotAuthenticated, Principal, TokenVerifier
 from sav_bridge.console.openapi import OPENAPI
 from sav_bridge.console.requests import client_address
+from sav_bridge.edge import read_body
 from sav_bridge.model import Audience
 from sav_bridge.policy.console import record
 from sav_bridge.runtime import Runtime
@@ -65,16 +66,9 @@ def _guarded(role: str, handler: Handler) -> Callable[[Request], Awaitable[Respo
 
 
 async def _json_body(request: Request, limit: int, empty_ok: bool = False) -> dict[str, Any]:
-    """The JSON object a request carries, read no further than `limit` bytes; `ValueError` otherwise."""
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise ValueError(f"the body is over {limit} bytes")
-    chunks: list[bytes] = []
-    async for chunk in request.stream():
-        chunks.append(chunk)
-        if sum(map(len, chunks)) > limit:
-            raise ValueError(f"the body is over {limit} bytes")
-    body = b"".join(chunks)
+    """The JSON object a request carries, read no further than `limit` bytes (`PayloadTooLarge`, a 413,
+    past it); `ValueError` for anything but a JSON object."""
+    body = await read_body(request, limit)
     if empty_ok and not body.strip():
         return {}
     try:

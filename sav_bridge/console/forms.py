@@ -42,7 +42,7 @@ def posted(role: str, action: Action) -> Callable[[Request], Awaitable[Response]
         try:
             form = await read_form(request)
         except BadForm as exc:
-            return refusal(request, 400, str(exc))
+            return refusal(request, exc.status, str(exc))
         submitted = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
         problem = csrf_problem(request, submitted, runtime.settings.public_url)
         if problem:
@@ -159,7 +159,7 @@ async def token_login(request: Request) -> Response:
     try:
         form = await read_form(request, 64 * 1024)
     except BadForm as exc:
-        return refusal(request, 400, str(exc))
+        return refusal(request, exc.status, str(exc))
     problem = csrf_problem(request, form.get(CSRF_FIELD), runtime.settings.public_url)
     if problem:
         return refusal(request, 403, problem)

@@ -34,6 +34,8 @@ _REFUSALS = {
     "403": _json(_ERROR, "the token lacks the role (or four eyes: the author activates)"),
     "404": _json(_ERROR, "no such version, or the API is off (console.jwt unset)"),
 }
+#: A body over the route's limit, refused before it is read (`sav_bridge.edge.read_body`).
+_TOO_LARGE = _json(_ERROR, "the body is over the route's limit")
 _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 
 OPENAPI: dict[str, Any] = {
@@ -51,6 +53,7 @@ OPENAPI: dict[str, Any] = {
                          "type": "object", "required": ["yaml"],
                          "properties": {"yaml": {"type": "string"}, "comment": {"type": "string"}}}}}},
                      "responses": {"201": _json(_VERSION, "the draft"), "400": _json(_ERROR, "not that body"),
+                                   "413": _TOO_LARGE,
                                    "422": _json(_PROBLEMS, "every validation error, with its line and key"),
                                    **_REFUSALS}},
         },
@@ -78,7 +81,8 @@ OPENAPI: dict[str, Any] = {
                  "properties": {"since": {"type": "number"}, "limit": {"type": "integer", "maximum": 10000}}}}},
             ]}}}},
             "responses": {"200": _json({"type": "object"}, "tested, changed, results (changed first)"),
-                          "400": _json(_ERROR, "not that body"), "422": _json(_PROBLEMS, "it does not compile"),
+                          "400": _json(_ERROR, "not that body"), "413": _TOO_LARGE,
+                          "422": _json(_PROBLEMS, "it does not compile"),
                           **_REFUSALS}}},
         "/api/v1/decide": {"post": {
             "summary": "The active policy's decision on a reply, as `policy check --jsonl` gives it (viewer)",
@@ -86,7 +90,7 @@ OPENAPI: dict[str, Any] = {
                 "type": "object", "required": ["text"],
                 "properties": {"text": {"type": "string"}, "audience": {"enum": ["public", "dm"]}}}}}},
             "responses": {"200": _json({"type": "object"}, "action, text, findings, policy_version"),
-                          "400": _json(_ERROR, "not that body"), **_REFUSALS}}},
+                          "400": _json(_ERROR, "not that body"), "413": _TOO_LARGE, **_REFUSALS}}},
         "/api/v1/audit": {"get": {
             "summary": "Posting decisions, newest first, without any reply text (viewer)",
             "parameters": [{"name": n, "in": "query", "schema": {"type": t}} for n, t in (
@@ -107,7 +111,7 @@ OPENAPI: dict[str, Any] = {
             "requestBody": {"required": False, "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"comment": {"type": "string"}}}}}},
             "responses": {"200": _json({"type": "object"}, "the decided approval"),
-                          "400": _json(_ERROR, "not that body"), "409": _json(_ERROR, "already decided"),
+                          "400": _json(_ERROR, "not that body"), "413": _TOO_LARGE, "409": _json(_ERROR, "already decided"),
                           **_REFUSALS}}},
         "/api/v1/approvals/{id}/reject": {"post": {
             "summary": "Never post it; the agent reads the comment in the ticket (approver, not its author)",
@@ -115,7 +119,7 @@ OPENAPI: dict[str, Any] = {
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["comment"], "properties": {"comment": {"type": "string", "minLength": 1}}}}}},
             "responses": {"200": _json({"type": "object"}, "the decided approval"),
-                          "400": _json(_ERROR, "no comment"), "409": _json(_ERROR, "already decided"), **_REFUSALS}}},
+                          "400": _json(_ERROR, "no comment"), "413": _TOO_LARGE, "409": _json(_ERROR, "already decided"), **_REFUSALS}}},
         "/api/v1/admin-log": {"get": {
             "summary": "Changes made through the API, newest first (viewer)",
             "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},

@@ -328,7 +328,7 @@ async def test_a_version_is_tried_on_texts_and_on_audited_replies_before_it_is_a
 async def test_a_body_over_the_limit_is_refused_before_it_is_read(gateway: Gateway) -> None:
     huge = b'{"yaml": "' + b"a" * (300 * 1024) + b'"}'
     response = await gateway.client.post("/api/v1/policies", content=huge, headers=ALICE)
-    assert response.status_code == 400 and "over" in response.json()["error"]
+    assert response.status_code == 413 and "over" in response.json()["error"]
     assert len(await gateway.runtime.store.policies.all()) == 1
 
 

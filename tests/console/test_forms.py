@@ -149,7 +149,7 @@ async def test_forms_from_elsewhere_or_without_the_token_change_nothing(gateway:
     json_body = await alice.post("/console/versions", json=form)
     assert json_body.status_code == 400
     huge = await alice.post("/console/versions", data={**form, "yaml": "a" * 600_000})
-    assert huge.status_code == 400 and "KiB" in huge.text
+    assert huge.status_code == 413 and "KiB" in huge.text
     viewer, viewer_csrf = await sign_in(gateway, "victor", "viewer")
     as_viewer = await viewer.post("/console/versions", data={**form, "csrf": viewer_csrf})
     assert as_viewer.status_code == 403 and "editor" in as_viewer.text
