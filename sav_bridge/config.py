@@ -7,6 +7,7 @@ land in a log.
 
 from __future__ import annotations
 
+import hmac
 import json
 import math
 import re
@@ -48,10 +49,18 @@ class Secret:
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        return isinstance(other, Secret) and same_secret(other._value, self._value)
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+def same_secret(given: str | None, expected: str | None) -> bool:
+    """Whether two secret values (tokens, digests, signatures) are equal, in a time that does not tell
+    how much of them matched (`hmac.compare_digest`); None is equal to nothing."""
+    if given is None or expected is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
 
 
 @dataclass(frozen=True)
@@ -295,6 +304,16 @@ def configured_policy_path(path: str | Path | None, environ: Mapping[str, str]) 
     """`policy.path` alone, for `sav-bridge policy …`: compliance staff need no X or helpdesk secrets."""
     configured = _raw(path, environ, load_schema()).get("policy", {}).get("path")
     return Path(configured) if configured else DEFAULT_POLICY
+
+
+def configured_database_url(path: str | Path | None, environ: Mapping[str, str]) -> str:
+    """`database_url` alone, for `sav-bridge migrate`: a schema upgrade needs no X or helpdesk secret."""
+    schema = load_schema()
+    node = schema["properties"]["database_url"]
+    url = _raw(path, environ, schema).get("database_url", node["default"])
+    if not isinstance(url, str) or not re.match(node["pattern"], url):
+        raise ConfigError("database_url", node["x-expected"])
+    return url
 
 
 def _raw(path: str | Path | None, environ: Mapping[str, str], schema: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sav_bridge.config import Settings
+from sav_bridge.config import Settings, same_secret
 from sav_bridge.console.auth import ROLES, Principal
 
 SESSION_COOKIE = "sav_bridge_session"
@@ -135,7 +135,7 @@ def csrf_token(request: Request) -> str:
 
 
 def remember_csrf(response: Response, request: Request, token: str) -> None:
-    if request.cookies.get(CSRF_COOKIE) != token:
+    if not same_secret(request.cookies.get(CSRF_COOKIE), token):
         response.set_cookie(CSRF_COOKIE, token, path="/console", httponly=True, samesite="strict",
                             secure=secure(request))  # fmt: skip
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwt
 
+from sav_bridge.config import same_secret
 from sav_bridge.errors import ConfigError, PermanentError, RetryableError
 from sav_bridge.http import VendorErrors, raise_for_vendor, transport_errors
 
@@ -133,7 +134,7 @@ class TokenSource:
     async def renew(self, stale: Session) -> Session:
         """A new session in place of `stale` (refused with 401); one renewal however many callers saw it."""
         async with self._lock:
-            if self._session is None or self._session.access_token == stale.access_token:
+            if self._session is None or same_secret(self._session.access_token, stale.access_token):
                 self._session = await self._grant()
         return self._session
 

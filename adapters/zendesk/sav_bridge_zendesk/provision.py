@@ -6,6 +6,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TextIO
 
+from sav_bridge.config import same_secret
 from sav_bridge_zendesk import payloads
 
 Call = Callable[..., Awaitable[Mapping[str, Any]]]
@@ -32,7 +33,7 @@ async def provision(call: Call, public_url: str, dry_run: bool, out: TextIO, web
         out.write(f"updated webhook {webhook_id} -> {webhook_body['webhook']['endpoint']}\n")
 
     secret = await call("GET", f"/api/v2/webhooks/{webhook_id}/signing_secret")
-    if (secret.get("signing_secret") or {}).get("secret") == webhook_secret:
+    if same_secret((secret.get("signing_secret") or {}).get("secret"), webhook_secret):
         out.write("zendesk.webhook_secret matches the webhook's signing secret\n")
     else:
         out.write(

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from sav_bridge.config import BaseSettings, reveal
+from sav_bridge.config import BaseSettings, reveal, same_secret
 from sav_bridge.sandbox.base import FakeVendor
 from sav_bridge.sandbox.contracts import OpenApiContract
 
@@ -221,7 +221,7 @@ class FakeZendesk(FakeVendor):
         digest = hashlib.sha256(request.content).hexdigest()
         if key and key in self._idempotency:
             seen_digest, response = self._idempotency[key]
-            if seen_digest != digest:
+            if not same_secret(seen_digest, digest):
                 return self.error(400, "IdempotentRequestError: key reused with a different body")
             return httpx.Response(
                 response.status_code, json=response.json(), headers={"x-idempotency-lookup": "hit"}

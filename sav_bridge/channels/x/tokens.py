@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from sav_bridge.channels.x.oauth2 import OAuth2Client, TokenRefused, Tokens
 from sav_bridge.channels.x.vault import Unreadable, Vault
+from sav_bridge.config import same_secret
 from sav_bridge.errors import RetryableError
 from sav_bridge.metrics import Metrics
 from sav_bridge.store import Store
@@ -116,7 +117,7 @@ class TokenKeeper:
     async def after_refusal(self, refused: str) -> str:
         """A new access token after X answered 401 to `refused`: refreshed unless another replica did."""
         tokens, version = await self._read()
-        if tokens.access_token != refused and self._usable(tokens):
+        if not same_secret(tokens.access_token, refused) and self._usable(tokens):
             return str(tokens.access_token)
         return await self._refresh(version, refused)
 
@@ -141,14 +142,14 @@ class TokenKeeper:
                     await self.store.state.release_lease(LEASE_NAME, holder)
             await self._sleep(POLL_SECONDS)
             tokens, version = await self._read()
-            if version != seen and self._usable(tokens) and tokens.access_token != refused:
+            if version != seen and self._usable(tokens) and not same_secret(tokens.access_token, refused):
                 return str(tokens.access_token)
             if time.monotonic() > deadline:
                 raise RetryableError("x", "another replica is refreshing the X token", None, 5.0)
 
     async def _refresh_holding_lease(self, seen: int, refused: str | None) -> str:
         tokens, version = await self._read()
-        if version != seen and self._usable(tokens) and tokens.access_token != refused:
+        if version != seen and self._usable(tokens) and not same_secret(tokens.access_token, refused):
             return str(tokens.access_token)  # refreshed by another replica meanwhile
         if not tokens.refresh_token:
             raise AccessLost("no X refresh token is stored")

@@ -32,7 +32,7 @@ import httpx
 from oauthlib.oauth1 import Client
 from oauthlib.oauth1.rfc5849 import signature, utils
 
-from sav_bridge.config import Settings
+from sav_bridge.config import Settings, same_secret
 from sav_bridge.sandbox.base import Answer
 from sav_bridge.sandbox.x.base import FakeXBase
 
@@ -147,7 +147,7 @@ class UserAuth(FakeXBase):
             return False
         if (
             oauth.get("oauth_consumer_key") != keys.consumer_key
-            or oauth.get("oauth_token") != keys.token
+            or not same_secret(oauth.get("oauth_token"), keys.token)
             or oauth.get("oauth_signature_method") != "HMAC-SHA1"
             or oauth.get("oauth_version", "1.0") != "1.0"
             or not self._fresh(oauth.get("oauth_timestamp", ""), oauth.get("oauth_nonce", ""), id(request))

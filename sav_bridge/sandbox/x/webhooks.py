@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from sav_bridge.channels.x.signing import crc_response
+from sav_bridge.config import same_secret
 from sav_bridge.sandbox.x.base import FakeXBase
 
 #: Pay-per-use: one webhook and three Account Activity subscriptions per app (vendor CONTRACTS §1.3);
@@ -96,7 +97,7 @@ class Webhooks(FakeXBase):
                 except (httpx.HTTPError, ValueError):
                     body = None
             expected = crc_response(self.consumer_secret, token)["response_token"]
-            ok = isinstance(body, dict) and body.get("response_token") == expected
+            ok = isinstance(body, dict) and same_secret(str(body.get("response_token")), expected)
         self.crc_checks.append((webhook.id, ok))
         webhook.valid = ok
         return ok
