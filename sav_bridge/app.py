@@ -253,6 +253,7 @@ def _serve(app: Starlette, runtime: Runtime) -> None:
     if key is not None:
         app.state.session_sealer = SessionSealer(key, console.session_hours, runtime.clock)
     if console.oidc is not None:
+        admit = runtime.egress.admit if runtime.egress else None
         app.state.oidc_provider = IdentityProvider(
-            console.oidc, console.jwt, console.roles, runtime.http, runtime.clock
+            console.oidc, console.jwt, console.roles, runtime.http, runtime.clock, admit
         )

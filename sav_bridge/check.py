@@ -22,6 +22,7 @@ from sav_bridge.channels.x.tokens import grant_problem
 from sav_bridge.channels.x.vault import Vault
 from sav_bridge.cli import EXIT_CONFIG, EXIT_UNAVAILABLE, vendor_dir_from_env
 from sav_bridge.config import ENV_PREFIX, Settings, load_settings
+from sav_bridge.egress import outbound_client
 from sav_bridge.errors import DeliveryError
 from sav_bridge.helpdesks import available, load_helpdesk
 from sav_bridge.http import failure_kind
@@ -59,7 +60,7 @@ async def run_check(
         transport = Sandbox(settings, vendor_dir_from_env(os.environ)).transport()
     # OAuth 2.0 tokens live in the database; OAuth 1.0a keys are all in the configuration.
     store = await open_store(settings.database_url) if settings.x.auth == "oauth2" else None
-    async with httpx.AsyncClient(transport=transport, timeout=settings.x.timeout_seconds) as http:
+    async with outbound_client(settings, transport, timeout=settings.x.timeout_seconds) as http:
         helpdesk = plugin.from_settings(settings, http)
         x = XClient(http, settings.x.api_url, unpaused_auth(settings, http, store))
         try:

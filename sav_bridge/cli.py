@@ -336,6 +336,7 @@ async def provision(
 ) -> int:
     """The helpdesk's own settings and HTTP client only: no store, no X secrets, and a dry run sends
     nothing anywhere. `transport` replaces the network (tests)."""
+    from sav_bridge.egress import outbound_client
     from sav_bridge.runtime import USER_AGENT
 
     if command != settings.helpdesk:
@@ -345,7 +346,7 @@ async def provision(
         from sav_bridge.sandbox import helpdesk_fake
 
         transport = httpx.MockTransport(helpdesk_fake(settings, vendor_dir_from_env(os.environ)).handle)
-    async with httpx.AsyncClient(transport=transport, headers={"User-Agent": USER_AGENT}) as http:
+    async with outbound_client(settings, transport, headers={"User-Agent": USER_AGENT}) as http:
         await plugin.from_settings(settings, http).provision(public_url, dry_run, sys.stdout)
     return 0
 

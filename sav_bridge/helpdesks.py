@@ -15,6 +15,11 @@ Contract, for plugin authors:
   writes; one without (or a plugin written before files existed) gets none, and the core puts links to
   public media in the text instead. Agents' files are listed in `AgentReply.attachments` and fetched
   with `download_attachment`, with the plugin's own credentials.
+- Outgoing calls: the client the plugin is given reaches only the hosts the configuration names
+  (`sav_bridge.egress`), its own section's URLs among them; a plugin whose vendor answers from other hosts
+  (an API host learnt at sign-in, a file host downloads redirect to) lists them as vendor facts in the
+  optional class attribute `remote_hosts` (`"*.example.com"` for any subdomain). No call follows a
+  redirect unless it asks to, and then each hop is checked the same way.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from sav_bridge.channels.x.health import Health, health_probes
 from sav_bridge.channels.x.media import XMedia
 from sav_bridge.channels.x.poll import Poller
 from sav_bridge.config import Settings
+from sav_bridge.egress import AllowList, outbound_client
 from sav_bridge.flows import (
     JOB_NOTE,
     JOB_PUBLISH_REPLY,
@@ -68,6 +69,8 @@ class Runtime:
     access: XAccess | None = None
     #: The X channel's health alerts (`channels.x.health`), evaluated by a periodic task.
     health: Health | None = None
+    #: The hosts `http` may reach (`sav_bridge.egress`); the console admits its provider's endpoints.
+    egress: AllowList | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -82,10 +85,13 @@ class Runtime:
         """Open the store and the clients; `policy` is loaded from `settings.policy_path` unless given."""
         store = await open_store(settings.database_url, clock)
         live = await LivePolicy.start(store.policies, policy or Policy.from_file(settings.policy_path))
-        http = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(settings.x.timeout_seconds),
+        egress = AllowList.from_settings(settings)
+        http = outbound_client(
+            settings,
+            transport,
+            timeout=settings.x.timeout_seconds,
             headers={"User-Agent": USER_AGENT},
+            allowed=egress,
         )
         helpdesk = build_helpdesk(load_helpdesk(settings.helpdesk), settings, http, clock)
         metrics = Metrics()
@@ -134,6 +140,7 @@ class Runtime:
             poller,
             access=access,
             health=health,
+            egress=egress,
         )
 
     def start_workers(self) -> None:

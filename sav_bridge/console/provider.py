@@ -59,8 +59,12 @@ class IdentityProvider:
         group_roles: Mapping[str, str],
         client: httpx.AsyncClient,
         clock: Callable[[], float] = time.time,
+        admit: Callable[[str], None] | None = None,
     ) -> None:
+        """`admit` lets the gateway's client reach the endpoints the issuer's discovery document names
+        (`sav_bridge.egress`: the client reaches only the hosts the configuration names)."""
         self.settings = settings
+        self._admit = admit
         self._jwt = jwt
         self._group_roles = group_roles
         self._client = client
@@ -76,6 +80,9 @@ class IdentityProvider:
             if self._discovery is None or self._clock() - self._read_at > DISCOVERY_SECONDS:
                 url = self.settings.issuer.rstrip("/") + DISCOVERY_PATH
                 self._discovery = self._read_discovery(await self._json("GET", url, "discovery document"))
+                if self._admit is not None:
+                    self._admit(self._discovery.token_endpoint)
+                    self._admit(self._discovery.jwks_uri)
                 self._read_at = self._clock()
                 self._verifier = None
             return self._discovery

@@ -67,6 +67,9 @@ class SalesforceHelpdesk:
     name: ClassVar[str] = payloads.HELPDESK
     accepts_attachments: ClassVar[bool] = False
     dm_marker: ClassVar[str] = "the case's Reply by DM box"
+    #: Where the org's REST API lives: the token endpoint answers with the org's My Domain as its
+    #: `instance_url` (`https://<domain>.my.salesforce.com`, `…sandbox.my.salesforce.com` for a sandbox).
+    remote_hosts: ClassVar[tuple[str, ...]] = ("*.my.salesforce.com",)
 
     def __init__(
         self,

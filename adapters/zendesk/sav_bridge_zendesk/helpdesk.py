@@ -41,6 +41,9 @@ class ZendeskHelpdesk:
     name: ClassVar[str] = payloads.HELPDESK
     accepts_attachments: ClassVar[bool] = True
     dm_marker: ClassVar[str] = f"the tag {payloads.DM_TAG}"
+    #: Where an attachment's `content_url` may redirect a download (Zendesk serves files from its
+    #: user-content domain); the gateway's client reaches no other host than the configured `zendesk.url`.
+    remote_hosts: ClassVar[tuple[str, ...]] = ("*.zdusercontent.com",)
 
     def __init__(
         self,

@@ -188,6 +188,7 @@ async def run_connect(
 ) -> int:
     """The command: print the address, then take the redirect (pasted, or received by the gateway)."""
     from sav_bridge.channels.x.auth import token_keeper
+    from sav_bridge.egress import outbound_client
     from sav_bridge.runtime import USER_AGENT
 
     if settings.x.auth != "oauth2":
@@ -200,7 +201,9 @@ async def run_connect(
         redirect_uri = settings.public_url.rstrip("/") + CALLBACK_PATH
     store = await open_store(settings.database_url, clock)
     try:
-        async with httpx.AsyncClient(transport=transport, headers={"User-Agent": USER_AGENT}) as http:
+        async with outbound_client(
+            settings, transport, timeout=settings.x.timeout_seconds, headers={"User-Agent": USER_AGENT}
+        ) as http:
             keeper = token_keeper(settings, store, http)
             gate = AccessGate(store, Metrics(), FIX_OAUTH2)
             connector = connector_for(settings, store, keeper, gate, http)

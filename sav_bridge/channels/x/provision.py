@@ -313,16 +313,15 @@ async def x_admin(
     OAuth 2.0 the database (its tokens) is opened only then, and closed on exit; OAuth 1.0a opens
     nothing. `transport` replaces the network (tests)."""
     from sav_bridge.channels.x.auth import unpaused_auth, x_access
+    from sav_bridge.egress import outbound_client
     from sav_bridge.metrics import Metrics
     from sav_bridge.runtime import USER_AGENT
     from sav_bridge.store import open_store
 
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(
-            httpx.AsyncClient(
-                transport=transport,
-                timeout=settings.x.timeout_seconds,
-                headers={"User-Agent": USER_AGENT},
+            outbound_client(
+                settings, transport, timeout=settings.x.timeout_seconds, headers={"User-Agent": USER_AGENT}
             )
         )
 
