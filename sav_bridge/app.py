@@ -30,7 +30,7 @@ from sav_bridge.console.pages import ROUTES as console_pages
 from sav_bridge.console.provider import IdentityProvider
 from sav_bridge.console.sandbox import sandbox_jwt
 from sav_bridge.console.session import SessionSealer, session_key
-from sav_bridge.edge import read_body
+from sav_bridge.edge import ConcurrencyLimit, read_body
 from sav_bridge.errors import (
     DeliveryError,
     MalformedRequest,
@@ -232,7 +232,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None, **runtime_opt
             *oidc_routes,
         ],
         exception_handlers={WebhookRejected: rejected},
-        middleware=[Middleware(AccessLog)],
+        middleware=[
+            Middleware(AccessLog),
+            Middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests),
+        ],
         lifespan=lifespan,
     )
     app.state.crc_recorded_at = float("-inf")

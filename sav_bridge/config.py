@@ -182,6 +182,10 @@ class BaseSettings:
     webhook_tolerance_seconds: int = 300
     host: str = "0.0.0.0"
     port: int = 8080
+    #: `server.max_concurrent_requests`: past it, 503 with Retry-After (`sav_bridge.edge`).
+    max_concurrent_requests: int = 200
+    #: `server.shutdown_grace_seconds`: how long a SIGTERM waits for requests and jobs in flight.
+    shutdown_grace_seconds: float = 20.0
     workers: WorkerSettings = field(default_factory=WorkerSettings)
     signature: SignatureSettings = field(default_factory=SignatureSettings)
     policy_path: Path = DEFAULT_POLICY
@@ -549,6 +553,8 @@ def _common(raw: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
         "webhook_tolerance_seconds": raw["webhook_tolerance_seconds"],
         "host": raw["server"]["host"],
         "port": raw["server"]["port"],
+        "max_concurrent_requests": raw["server"]["max_concurrent_requests"],
+        "shutdown_grace_seconds": float(raw["server"]["shutdown_grace_seconds"]),
         "workers": WorkerSettings(**raw["workers"]),
         "signature": SignatureSettings(**raw["signature"]),
         "policy_path": Path(policy) if policy else DEFAULT_POLICY,

@@ -1,16 +1,35 @@
-"""What the gateway does at its HTTP edge, before any handler's own logic: bounded request bodies.
+"""What the gateway does at its HTTP edge, before any handler's own logic: bounded request bodies and a
+bounded number of requests at once.
 
 Every inbound body (webhooks, the console's forms and JSON API) is read through `read_body`, the one
 place that enforces a route's limit: a declared `Content-Length` over the limit is refused (413) before
 a byte of the body is read, and a body without one (chunked) is cut off and refused as soon as it passes
 the limit, so no request is ever buffered whole past its limit and nothing is stored for it.
+
+`ConcurrencyLimit` serves at most `server.max_concurrent_requests` requests at once and answers any
+request past that at once with 503 and `Retry-After`, instead of queueing it without bound: X and the
+helpdesks retry a webhook that was not acknowledged, and a queue only turns a burst into timeouts.
+Health, readiness and metrics are never turned away, so an orchestrator does not restart a replica
+for being busy.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from typing import Any
+
 from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sav_bridge.errors import PayloadTooLarge
+
+log = logging.getLogger(__name__)
+
+#: Paths answered whatever the load: what orchestrators and Prometheus poll.
+ALWAYS_SERVED = frozenset({"/healthz", "/readyz", "/metrics"})
+#: What a request turned away is told to wait, in seconds (a burst is over in about that time).
+BUSY_RETRY_AFTER = 1
 
 
 def size_text(limit: int) -> str:
@@ -38,3 +57,52 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(refusal)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class ConcurrencyLimit:
+    """ASGI middleware: at most `limit` requests in flight; 503 with `Retry-After` past it."""
+
+    def __init__(self, app: ASGIApp, limit: int, always_served: frozenset[str] = ALWAYS_SERVED) -> None:
+        self.app = app
+        self.limit = limit
+        self.always_served = always_served
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.always_served:
+            await self.app(scope, receive, send)
+            return
+        metrics = _metrics(scope)
+        if self.in_flight >= self.limit:
+            if metrics is not None:
+                metrics.requests_shed.inc()
+            await _answer(
+                send, 503, f"busy: {self.limit} requests in flight; retry shortly", BUSY_RETRY_AFTER
+            )
+            return
+        self.in_flight += 1
+        if metrics is not None:
+            metrics.requests_in_flight.set(self.in_flight)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+            if metrics is not None:
+                metrics.requests_in_flight.set(self.in_flight)
+
+
+def _metrics(scope: Scope) -> Any:
+    """The app's `Metrics` once its runtime is served (None before, in the lifespan's first moments)."""
+    runtime = getattr(getattr(scope.get("app"), "state", None), "runtime", None)
+    return getattr(runtime, "metrics", None)
+
+
+async def _answer(send: Send, status: int, error: str, retry_after: int) -> None:
+    body = json.dumps({"error": error}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(retry_after).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -47,6 +47,19 @@ class Metrics:
             "sav_bridge_x_token_refreshes", "OAuth 2.0 access-token refreshes this replica made",
             registry=self.registry,
         )  # fmt: skip
+        # The HTTP edge (sav_bridge.edge).
+        self.requests_in_flight = Gauge(
+            "sav_bridge_requests_in_flight", "Requests being served now (server.max_concurrent_requests caps it)",
+            registry=self.registry,
+        )  # fmt: skip
+        self.requests_shed = Counter(
+            "sav_bridge_requests_shed", "Requests answered 503 at once because server.max_concurrent_requests "
+            "were in flight (senders retry; sustained: add replicas or raise the limit)", registry=self.registry,
+        )  # fmt: skip
+        self.store_unavailable = Counter(
+            "sav_bridge_store_unavailable", "Inbound requests answered 503 because the database could not commit "
+            "(alert on any: senders retry only for a while)", ["source"], registry=self.registry,
+        )  # fmt: skip
         self.tickets_opened = Counter("sav_bridge_tickets_opened", "Tickets opened", registry=self.registry)
         self.comments_added = Counter(
             "sav_bridge_comments_added", "Customer follow-ups added to tickets", registry=self.registry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +26,10 @@ async def call(
     path: str,
     headers: dict[str, str],
     chunks: Iterator[bytes],
+    gate: asyncio.Event | None = None,
 ) -> Exchange:
-    """Send `chunks` as the body only when the app asks for them (as a server does), never all at once."""
+    """Send `chunks` as the body only when the app asks for them (as a server does), never all at once;
+    with a `gate`, the body starts arriving only once it is set (a slow client: the request stays in flight)."""
     answer = Exchange()
     scope: dict[str, Any] = {
         "type": "http",
@@ -47,6 +50,8 @@ async def call(
 
     async def receive() -> Message:
         nonlocal finished
+        if gate is not None:
+            await gate.wait()
         if finished:
             return {"type": "http.disconnect"}
         chunk = next(pending, None)
