@@ -16,6 +16,7 @@ computed (`track=True`) when a finding has to be located in the original text, w
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import unicodedata
@@ -229,10 +230,14 @@ def _sub(
     """`pattern.sub`, also mapping each output character to the original span it came from."""
     if offsets is None:
         return pattern.sub(repl, text), None
+    matches = pattern.finditer(text)
+    first = next(matches, None)
+    if first is None:
+        return text, offsets  # most patterns, most texts: nothing to copy
     out: list[str] = []
     mapped: Offsets = []
     last = 0
-    for match in pattern.finditer(text):
+    for match in itertools.chain((first,), matches):
         out.append(text[last : match.start()])
         mapped.extend(offsets[last : match.start()])
         replacement = repl(match)
