@@ -282,6 +282,7 @@ def demo_command(args: argparse.Namespace) -> int:
 def serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
+    from sav_bridge import shutdown
     from sav_bridge.app import create_app
     from sav_bridge.policy import Policy
 
@@ -299,8 +300,7 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
         sandbox.reach_gateway(httpx.ASGITransport(app=app))  # the fake X's CRC check calls this app
     listening = listen(host or settings.host, port or settings.port)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
-    server.run(sockets=[listening])
-    return 0
+    return shutdown.run(server, app, [listening], settings.shutdown_grace_seconds)  # SIGTERM: see shutdown.py
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -51,6 +51,8 @@ class Outbox:
         self.on_dead = on_dead
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
+        #: The jobs this process's workers hold now, by id: what `release` gives back at shutdown.
+        self.held: dict[int, Job] = {}
 
     def wake(self) -> None:
         """Hint that a job was enqueued, so idle workers look now rather than at the next poll."""
@@ -67,6 +69,18 @@ class Outbox:
         job = await self.store.claim(self.settings.lease_seconds)
         if job is None:
             return False
+        self.held[job.id] = job
+        try:
+            await self._run(job)
+        except asyncio.CancelledError:
+            raise  # cut short at shutdown: the job stays held, and `release` gives its lease back
+        except BaseException:
+            self.held.pop(job.id, None)
+            raise
+        self.held.pop(job.id, None)
+        return True
+
+    async def _run(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
         try:
             if handler is None:
@@ -96,7 +110,13 @@ class Outbox:
                 log.warning("job %s lost its lease before finishing", job.id)
             elif follow_ups:
                 self.wake()
-        return True
+
+    async def release(self) -> int:
+        """Give back the leases of the jobs still held (workers cut short at shutdown), so that another
+        replica takes them at once; how many were released."""
+        held = list(self.held.values())
+        self.held.clear()
+        return await self.store.release(held) if held else 0
 
     async def _retry(self, job: Job, error: str, retry_after: float | None) -> None:
         self.metrics.failures.labels(job.kind, "true").inc()

@@ -7,6 +7,7 @@ transport and a fixed clock instead of patching anything.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from sav_bridge.store import Job, Store, open_store
 
 USER_AGENT = "sav-bridge/0.1 (+https://github.com/sav-bridge)"
 
+log = logging.getLogger(__name__)
+
 
 def dead_letter_handler(handlers: Mapping[str, DeadHandler]) -> DeadHandler:
     """One `on_dead` for the outbox that tells whoever cares about that kind of job."""
@@ -73,6 +76,7 @@ class Runtime:
     egress: AllowList | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _deadline: float | None = None
 
     @classmethod
     async def start(
@@ -152,10 +156,25 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self.health.run(self._stop)))
         self._tasks.append(asyncio.create_task(self.policy.follow(self._stop)))
 
+    def begin_shutdown(self, deadline: float) -> None:
+        """SIGTERM: workers finish the job in hand and claim no other, the poller and the checks stop;
+        `close` then waits for them until `deadline` (`time.monotonic()`) at most."""
+        self._deadline = deadline
+        self._stop.set()
+
     async def close(self) -> None:
+        """Stop the workers after their current job, waiting `server.shutdown_grace_seconds` at most (or
+        until the deadline `begin_shutdown` set); a job still running then is cut short and its lease
+        given back, so another replica takes it at once."""
         self._stop.set()
         if self._tasks:
+            deadline = self._deadline or time.monotonic() + self.settings.shutdown_grace_seconds
+            _, running = await asyncio.wait(self._tasks, timeout=max(0.0, deadline - time.monotonic()))
+            for task in running:
+                task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            if released := await self.outbox.release():
+                log.warning("shutdown: %s job(s) cut short, their leases given back", released)
         if self.poller is not None:
             await self.poller.release()
         await self.http.aclose()
