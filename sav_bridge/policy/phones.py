@@ -27,7 +27,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from itertools import accumulate
 
 import phonenumbers
@@ -38,7 +37,6 @@ from phonenumbers import (
     PhoneNumberFormat,
     ValidationResult,
     phonenumbermatcher,
-    phonenumberutil,
 )
 from stdnum.eu import vat
 
@@ -230,7 +228,7 @@ def _confirm(written: Written, regions: Regions) -> tuple[str, dict[str, bool]] 
             if plan.exit in exits:
                 continue  # read the same way as in a region already tried
             exits.add(plan.exit)
-        elif not plan.may_read(written.digits) or (not guessed and trunk_missing(written.digits, region)):
+        elif not plan.may_read(written.digits):
             continue
         elif guessed and written.groups == 1 and not written.cue:
             continue  # digits in one piece: only the policy's region reads them
@@ -264,47 +262,6 @@ def _confirm(written: Written, regions: Regions) -> tuple[str, dict[str, bool]] 
         ):
             return _e164(number), {"phonenumbers_possible": True}
     return None
-
-
-def trunk_missing(digits: str, region: str) -> bool:
-    """Whether digits written without + lack the trunk prefix that every region of their numbering plan
-    writes before such a number ("235070912" in France): phonenumbers would then refuse them both ways
-    `_confirm` accepts a national reading (its matcher requires the prefix its format writes; a possible
-    number must be written as its format writes it), so they are not worth its parse (most of the time a
-    dense text takes). Whatever the library might read differently (a country code, another prefix
-    for parsing, a number no format or an optional prefix covers) is left to it."""
-    family = _plan_metadata(region)
-    return bool(family) and all(_refused_without_trunk(digits, metadata) for metadata in family)
-
-
-@cache
-def _plan_metadata(region: str) -> tuple[phonenumbers.PhoneMetadata, ...]:
-    """The metadata of the region and of the main region of each country code in its numbering plan
-    (the one whose formats phonenumbers applies to every number of that code)."""
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    if metadata is None:
-        return ()
-    codes = SHARED_PLANS.get(metadata.country_code or 0, (metadata.country_code,))
-    regions = [region, *(phonenumbers.region_code_for_country_code(code or 0) for code in codes)]
-    found = (phonenumbers.PhoneMetadata.metadata_for_region(r) for r in dict.fromkeys(regions))
-    return tuple(m for m in found if m is not None)
-
-
-def _refused_without_trunk(digits: str, metadata: phonenumbers.PhoneMetadata) -> bool:
-    trunk = metadata.national_prefix
-    if not trunk or digits.startswith((trunk, str(metadata.country_code))):
-        return False
-    if metadata.national_prefix_for_parsing and re.match(metadata.national_prefix_for_parsing, digits):
-        return False
-    # The library's own choice of format (private, pinned by requirements.lock; tests compare with the
-    # full reading).
-    chosen = phonenumberutil._choose_formatting_pattern_for_number(metadata.number_format, digits)
-    if chosen is None or not chosen.national_prefix_formatting_rule:
-        return False
-    rule = chosen.national_prefix_formatting_rule
-    return not chosen.national_prefix_optional_when_formatting and not (
-        phonenumberutil._formatting_rule_has_first_group_only(rule)
-    )
 
 
 def _matched(candidate: str, region: str, leniency: int) -> bool:

@@ -290,15 +290,8 @@ class Lexicon:
     def _full_matches(self, text: str, doubled: list[TermMatch]) -> Iterator[TermMatch]:
         """Terms in the term view of `text`; phrases aimed at someone that only a doubled letter
         keeps from matching ("you tooll") go to `doubled`, worth reporting when nothing else is:
-        the fast path, which sees no doubled letter, then agrees.
-
-        The view is first made without following each character back to the text (a third of the
-        time a dense text takes here): most texts sent here for their digits hold nothing term-like,
-        and only those that do are viewed again with their spans."""
+        the fast path, which sees no doubled letter, then agrees."""
         language: list[str | None] = []
-        if not self._may_hold(term_view(text)):
-            yield from self._signed_words(text, language)
-            return
         view = term_view(text, track=True)
         for end, (length, entries) in self._folded.iter(view.text):
             start = end - length + 1
@@ -341,25 +334,6 @@ class Lexicon:
                     for term, _ in entries:
                         if self._in_scope(term, text, language) and not _allowed(term, text, start, end):
                             yield TermMatch(term, start, end, (*term_view(text[start:end]).steps, "mask"))
-
-    def _may_hold(self, view: View) -> bool:
-        """Whether the term view holds what the rest of `_full_matches` looks for: a lexicon entry
-        standing as its term asks (a whole word, letters repeated as the term's are), the start of an
-        open pattern, a mask. Letters written one by one lose their word boundaries: always looked at."""
-        if "spaced letters" in view.steps:
-            return True
-        for end, (length, entries) in self._folded.iter(view.text):
-            start = end - length + 1
-            for term, runs in entries:
-                if _bounded(view.text, start, end + 1, term.match) and view.has_runs(
-                    start, runs, loose=bool(term.context)
-                ):
-                    return True
-        return (
-            self._open_starts.search(view.text) is not None
-            or MASK_WORD.search(view.text) is not None
-            or SOFT_MASK_WORD.search(view.text) is not None
-        )
 
     def _signed_words(self, text: str, language: list[str | None]) -> Iterator[TermMatch]:
         """Words with signs in place of letters ("b!tch"), read in the text itself."""

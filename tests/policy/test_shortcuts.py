@@ -1,9 +1,6 @@
-"""The engine's shortcuts on dense text decide exactly what the full reading decides.
-
-Phones: digits that lack the trunk prefix their plan writes are not handed to phonenumbers, and a whole
-candidate is checked with the matcher's own verification rather than its search for numbers inside it.
-Terms: a text whose term view holds nothing term-like is not viewed again with its spans. Each test
-runs the engine both ways on the same texts."""
+"""The engine's shortcut on dense text decides exactly what the full reading decides: a whole phone
+candidate is checked with phonenumbers' matcher's own verification rather than its search for numbers
+inside it (a dozen more readings). Each test runs the engine both ways on the same texts."""
 
 from __future__ import annotations
 
@@ -15,10 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.policy_quality import load_rows
-from sav_bridge import POLICY_DIR
-from sav_bridge.model import Audience
-from sav_bridge.policy import Policy, phones
-from sav_bridge.policy import terms as terms_module
+from sav_bridge.policy import phones
 from tests.policy.test_robustness import random_texts
 
 
@@ -30,7 +24,6 @@ def _matcher_search(candidate: str, region: str, leniency: int) -> bool:
 
 def _full_reading(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(phones, "_matched", _matcher_search)
-    monkeypatch.setattr(phones, "trunk_missing", lambda digits, region: False)
 
 
 def _both_ways(text: str, region: str) -> tuple[list[phones.Phone], list[phones.Phone]]:
@@ -101,21 +94,3 @@ def test_phone_shortcuts_on_the_evaluation_set() -> None:
         if (pair := _both_ways(text, region))[0] != pair[1]
     ]
     assert differences == []
-
-
-def test_the_term_shortcut_changes_no_decision(monkeypatch: pytest.MonkeyPatch) -> None:
-    policy = Policy.from_file(POLICY_DIR / "default.yaml")
-    texts = list(evaluation_texts())
-    fast = [policy.decide(text, Audience.PUBLIC) for text in texts]
-    lexicon_class = type(policy.lexicon)
-    monkeypatch.setattr(lexicon_class, "_may_hold", lambda self, view: True)
-    full = [policy.decide(text, Audience.PUBLIC) for text in texts]
-    assert [t for t, a, b in zip(texts, fast, full, strict=True) if a != b] == []
-
-
-def test_the_term_shortcut_is_taken_on_dense_text_without_terms() -> None:
-    """Not a no-op: texts full of digits and nothing term-like skip the second view."""
-    policy = Policy.from_file(POLICY_DIR / "default.yaml")
-    view = terms_module.term_view("Pouvez-vous confirmer FR76 3000 6000 0112 3456 7890 189 ? Merci !")
-    assert not policy.lexicon._may_hold(view)
-    assert policy.lexicon._may_hold(terms_module.term_view("Quelle m3rde ce colis"))
