@@ -14,7 +14,7 @@ import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import httpx
 
@@ -29,6 +29,9 @@ from sav_bridge.config import (
 )
 from sav_bridge.errors import ConfigError, SavBridgeError, Unavailable
 from sav_bridge.helpdesks import available, load_helpdesk
+
+if TYPE_CHECKING:
+    import uvicorn
 
 EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3
@@ -299,15 +302,24 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     if sandbox is not None:
         sandbox.reach_gateway(httpx.ASGITransport(app=app))  # the fake X's CRC check calls this app
     listening = listen(host or settings.host, port or settings.port)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
+    server = uvicorn.Server(uvicorn_config(app))
     return shutdown.run(server, app, [listening], settings.shutdown_grace_seconds)  # SIGTERM: see shutdown.py
+
+
+def uvicorn_config(app: Any) -> uvicorn.Config:
+    """How `serve` runs uvicorn (our own JSON logs and access lines); `bench/` serves its baseline the same way."""
+    import uvicorn
+
+    return uvicorn.Config(app, log_config=None, access_log=False)
 
 
 def listen(host: str, port: int) -> socket.socket:
     """The listening socket, bound before uvicorn starts: a port already taken is one line and exit 3,
     not uvicorn's log line and exit 1."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP said explicitly: asyncio sets TCP_NODELAY only on sockets that say it, and without it
+    # every keep-alive answer (head, then body) waited ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
