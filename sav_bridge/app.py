@@ -4,6 +4,7 @@ a webhook is authenticated, stored with its jobs in one transaction, then answer
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -30,7 +31,7 @@ from sav_bridge.console.pages import ROUTES as console_pages
 from sav_bridge.console.provider import IdentityProvider
 from sav_bridge.console.sandbox import sandbox_jwt
 from sav_bridge.console.session import SessionSealer, session_key
-from sav_bridge.edge import ConcurrencyLimit, read_body
+from sav_bridge.edge import STORE_FAILURE_HANDLERS, ConcurrencyLimit, metrics_without_store, read_body
 from sav_bridge.errors import (
     DeliveryError,
     MalformedRequest,
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 #: X's CRC tokens are short; anything much longer is not X.
 MAX_CRC_TOKEN = 512
 CRC_RECORD_INTERVAL = 60.0
+#: How long /readyz waits for the database (an orchestrator's probe gives up after a second or a few).
+READY_TIMEOUT = 2.0
 JSON_TYPES = frozenset({"application/json", "text/json"})
 
 
@@ -162,7 +165,8 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     runtime = _runtime(request)
     try:
-        await runtime.store.ping()
+        # Bounded: a database that hangs (a partition, a pool waiting for a connection) is not ready either.
+        await asyncio.wait_for(runtime.store.ping(), READY_TIMEOUT)
     except Exception as exc:
         log.warning("store not reachable: %s", type(exc).__name__)
         return JSONResponse({"status": "unavailable", "store": type(exc).__name__}, 503)
@@ -225,13 +229,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None, **runtime_opt
             Route(CALLBACK_PATH, x_oauth_callback, methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics),
+            Route("/metrics", metrics_without_store(metrics)),
             *console_routes,
             *console_pages,
             *console_forms,
             *oidc_routes,
         ],
-        exception_handlers={WebhookRejected: rejected},
+        exception_handlers={WebhookRejected: rejected, **STORE_FAILURE_HANDLERS},
         middleware=[
             Middleware(AccessLog),
             Middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests),

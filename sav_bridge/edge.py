@@ -11,18 +11,28 @@ request past that at once with 503 and `Retry-After`, instead of queueing it wit
 helpdesks retry a webhook that was not acknowledged, and a queue only turns a burst into timeouts.
 Health, readiness and metrics are never turned away, so an orchestrator does not restart a replica
 for being busy.
+
+While the database cannot commit (down, unreachable, read-only after a failover, a full disk), a request
+is answered 503 with `Retry-After` (`store_unavailable`), never 2xx: a webhook is acknowledged only
+once stored, so its sender keeps it and retries. Nothing is kept in memory meanwhile; every request
+tries the database again, so the gateway recovers by itself as soon as it is back.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import psycopg
+from prometheus_client import generate_latest
 from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sav_bridge.errors import PayloadTooLarge
+from sav_bridge.errors import PayloadTooLarge, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +40,17 @@ log = logging.getLogger(__name__)
 ALWAYS_SERVED = frozenset({"/healthz", "/readyz", "/metrics"})
 #: What a request turned away is told to wait, in seconds (a burst is over in about that time).
 BUSY_RETRY_AFTER = 1
+#: What a request is told to wait while the database cannot commit (a failover takes seconds).
+STORE_RETRY_AFTER = 5
+#: What the database drivers raise when the database cannot be reached or written, and what the store
+#: raises for a batch it could not commit: a request that meets one is answered 503, to be retried.
+STORE_FAILURES: tuple[type[Exception], ...] = (
+    Unavailable,
+    sqlite3.OperationalError,  # disk I/O error, database or disk is full, a read-only file, locked too long
+    psycopg.OperationalError,  # connection refused or lost, the server shutting down, the pool's wait ran out
+    psycopg.InterfaceError,  # a connection already closed
+    psycopg.errors.ReadOnlySqlTransaction,  # a replica that is not (yet) the primary
+)
 
 
 def size_text(limit: int) -> str:
@@ -106,3 +127,40 @@ async def _answer(send: Send, status: int, error: str, retry_after: int) -> None
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def store_unavailable(request: Request, exc: Exception) -> Response:
+    """The answer to a request the database could not serve: 503 with `Retry-After`, never 2xx. Logged
+    with the error's type only (a driver's message may quote the query's values)."""
+    path = request.url.path
+    source = request.path_params.get("helpdesk", "x") if path.startswith("/webhooks/") else "other"
+    metrics = _metrics(request.scope)
+    if metrics is not None:
+        metrics.store_unavailable.labels(source).inc()
+    log.warning("database unavailable: %s %s answered 503 (%s)", request.method, path, type(exc).__name__)
+    return JSONResponse(
+        {"error": "the database cannot store this now; nothing was kept, retry later"},
+        503,
+        headers={"Retry-After": str(STORE_RETRY_AFTER)},
+    )
+
+
+#: The app's exception handlers for `STORE_FAILURES`.
+STORE_FAILURE_HANDLERS = {failure: store_unavailable for failure in STORE_FAILURES}
+
+
+def metrics_without_store(
+    endpoint: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """`/metrics` that still answers while the database cannot be read: what this process counted (the
+    requests answered 503 first of all), without the figures read from the database (the queue)."""
+
+    async def answer(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except STORE_FAILURES as exc:
+            log.warning("metrics without the database's figures: %s", type(exc).__name__)
+            registry = request.app.state.runtime.metrics.registry
+            return PlainTextResponse(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+    return answer

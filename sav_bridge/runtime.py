@@ -85,9 +85,11 @@ class Runtime:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
         policy: Policy | None = None,
+        store: Store | None = None,
     ) -> Runtime:
-        """Open the store and the clients; `policy` is loaded from `settings.policy_path` unless given."""
-        store = await open_store(settings.database_url, clock)
+        """Open the store and the clients; `policy` is loaded from `settings.policy_path` unless given, and
+        `store` opened from `settings.database_url` unless given (tests: a database that fails)."""
+        store = store if store is not None else await open_store(settings.database_url, clock)
         live = await LivePolicy.start(store.policies, policy or Policy.from_file(settings.policy_path))
         egress = AllowList.from_settings(settings)
         http = outbound_client(

@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 #: How long start-up waits for PostgreSQL to answer (a database container starting beside us).
 CONNECT_WAIT = 5.0
 RETRY_PAUSE = 0.5
+#: How a pool lives through the server going away. psycopg_pool retries a lost connection after 1, 2,
+#: 4… s until `reconnect_timeout`: with its default (5 min) the next try may come a minute after the
+#: server is back; giving a slot up after 5 s lets the next request start over at once. A request waits
+#: `timeout` for a connection, then fails (503, to be retried) instead of hanging for the default 30 s.
+POOL_RECOVERY: dict[str, Any] = {"reconnect_timeout": 5.0, "timeout": 5.0}
 
 Row = dict[str, Any]
 Params = Sequence[Any]
@@ -162,7 +167,7 @@ class PostgresDatabase:
         """Open the pool once the server answers; `Unavailable` naming host and port after `wait_seconds`."""
         await _wait_for_postgres(url, wait_seconds)
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            url, min_size=1, max_size=max_size, open=False, kwargs={"row_factory": dict_row}
+            url, min_size=1, max_size=max_size, open=False, kwargs={"row_factory": dict_row}, **POOL_RECOVERY
         )
         try:
             await pool.open(wait=True, timeout=10)
