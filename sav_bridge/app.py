@@ -41,6 +41,8 @@ from sav_bridge.errors import (
 from sav_bridge.flows import accept_helpdesk_notice, accept_x_body
 from sav_bridge.helpdesks import api_usage, verify_webhook, webhook_answer
 from sav_bridge.logs import AccessLog
+from sav_bridge.ops import gauges as operator_gauges
+from sav_bridge.ops.api import ROUTES as operator_routes
 from sav_bridge.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -181,6 +183,7 @@ async def metrics(request: Request) -> Response:
     runtime.metrics.policy.info({"version": runtime.policy.version, "source": runtime.policy.source})
     overdue = runtime.clock() - runtime.settings.console.approval_timeout_hours * 3600
     runtime.metrics.approvals_overdue.set(await runtime.store.approvals.pending_since(overdue))
+    await operator_gauges.refresh(runtime.metrics, runtime.store)
     body = runtime.metrics.render(await runtime.store.jobs_by_state(), usage)
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 
@@ -231,6 +234,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, **runtime_opt
             Route("/readyz", readyz),
             Route("/metrics", metrics_without_store(metrics)),
             *console_routes,
+            *operator_routes,
             *console_pages,
             *console_forms,
             *oidc_routes,

@@ -29,6 +29,9 @@ from sav_bridge.config import (
 )
 from sav_bridge.errors import ConfigError, SavBridgeError, Unavailable
 from sav_bridge.helpdesks import available, load_helpdesk
+from sav_bridge.ops.cli import COMMANDS as OPERATOR_COMMANDS
+from sav_bridge.ops.cli import add_commands as add_operator_commands
+from sav_bridge.ops.cli import run as run_operator_command
 
 if TYPE_CHECKING:
     import uvicorn
@@ -75,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     minting = console.add_parser(
         "token", help="mint a token for the sandbox's compliance API (sandbox mode only)"
     )
-    minting.add_argument("--role", required=True, choices=["viewer", "editor", "approver"])
+    minting.add_argument("--role", required=True, choices=["viewer", "editor", "approver", "operator"])
     minting.add_argument("--sub", required=True, help="who the token names (the author of what it changes)")
     minting.add_argument("--hours", type=float, default=12.0, help="lifetime (default 12)")
 
@@ -103,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("text", nargs="?", help="the reply to check")
 
     add_x_commands(commands)
+    add_operator_commands(commands)
 
     for name in sorted(available()):
         helpdesk = commands.add_parser(name, help=f"{name} set-up")
@@ -207,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_check(args.config, os.environ, args.online, sys.stdout, sys.stderr))
         if args.command == "x":
             return x_command(args)
+        if args.command in OPERATOR_COMMANDS:
+            return run_operator_command(args, os.environ, sys.stdout, sys.stderr)
         if args.command == "console":
             from sav_bridge.console.sandbox import mint
 

@@ -77,6 +77,22 @@ class Metrics:
             "sav_bridge_dead_letters", "Jobs given up", ["kind"], registry=self.registry
         )
         self.queue_depth = Gauge("sav_bridge_queue_depth", "Jobs by state", ["state"], registry=self.registry)
+        # The outbox as the operator tools see it (sav_bridge.ops.gauges), read from the store at each scrape.
+        self.dead_jobs = Gauge(
+            "sav_bridge_dead_jobs", "Jobs in the dead letters now, by kind (alert on > 0)", ["kind"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.held_conversations = Gauge(
+            "sav_bridge_held_conversations",
+            "Conversations whose oldest unfinished job is dead: nothing later in them runs until a person "
+            "replays or skips it (alert on > 0)",
+            registry=self.registry,
+        )
+        self.queue_age = Gauge(
+            "sav_bridge_queue_age_seconds",
+            "How long the oldest runnable job has waited for a worker; 0 when none waits",
+            registry=self.registry,
+        )
         self.approvals_overdue = Gauge(
             "sav_bridge_approvals_overdue",
             "Held replies nobody approved or rejected within console.approval_timeout_hours (alert on > 0)",

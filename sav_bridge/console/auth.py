@@ -5,7 +5,8 @@ fetched again once when a token names a `kid` the cache lacks), with an explicit
 ES256: never `none`, never an HMAC keyed with a public key), the issuer, the audience, expiry and
 not-before with `leeway_seconds`. Roles come from the `roles_claim` claim (a list or one string), each
 either a role name or a company group mapped by `console.roles`; roles are ranked, so an approver may
-also edit and view.
+also edit and view. `operator` (the outbox's jobs and the quarantine, `sav_bridge.ops.api`) stands apart
+from that ladder: neither held by the compliance roles nor holding any of them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from jose import JOSEError, JWTError, jwt
 from sav_bridge.config import JwtSettings
 
 ROLES = ("viewer", "editor", "approver")
+OPERATOR = "operator"
 #: An unknown `kid` fetches the key set again at most this often: random kids cannot hammer the provider.
 REFETCH_SECONDS = 10.0
 #: The JWK key type each accepted algorithm verifies with.
@@ -54,7 +56,9 @@ class Principal:
             raise Forbidden(f"this needs the {role} role; {self.subject} has {held}")
 
     def has(self, role: str) -> bool:
-        return any(ROLES.index(held) >= ROLES.index(role) for held in self.roles)
+        if role not in ROLES:
+            return role in self.roles
+        return any(ROLES.index(held) >= ROLES.index(role) for held in self.roles if held in ROLES)
 
 
 class TokenVerifier:
@@ -110,7 +114,7 @@ class TokenVerifier:
     def _roles(self, value: Any) -> frozenset[str]:
         names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
         mapped = {self._group_roles.get(name, name) for name in names if isinstance(name, str)}
-        return frozenset(mapped & set(ROLES))
+        return frozenset(mapped & {*ROLES, OPERATOR})
 
     async def _key(self, kid: Any, alg: str) -> Any:
         if self._settings.public_key:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sav_bridge.ops.openapi import PATHS as OPERATOR_PATHS
+
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 _VERSION = {
     "type": "object",
@@ -126,5 +128,6 @@ OPENAPI: dict[str, Any] = {
                            {"name": "before", "in": "query", "schema": {"type": "integer"}}],
             "responses": {"200": _json({"type": "object"}, "entries: id, at, actor, action, target, address, detail"),
                           **_REFUSALS}}},
+        **OPERATOR_PATHS,
     },
 }  # fmt: skip

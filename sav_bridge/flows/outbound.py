@@ -106,6 +106,12 @@ def replies_ordering(thread_key: str) -> str:
     return f"{thread_key}:replies"
 
 
+def reply_writes(helpdesk: str, comment_id: str) -> tuple[str, str]:
+    """Where the writes of an agent comment's reply are recorded (`write_once` keys): the prefix of its
+    posts' keys (one per part, `<prefix><index>`) and its DM's key."""
+    return f"post:{helpdesk}:{comment_id}:", f"dm:{helpdesk}:{comment_id}"
+
+
 def note_job(ticket: TicketRef, text: str, key: str, ordering_key: str) -> NewJob:
     return NewJob(JOB_NOTE, {"ticket_id": ticket.id, "text": text}, f"note:{key}", ordering_key)
 
@@ -211,6 +217,8 @@ class OutboundFlow:
         )
 
     async def publish(self, job: Job) -> list[NewJob]:
+        if "body" not in job.payload and "body_sha256" in job.payload:
+            return self._handled_before(job)
         reply = job.read(reply_from_json)
         conv = await self.store.conversation_for_ticket(reply.ticket)
         if conv is None:
@@ -262,6 +270,14 @@ class OutboundFlow:
             text += f"\n{self.explain(decision)}"
         return [self._note(reply, conv, text, note_key)]
 
+    def _handled_before(self, job: Job) -> list[NewJob]:
+        """A reply job run again once done (`sav-bridge jobs replay --force`): its text was dropped when it
+        was handled (posted, blocked or held, the agent told each time), so nothing is sent again; what it
+        wrote stays recorded under `reply_writes`."""
+        comment = job.read(lambda p: str(p["comment_id"]))
+        log.info("reply job %s (comment %s) was handled before; nothing is sent again", job.id, comment)
+        return []
+
     async def _hold(
         self, job: Job, reply: AgentReply, conv: Conversation, audience: Audience, decision: Decision
     ) -> NewJob:
@@ -287,8 +303,9 @@ class OutboundFlow:
                 f"add {dm_marker(self.helpdesk)} to answer by DM instead",
             )
         posted: list[str] = []
+        prefix = reply_writes(reply.ticket.helpdesk, reply.comment_id)[0]
         for index, part in enumerate(split_for_thread(body, signature)):
-            key = f"post:{reply.ticket.helpdesk}:{reply.comment_id}:{index}"
+            key = f"{prefix}{index}"
             written = await write_once(self.store, self._post_write(key, target, part, image))
             post_id = written.id
             if image is not None:  # the first post carries it: its result says how, whichever attempt made it
@@ -341,7 +358,7 @@ class OutboundFlow:
             raise PermanentError(
                 "x", f"a DM holds at most {DM_MAX_LENGTH} characters; this one has {len(text)}"
             )
-        key = f"dm:{reply.ticket.helpdesk}:{reply.comment_id}"
+        key = reply_writes(reply.ticket.helpdesk, reply.comment_id)[1]
         participant = conv.customer.id
 
         async def send() -> str:
@@ -373,8 +390,8 @@ class OutboundFlow:
             return
         reply = job.read(reply_from_json)
         text = f"⚠️ Not posted on X: {error}. The customer has not received this reply."
-        prefix = f"{reply.ticket.helpdesk}:{reply.comment_id}"
-        if await self.store.unconfirmed(f"post:{prefix}:") or await self.store.intent(f"dm:{prefix}"):
+        posts, dm = reply_writes(reply.ticket.helpdesk, reply.comment_id)
+        if await self.store.unconfirmed(posts) or await self.store.intent(dm):
             text = (
                 f"⚠️ Not confirmed on X: {error}. This reply may have reached the customer: look at the "
                 "conversation on X before sending it again."

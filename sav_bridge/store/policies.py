@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sav_bridge.store.database import Database, Row, storable_text
+from sav_bridge.store.database import Database, Row, Tx, storable_text
 
 Clock = Callable[[], float]
 DRAFT, ACTIVE, RETIRED = "draft", "active", "retired"
@@ -142,14 +142,20 @@ class AdminLog:
 
     async def write(self, actor: str, action: str, target: str, address: str, detail: dict[str, Any]) -> None:
         async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO admin_log (at, actor, action, target, address, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    self.clock(),
-                    *map(storable_text, (actor, action, target, address)),
-                    storable_text(json.dumps(detail, ensure_ascii=False)),
-                ),
-            )
+            await self.write_in(tx, actor, action, target, address, detail)
+
+    async def write_in(
+        self, tx: Tx, actor: str, action: str, target: str, address: str, detail: dict[str, Any]
+    ) -> None:
+        """`write` inside the caller's transaction: the change and its entry commit together."""
+        await tx.execute(
+            "INSERT INTO admin_log (at, actor, action, target, address, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                self.clock(),
+                *map(storable_text, (actor, action, target, address)),
+                storable_text(json.dumps(detail, ensure_ascii=False)),
+            ),
+        )
 
     async def read(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
         """The newest entries first, `limit` of them, older than the entry `before` when given."""

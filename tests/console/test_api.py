@@ -223,6 +223,8 @@ async def test_the_openapi_document_describes_every_route(gateway: Gateway) -> N
         "/api/v1/policies", "/api/v1/policies/{id}", "/api/v1/policies/{id}/diff",
         "/api/v1/policies/{id}/activate", "/api/v1/policies/{id}/test", "/api/v1/decide", "/api/v1/admin-log", "/api/v1/audit",
         "/api/v1/approvals", "/api/v1/approvals/{id}/approve", "/api/v1/approvals/{id}/reject",
+        "/api/v1/jobs", "/api/v1/jobs/{id}", "/api/v1/jobs/{id}/retry", "/api/v1/jobs/{id}/replay",
+        "/api/v1/jobs/{id}/skip", "/api/v1/quarantine", "/api/v1/quarantine/{id}", "/api/v1/quarantine/{id}/replay",
     }  # fmt: skip
 
 

@@ -69,6 +69,12 @@ class Timeline:
     max_pages: int
 
 
+def polled_source(timeline: str) -> str:
+    """The quarantine source of a page read from `timeline` ("x:mentions"): `sav-bridge quarantine
+    replay` reads it again with that timeline's parser, not the webhook's."""
+    return f"{CHANNEL}:{timeline}"
+
+
 def timelines(account_id: str) -> tuple[Timeline, Timeline]:
     mentions = Timeline(
         "mentions",
@@ -257,7 +263,7 @@ class Poller:
         parsed = t.parse(page, self.settings.account_id)
         if parsed.problems:
             body = json.dumps(page, sort_keys=True).encode()
-            await self.store.quarantine(CHANNEL, body, "; ".join(parsed.problems)[:2000])
+            await self.store.quarantine(polled_source(t.name), body, "; ".join(parsed.problems)[:2000])
         result = await accept_x_body(self.store, self.metrics, parsed, webhook=False)
         self.metrics.x_polled.labels(t.name, mode).inc(result.accepted)
         return result.accepted
