@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sav_bridge.config import same_secret
 from sav_bridge.store.database import Database, Row, storable_text
 
 Clock = Callable[[], float]
@@ -144,7 +145,7 @@ class Destinations:
                     now, now, now, now, token, now,
                 ),
             )  # fmt: skip
-        return bool(row and row["opened_by"] == token)
+        return bool(row and same_secret(row["opened_by"], token))
 
     def _cooldowns(self) -> str:
         """The cooldown of an opening after `opened` earlier ones in a row, as SQL: `cooldown` doubled each
@@ -181,7 +182,7 @@ class Destinations:
                 " WHERE name = ? AND open_until IS NOT NULL RETURNING open_until, prober",
                 (now, token, now, now + self.probe_seconds, name),
             )
-        if row is None or row["prober"] == token:
+        if row is None or same_secret(row["prober"], token):
             return None
         return float(row["open_until"])
 
