@@ -187,3 +187,14 @@ async def test_a_job_still_running_at_the_deadline_is_cut_short_and_its_lease_gi
         assert taken is not None and taken.kind == JOB_SOCIAL_MESSAGE and taken.attempts == 2
     finally:
         await other_replica.close()
+
+
+def test_compose_waits_longer_than_the_gateway_s_own_grace() -> None:
+    """Docker kills a container 10 s after SIGTERM unless told otherwise: the compose file gives the gateway
+    more than `server.shutdown_grace_seconds` to finish what it has in flight."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    gateway = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]["gateway"]
+    grace = load_settings(None, gateway_env("sqlite:///x.db")).shutdown_grace_seconds
+    assert float(str(gateway["stop_grace_period"]).removesuffix("s")) > grace
