@@ -16,6 +16,7 @@ from sav_bridge.helpdesks import Helpdesk, accepts_attachments
 from sav_bridge.metrics import Metrics
 from sav_bridge.model import Attachment, Conversation, Media, MessageKind, SocialMessage
 from sav_bridge.store import Job, NewJob, Store
+from sav_bridge.store.ingest import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -54,58 +55,61 @@ async def accept_x_body(
             "fail until the account authorises the app again",
             parsed.account_id,
         )
-    for echo in parsed.echoes:
-        parent = await store.message_link(CHANNEL, echo.in_reply_to) if echo.in_reply_to else None
-        thread_key = parent["thread_key"] if parent else echo.thread_key
-        await store.link_message(CHANNEL, echo.id, thread_key, "out")
-    for message in parsed.messages:
-        message = await _thread(store, message)
-        group = "dm" if message.kind is MessageKind.DM else "post"
-        payload = message.to_json()
-        stored = await store.accept_event(
-            source=CHANNEL,
-            event_id=f"{message.account_id}:{group}:{message.id}",
-            kind=message.kind.value,
-            payload=payload,
-            jobs=[
-                NewJob(
-                    JOB_SOCIAL_MESSAGE,
-                    payload,
-                    f"{JOB_SOCIAL_MESSAGE}:{group}:{message.id}",
-                    message.thread_key,
-                )
-            ],
-            link=(CHANNEL, message.id, message.thread_key),
-        )
-        if stored:
+
+    async def keep(inbox: Inbox) -> list[tuple[SocialMessage, bool]]:
+        """The whole body in one unit of a group commit: its events, their jobs and links, and (for a
+        webhook) the fact that X's webhook delivered, all durable together or not at all."""
+        for echo in parsed.echoes:
+            parent = await inbox.thread_of(CHANNEL, echo.in_reply_to) if echo.in_reply_to else None
+            await inbox.link(CHANNEL, echo.id, parent or echo.thread_key, "out")
+        kept = []
+        for message in parsed.messages:
+            message = await _thread(inbox, message)
+            kept.append((message, await inbox.accept(*_event(message))))
+        if webhook:
+            await inbox.update_fact(LAST_EVENT_FACT, lambda last: _webhook_seen(last, parsed, inbox.now))
+        return kept
+
+    for message, new in await store.inbound(keep):
+        if new:
             result.accepted += 1
             metrics.events_in.labels(CHANNEL, message.kind.value).inc()
         else:
             result.duplicates += 1
-    if webhook:
-        await _webhook_seen(store, parsed)
     return result
 
 
-async def _webhook_seen(store: Store, parsed: ParsedBody) -> None:
-    last = await store.state.get(LAST_EVENT_FACT) or {}
+def _event(
+    message: SocialMessage,
+) -> tuple[str, str, str, dict[str, Any], list[NewJob], tuple[str, str, str]]:
+    """`Inbox.accept`'s arguments for a customer's message: the event, its delivery job and its link."""
+    group = "dm" if message.kind is MessageKind.DM else "post"
+    payload = message.to_json()
+    job = NewJob(
+        JOB_SOCIAL_MESSAGE, payload, f"{JOB_SOCIAL_MESSAGE}:{group}:{message.id}", message.thread_key
+    )
+    event_id = f"{message.account_id}:{group}:{message.id}"
+    return CHANNEL, event_id, message.kind.value, payload, [job], (CHANNEL, message.id, message.thread_key)
+
+
+def _webhook_seen(last: Any, parsed: ParsedBody, now: float) -> dict[str, Any]:
+    last = last if isinstance(last, dict) else {}
     posts = [m.id for m in parsed.messages if m.kind is not MessageKind.DM] + [e.id for e in parsed.echoes]
     dms = [m.id for m in parsed.messages if m.kind is MessageKind.DM]
-    seen = {
-        "at": store.state.clock(),
+    return {
+        "at": now,
         "post_id": newest_id([last.get("post_id"), *posts]),
         "dm_id": newest_id([last.get("dm_id"), *dms]),
     }
-    await store.state.put(LAST_EVENT_FACT, seen)
 
 
-async def _thread(store: Store, message: SocialMessage) -> SocialMessage:
+async def _thread(inbox: Inbox, message: SocialMessage) -> SocialMessage:
     """Attach a reply to the thread of the post it answers, when we know that post (ours or theirs)."""
     if message.kind is MessageKind.DM or not message.in_reply_to:
         return message
-    link = await store.message_link(CHANNEL, message.in_reply_to)
-    if link and link["thread_key"] != message.thread_key:
-        return replace(message, thread_key=link["thread_key"])
+    thread_key = await inbox.thread_of(CHANNEL, message.in_reply_to)
+    if thread_key and thread_key != message.thread_key:
+        return replace(message, thread_key=thread_key)
     return message
 
 

@@ -1,7 +1,8 @@
 """Every query sav-bridge makes, as methods over one `Database`.
 
-The inbound side only ever calls `accept_event` (event + jobs in one transaction); workers claim jobs
-with a lease and a fencing token, and record what they did outside as effects so a retry skips it.
+The inbound side only writes through `inbound` (`accept_event` and `quarantine` are its simplest uses):
+the units of concurrent requests share one transaction and one commit (`store.ingest`). Workers claim
+jobs with a lease and a fencing token, and record what they did outside as effects so a retry skips it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from sav_bridge.model import Audience, Conversation, SocialUser, TicketRef
 from sav_bridge.store.approvals import Approvals
 from sav_bridge.store.database import Database, Row, Tx, storable_text
 from sav_bridge.store.facts import Secrets, State, Usage
+from sav_bridge.store.ingest import GroupCommit, Inbox, insert_jobs, insert_link
 from sav_bridge.store.policies import AdminLog, PolicyVersions
 
 Clock = Callable[[], float]
@@ -124,8 +126,10 @@ class Store:
         self.policies = PolicyVersions(db, clock)
         self.admin_log = AdminLog(db, clock)
         self.approvals = Approvals(db, clock, self._enqueue)
+        self.group_commit = GroupCommit(db.write_batch)
 
     async def close(self) -> None:
+        await self.group_commit.close()
         await self.db.close()
 
     async def ping(self) -> None:
@@ -133,6 +137,15 @@ class Store:
             await tx.fetchone("SELECT 1 AS ok")
 
     # -- inbound -------------------------------------------------------------------------------
+    async def inbound(self, work: Callable[[Inbox], Awaitable[T]]) -> T:
+        """Run an inbound request's queries in the next group commit; its value once durable.
+
+        `work` runs on the event loop inside the batch's transaction: it makes queries and nothing
+        else (no call out, no sleep: the batch holds the write lock meanwhile). Its error is raised
+        here and undoes its writes only; `Unavailable` if the batch could not be committed."""
+        now = self.clock()
+        return await self.group_commit.run(lambda tx: work(Inbox(tx, now)))
+
     async def accept_event(
         self,
         source: str,
@@ -146,31 +159,13 @@ class Store:
 
         False if this event was seen before: nothing is written then.
         """
-        now = self.clock()
-        async with self.db.transaction() as tx:
-            inserted = await tx.execute(
-                "INSERT INTO events (source, event_id, kind, payload, received_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (source, event_id) DO NOTHING",
-                (source, event_id, kind, json.dumps(payload, ensure_ascii=False), now),
-            )
-            if not inserted:
-                return False
-            await self._enqueue(tx, jobs, now)
-            if link:
-                await self._link(tx, *link, "in", None)
-            return True
+        jobs = list(jobs)
+        return await self.inbound(lambda inbox: inbox.accept(source, event_id, kind, payload, jobs, link))
 
     async def quarantine(self, source: str, body: bytes, reason: str) -> bool:
         """Keep an authentic but unusable body for a person to look at. False if already kept."""
-        digest = hashlib.sha256(body).hexdigest()
-        async with self.db.transaction() as tx:
-            return bool(
-                await tx.execute(
-                    "INSERT INTO quarantine (source, digest, reason, body, received_at) VALUES (?, ?, ?, ?, ?)"
-                    " ON CONFLICT (digest) DO NOTHING",
-                    (source, digest, reason, _storable(body), self.clock()),
-                )
-            )
+        digest, text = hashlib.sha256(body).hexdigest(), _storable(body)
+        return await self.inbound(lambda inbox: inbox.quarantine(source, digest, text, reason))
 
     async def count(self, table: str) -> int:
         if table not in {
@@ -207,22 +202,7 @@ class Store:
             return await self._enqueue(tx, jobs, self.clock())
 
     async def _enqueue(self, tx: Tx, jobs: Iterable[NewJob], now: float) -> int:
-        added = 0
-        for job in jobs:
-            added += await tx.execute(
-                "INSERT INTO jobs (kind, payload, idempotency_key, ordering_key, next_attempt_at, created_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
-                (
-                    job.kind,
-                    json.dumps(job.payload, ensure_ascii=False),
-                    job.idempotency_key,
-                    job.ordering_key,
-                    job.not_before if job.not_before is not None else now,
-                    now,
-                    now,
-                ),
-            )
-        return added
+        return await insert_jobs(tx, jobs, now)
 
     async def claim(self, lease_seconds: float) -> Job | None:
         """Take the oldest runnable job whose conversation has nothing older still open."""
@@ -498,11 +478,7 @@ class Store:
         direction: str,
         ticket_comment: str | None,
     ) -> None:
-        await tx.execute(
-            "INSERT INTO message_links (channel, social_id, thread_key, direction, ticket_comment, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, social_id) DO NOTHING",
-            (channel, social_id, thread_key, direction, ticket_comment, self.clock()),
-        )
+        await insert_link(tx, channel, social_id, thread_key, direction, ticket_comment, self.clock())
 
     async def message_link(self, channel: str, social_id: str) -> Row | None:
         async with self.db.transaction() as tx:

@@ -1,0 +1,209 @@
+"""Group commit: concurrent inbound requests share one transaction and one commit.
+
+A webhook is answered 2xx only once what it brought is durable, and on SQLite with `synchronous=FULL`
+that is one fsync per commit. Committing each request on its own makes every request wait for its own
+fsync, one after the other; here each request hands its queries over as a *unit* (an async function
+over a `Tx`), and one task runs the units that arrived within a short window (or as soon as
+`max_batch` are waiting) in one transaction (`Database.write_batch`), each in a savepoint:
+
+- a unit's own failure undoes its writes only and is raised to its own caller (a duplicate event is not
+  a failure: the inbox inserts with `ON CONFLICT DO NOTHING` and says whether the event was new);
+- a failure of the batch (the commit, the disk, the connection) raises `Unavailable` to every request
+  of the batch, and none of them was kept;
+- a request is answered only after the commit that holds its rows returned.
+
+While a batch commits the next one fills, so the batch size follows the load by itself: one request
+alone waits `window` at most, a burst pays one fsync per `max_batch` requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sav_bridge.errors import Unavailable
+from sav_bridge.store.database import Outcome, Tx, Unit
+
+if TYPE_CHECKING:
+    from sav_bridge.store.repository import NewJob
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+WriteBatch = Callable[[Sequence[Unit]], Awaitable[list[Outcome]]]
+
+#: How long the first request of a batch waits for others, and how many a batch takes at most.
+WINDOW_SECONDS = 0.002
+MAX_BATCH = 128
+
+
+class GroupCommit:
+    """Gathers units from concurrent callers into batches written by `write` one at a time."""
+
+    def __init__(self, write: WriteBatch, window: float = WINDOW_SECONDS, max_batch: int = MAX_BATCH) -> None:
+        self._write = write
+        self.window = window
+        self.max_batch = max_batch
+        self._waiting: list[tuple[Unit, asyncio.Future[Any]]] = []
+        self._first_at = 0.0
+        self._full = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+
+    async def run(self, unit: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run `unit` in the next batch; return its value once that batch is committed."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+        if not self._waiting:
+            self._first_at = loop.time()
+        self._waiting.append((unit, done))
+        if len(self._waiting) >= self.max_batch:
+            self._full.set()
+        if self._writer is None:
+            self._writer = loop.create_task(self._drain())
+        # The batch goes on if this caller goes away (a client hanging up): it may hold others' units.
+        return await asyncio.shield(done)
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                wait = self._first_at + self.window - loop.time()
+                if wait > 0 and len(self._waiting) < self.max_batch:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._full.wait(), wait)
+                batch = self._waiting[: self.max_batch]
+                del self._waiting[: self.max_batch]
+                self._first_at = loop.time()
+                self._full.clear()
+                if len(self._waiting) >= self.max_batch:
+                    self._full.set()
+                await self._commit(batch)
+        finally:
+            self._writer = None
+
+    async def _commit(self, batch: list[tuple[Unit, asyncio.Future[Any]]]) -> None:
+        try:
+            outcomes = await self._write([unit for unit, _ in batch])
+        except Exception as exc:
+            failure = (
+                exc if isinstance(exc, Unavailable) else Unavailable("database", f"{type(exc).__name__}")
+            )
+            log.warning("a batch of %d inbound requests was not stored: %s", len(batch), failure)
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(failure)
+            return
+        for (_, done), outcome in zip(batch, outcomes, strict=True):
+            if done.done():
+                continue
+            if outcome.error is not None:
+                done.set_exception(outcome.error)
+            else:
+                done.set_result(outcome.value)
+
+    async def close(self) -> None:
+        """Let the batches already asked for finish."""
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
+
+
+class Inbox:
+    """The queries an inbound request makes, inside its share of a group commit."""
+
+    def __init__(self, tx: Tx, now: float) -> None:
+        self.tx = tx
+        self.now = now
+
+    async def accept(
+        self,
+        source: str,
+        event_id: str,
+        kind: str,
+        payload: Any,
+        jobs: Iterable[NewJob],
+        link: tuple[str, str, str] | None = None,
+    ) -> bool:
+        """Store an event, the jobs it causes and its (channel, id, thread) link; False (and nothing
+        written) if this event was seen before."""
+        inserted = await self.tx.execute(
+            "INSERT INTO events (source, event_id, kind, payload, received_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (source, event_id) DO NOTHING",
+            (source, event_id, kind, json.dumps(payload, ensure_ascii=False), self.now),
+        )
+        if not inserted:
+            return False
+        await insert_jobs(self.tx, jobs, self.now)
+        if link:
+            await insert_link(self.tx, *link, "in", None, self.now)
+        return True
+
+    async def quarantine(self, source: str, digest: str, body: str, reason: str) -> bool:
+        return bool(
+            await self.tx.execute(
+                "INSERT INTO quarantine (source, digest, reason, body, received_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (digest) DO NOTHING",
+                (source, digest, reason, body, self.now),
+            )
+        )
+
+    async def link(self, channel: str, social_id: str, thread_key: str, direction: str) -> None:
+        await insert_link(self.tx, channel, social_id, thread_key, direction, None, self.now)
+
+    async def thread_of(self, channel: str, social_id: str) -> str | None:
+        """The thread a known message (ours or theirs) belongs to."""
+        row = await self.tx.fetchone(
+            "SELECT thread_key FROM message_links WHERE channel = ? AND social_id = ?", (channel, social_id)
+        )
+        return str(row["thread_key"]) if row else None
+
+    async def update_fact(self, name: str, change: Callable[[Any | None], Any]) -> None:
+        """Replace the named fact (`store.state`) by `change(current)`, in this request's transaction."""
+        row = await self.tx.fetchone("SELECT value FROM state WHERE name = ?", (name,))
+        value = change(json.loads(row["value"]) if row else None)
+        await self.tx.execute(
+            "INSERT INTO state (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name)"
+            " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (name, json.dumps(value), self.now),
+        )
+
+
+async def insert_jobs(tx: Tx, jobs: Iterable[NewJob], now: float) -> int:
+    """Enqueue `jobs` in `tx`; one whose idempotency key is known already is skipped. Returns how many
+    were new."""
+    added = 0
+    for job in jobs:
+        added += await tx.execute(
+            "INSERT INTO jobs (kind, payload, idempotency_key, ordering_key, next_attempt_at, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+            (
+                job.kind,
+                json.dumps(job.payload, ensure_ascii=False),
+                job.idempotency_key,
+                job.ordering_key,
+                job.not_before if job.not_before is not None else now,
+                now,
+                now,
+            ),
+        )
+    return added
+
+
+async def insert_link(
+    tx: Tx,
+    channel: str,
+    social_id: str,
+    thread_key: str,
+    direction: str,
+    ticket_comment: str | None,
+    now: float,
+) -> None:
+    """Note which thread a social message belongs to (first writer wins)."""
+    await tx.execute(
+        "INSERT INTO message_links (channel, social_id, thread_key, direction, ticket_comment, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, social_id) DO NOTHING",
+        (channel, social_id, thread_key, direction, ticket_comment, now),
+    )
