@@ -20,7 +20,7 @@ from sav_bridge.console.api import _guarded, _json_body
 from sav_bridge.console.audit import count_or_none
 from sav_bridge.console.auth import OPERATOR, Principal
 from sav_bridge.console.requests import client_address
-from sav_bridge.ops.jobs import JobOps, Refused, job_filter
+from sav_bridge.ops.jobs import JobOps, Refused, job_filter, plain
 from sav_bridge.ops.quarantine import QuarantineOps
 from sav_bridge.ops.scrub import Scrubber
 from sav_bridge.runtime import Runtime
@@ -129,7 +129,8 @@ async def list_quarantine(request: Request, runtime: Runtime, who: Principal) ->
     limit = 50 if limit is None else limit
     if not 1 <= limit <= 1000:
         raise Refused(400, "limit is a whole number from 1 to 1000")
-    rows, more = await _quarantine(runtime).list(request.query_params.get("source"), limit)
+    source = plain("source", request.query_params.get("source"))
+    rows, more = await _quarantine(runtime).list(source, limit)
     return JSONResponse({"quarantine": rows, "more": more})
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from sav_bridge.flows.outbound import JOB_PUBLISH_REPLY, replies_ordering, reply_writes
 from sav_bridge.ops.scrub import Scrubber
 from sav_bridge.store import Store
-from sav_bridge.store.database import Row
+from sav_bridge.store.database import Row, storable_text
 from sav_bridge.store.job_admin import STATES, Change, JobAdmin, JobFilter
 
 #: A listing's error column keeps this many characters; `show` keeps the whole (scrubbed) error.
@@ -63,7 +63,19 @@ def job_filter(
         raise Refused(400, f"older_than: {exc}") from None
     if limit is not None and not 1 <= limit <= MAX_LIMIT:
         raise Refused(400, f"limit is 1 to {MAX_LIMIT}")
-    return JobFilter(state or None, kind or None, conversation or None, created_before, limit or 50)
+    return JobFilter(
+        state or None, plain("kind", kind), plain("conversation", conversation), created_before, limit or 50
+    )
+
+
+def plain(name: str, value: str | None) -> str | None:
+    """A text filter as the store compares it; `Refused(400)` for characters no key holds (NUL, which
+    PostgreSQL refuses in a query, or a lone surrogate, which no driver encodes)."""
+    if not value:
+        return None
+    if storable_text(value) != value or len(value) > 1000:
+        raise Refused(400, f"{name}: no {name} holds such characters")
+    return value
 
 
 def iso(epoch: float | None) -> str | None:

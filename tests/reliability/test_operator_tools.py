@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 import yaml
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from sav_bridge.cli import main
 from sav_bridge.metrics import Metrics
@@ -23,8 +26,10 @@ from sav_bridge.ops.scrub import Scrubber
 from sav_bridge.sandbox import Fault
 from sav_bridge.store import NewJob, Store, open_store
 from sav_bridge.store.job_admin import STATES, Change, JobAdmin
+from tests import strategies as odd
 from tests.console.test_api import AUDIENCE, ISSUER, PUBLIC_PEM, token
 from tests.harness import CLAIRE, ZENDESK_TOKEN, Clock, Gateway, gateway_env, start_gateway
+from tests.live import Live, live_gateway
 
 POST = "/2/tweets"
 TIMELINE = r"/2/users/\d+/tweets"
@@ -85,11 +90,11 @@ async def seed(url: str) -> dict[str, int]:
 
 
 @pytest.fixture
-def configured(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> str:
+def configured(monkeypatch: pytest.MonkeyPatch, database_url: str) -> str:
     """The gateway's configuration in the environment, as `sav-bridge` reads it; the database URL."""
-    for key, value in gateway_env(sqlite_url).items():
+    for key, value in gateway_env(database_url).items():
         monkeypatch.setenv(key, value)
-    return sqlite_url
+    return database_url
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -197,8 +202,9 @@ def test_retry_replay_and_skip_follow_the_jobs_state_and_are_logged(
 
     async def more_dead() -> list[int]:
         store = await open_store(configured, Clock())
+        due = store.clock() - 86400  # before the jobs retried and replayed above, which are due now too
         made = [await run_then(store, NewJob("helpdesk.note", {"ticket_id": "7", "text": "x"}, f"note:d{i}",
-                                             f"x:post:{9 + i}"), "dead", "HTTP 422") for i in range(2)]  # fmt: skip
+                                             f"x:post:{9 + i}", due), "dead", "HTTP 422") for i in range(2)]  # fmt: skip
         await store.close()
         return made
 
@@ -230,9 +236,9 @@ def test_durations_and_states() -> None:
 
 
 # -- metrics ----------------------------------------------------------------------------------------------
-async def test_gauges_count_dead_letters_held_conversations_and_queue_age(sqlite_url: str) -> None:
+async def test_gauges_count_dead_letters_held_conversations_and_queue_age(database_url: str) -> None:
     clock = Clock()
-    store = await open_store(sqlite_url, clock)
+    store = await open_store(database_url, clock)
     first = await run_then(store, NewJob("reply.publish", {}, "r1", "conv-a"), "dead", "HTTP 400")
     await run_then(store, NewJob("x.message", {}, "m1", "conv-b"), "dead", "HTTP 422")
     await store.enqueue([NewJob("helpdesk.note", {}, "n1", "conv-a")])  # held behind the dead reply
@@ -272,11 +278,11 @@ def test_alert_rules_name_only_metrics_the_gateway_exports() -> None:
 # -- end to end on the sandboxes -------------------------------------------------------------------
 @pytest.fixture
 async def gw(
-    sqlite_url: str, vendor_dir: Path | None, monkeypatch: pytest.MonkeyPatch
+    database_url: str, vendor_dir: Path | None, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Gateway]:
-    for key, value in gateway_env(sqlite_url).items():
+    for key, value in gateway_env(database_url).items():
         monkeypatch.setenv(key, value)  # for `sav-bridge jobs …` run beside the gateway
-    gateway = await start_gateway(sqlite_url, vendor_dir, **JWT_ENV)
+    gateway = await start_gateway(database_url, vendor_dir, **JWT_ENV)
     yield gateway
     await gateway.client.aclose()
     await gateway.runtime.close()
@@ -479,3 +485,67 @@ async def test_the_api_needs_the_operator_role_and_answers_each_state_clearly(gw
         "sav_bridge_held_conversations 0.0" in metrics
         and 'sav_bridge_dead_jobs{kind="reply.publish"} 0.0' in metrics
     )
+
+
+# -- whatever a script or an attacker sends the operator API: never a 500 ---------------------------------
+GETS = ["/api/v1/jobs", "/api/v1/jobs/{id}", "/api/v1/quarantine", "/api/v1/quarantine/{id}"]
+POSTS = ["/api/v1/jobs/{id}/retry", "/api/v1/jobs/{id}/replay", "/api/v1/jobs/{id}/skip",
+         "/api/v1/quarantine/{id}/replay"]  # fmt: skip
+QUERY_KEYS = ["state", "kind", "conversation", "older_than", "limit", "source"]
+texts = st.sampled_from(odd.TRICKY_STRINGS) | st.text(max_size=30)
+ids = st.sampled_from(["1", "2", "3", "0", "-1", "9" * 40, "1e3", "%00", "x", " 1"]) | st.integers(0, 4).map(
+    str
+)
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, vendor_dir: Path | None
+) -> Iterator[Live]:
+    for opened in live_gateway(request.param, tmp_path_factory, vendor_dir, **JWT_ENV):
+        opened.loop.run_until_complete(stock(opened.gw.runtime.store))
+        yield opened
+
+
+async def stock(store: Store) -> None:
+    """A dead job, a done one and a quarantined body for the odd requests to aim at."""
+    await run_then(store, NewJob("helpdesk.note", {"ticket_id": "1", "text": "x"}, "n", "a"), "dead", "422")
+    await run_then(store, NewJob("helpdesk.note", {"ticket_id": "1", "text": "y"}, "m", "b"), "done")
+    await store.quarantine("x", b'{"neither": "envelope"}', "neither envelope")
+
+
+def answered(live: Live, method: str, path: str, content_type: str | None = None, body: bytes = b"") -> int:
+    headers = {**OPERATOR, "content-type": content_type} if content_type is not None else OPERATOR
+
+    async def call() -> int:
+        response = await live.gw.client.request(method, path, headers=headers, content=body)
+        assert response.status_code < 500, (method, path, response.status_code, response.text[:300], body)
+        assert response.status_code == 200 or "error" in response.json()
+        return response.status_code
+
+    return live.loop.run_until_complete(call())
+
+
+@settings(odd.FUZZ, max_examples=150)
+@given(route=st.sampled_from(GETS), id_=ids, query=st.dictionaries(st.sampled_from(QUERY_KEYS), texts))
+@example(
+    route="/api/v1/jobs", id_="1", query={"kind": "a\x00b", "conversation": "\ud800"}
+)  # PostgreSQL: no NUL
+@example(route="/api/v1/quarantine", id_="1", query={"source": "\x00"})
+def test_odd_ids_and_queries_are_clear_answers(
+    live: Live, route: str, id_: str, query: dict[str, str]
+) -> None:
+    path = route.replace("{id}", quote(id_, errors="surrogatepass"))
+    answered(live, "GET", f"{path}?{urlencode(query, errors='surrogatepass')}")
+
+
+@settings(odd.FUZZ, max_examples=150)
+@given(route=st.sampled_from(POSTS), id_=ids, document=odd.json_values | st.fixed_dictionaries(
+    {"force": odd.json_values, "reason": texts}),
+       content_type=st.sampled_from(["application/json", "text/plain", ""]))  # fmt: skip
+def test_odd_actions_are_clear_answers(
+    live: Live, route: str, id_: str, document: Any, content_type: str
+) -> None:
+    path = route.replace("{id}", quote(id_, errors="surrogatepass"))
+    body = json.dumps(document).encode()
+    answered(live, "POST", path, content_type, body)
