@@ -27,6 +27,7 @@ import httpx
 
 from sav_bridge.config import BaseSettings
 from sav_bridge.errors import PermanentError
+from sav_bridge.lease import ensure_current
 
 #: The timeout of a client whose caller names none (a plugin passes its own on each call).
 DEFAULT_TIMEOUT = 10.0
@@ -108,8 +109,22 @@ class AllowList:
             raise EgressRefused(host)
 
 
+def destination_hosts(settings: BaseSettings) -> dict[str, AllowList]:
+    """The hosts of each destination jobs write to, by name: X's API as `x`, and the helpdesk's (its
+    section's URLs, the plugin's `remote_hosts`) under the plugin's name; what the per-destination rate
+    limits and parks apply to (`sav_bridge.throttle`)."""
+    found: dict[str, AllowList] = {}
+    x = getattr(settings, "x", None)
+    if x is not None:
+        found["x"] = AllowList.of([host_of(x.api_url)])
+    if settings.helpdesk:
+        names = _urls_in(settings.helpdesk_section()) + _plugin_hosts(settings.helpdesk)
+        found[settings.helpdesk] = AllowList.of(name for name in names if name)
+    return found
+
+
 def _urls_in(section: Mapping[str, Any]) -> list[str]:
-    """The hosts of the http(s) URLs among a plugin section's values (`zendesk.url`, `salesforce.login_url`)."""
+    """The hosts of the http(s) URLs among a plugin section's values (its base URL, a login URL)."""
     return [
         host_of(value)
         for value in section.values()
@@ -146,5 +161,10 @@ def outbound_client(
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         headers=dict(headers or {}),
-        event_hooks={"request": [allowed.check], "response": []},
+        # A worker whose job's lease passed to another replica stops here, before the call leaves.
+        event_hooks={"request": [allowed.check, _lease_still_ours], "response": []},
     )
+
+
+async def _lease_still_ours(request: httpx.Request) -> None:
+    await ensure_current()

@@ -10,10 +10,9 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TextIO
 
-import httpx
-
 from sav_bridge import logs
 from sav_bridge.config import Settings, load_settings
+from sav_bridge.egress import AllowList, outbound_client
 from sav_bridge.metrics import Metrics
 from sav_bridge.ops.jobs import JobOps, Refused, job_filter, span
 from sav_bridge.ops.quarantine import QuarantineOps
@@ -140,7 +139,8 @@ async def _quarantine(
 ) -> int:
     from sav_bridge.helpdesks import build_helpdesk, load_helpdesk
 
-    async with httpx.AsyncClient() as http:  # the plugin only parses here: it calls nobody
+    # The plugin only parses here: its client may reach no host at all (sav_bridge.egress).
+    async with outbound_client(settings, allowed=AllowList()) as http:
         helpdesk = build_helpdesk(load_helpdesk(settings.helpdesk), settings, http, store.clock)
         ops = QuarantineOps(store, Metrics(), scrub, settings.x.account_id, helpdesk)
         try:
