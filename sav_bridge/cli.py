@@ -22,6 +22,7 @@ from sav_bridge import __version__, logs
 from sav_bridge.config import (
     BaseSettings,
     Settings,
+    configured_database_url,
     configured_policy_path,
     load_helpdesk_settings,
     load_settings,
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="serve the compliance console on the kept demo data instead of playing")  # fmt: skip
     demo.add_argument("--port", type=port_number, default=8080, help="the console's port (default 8080)")
     commands.add_parser("helpdesks", help="list the installed helpdesk plugins and the one configured")
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date (serve does it too)")
+    migrate.add_argument("--dry-run", action="store_true", help="say what would be applied, change nothing")
     console = commands.add_parser("console", help="the compliance API").add_subparsers(
         dest="action", required=True
     )
@@ -218,6 +221,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(mint(load_settings(args.config, os.environ), args.sub, args.role, args.hours))
             return 0
+        if args.command == "migrate":
+            from sav_bridge.store.migrations import command
+
+            url = configured_database_url(args.config, os.environ)
+            return asyncio.run(command(url, args.dry_run, sys.stdout))
         if args.command == "helpdesks":
             return list_helpdesks(args.config, os.environ, sys.stdout)
         if args.command == "serve":

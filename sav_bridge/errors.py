@@ -6,6 +6,7 @@
     ├── UnknownHelpdesk        no plugin registered under that name
     ├── BadJob                 a job whose own payload cannot be read (dead-lettered at once)
     ├── Unavailable            a dependency (the database) cannot be reached (start-up stops)
+    ├── SchemaMismatch         the database's schema is newer than this release knows (start-up stops)
     ├── WebhookRejected        an inbound request we refuse; carries its HTTP status
     │   ├── Unauthorized       missing/forged signature, stale timestamp (401)
     │   ├── PayloadTooLarge    body over the limit (413)
@@ -67,6 +68,15 @@ class Unavailable(SavBridgeError):
         self.dependency = dependency
         self.detail = detail
         super().__init__(f"{dependency}: {detail}")
+
+
+class SchemaMismatch(SavBridgeError):
+    """The database's schema is at a revision this release does not know (a newer release upgraded it and
+    the image was rolled back): running on it could lose data, so start-up stops and nothing is changed."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"database: {detail}")
 
 
 class WebhookRejected(SavBridgeError):

@@ -12,7 +12,11 @@ __all__ = ["Intent", "Job", "NewJob", "Store", "open_store"]
 
 
 async def open_store(url: str, clock: Clock = time.time) -> Store:
-    """Open the database named by `url` and bring its schema up to date."""
+    """Open the database named by `url` and bring its schema up to date (`store.migrations`)."""
     db = await open_database(url)
-    await migrate(db)
+    try:
+        await migrate(db, url)
+    except BaseException:
+        await db.close()
+        raise
     return Store(db, clock)
