@@ -119,6 +119,9 @@ class WorkerSettings:
     lease_seconds: int = 120
     max_attempts: int = 15
     max_backoff_seconds: int = 1800
+    #: Requests per minute by destination ("x", the helpdesk's name), shared by every replica
+    #: (`sav_bridge.throttle`); a destination not named has no limit of ours, only the vendor's 429s.
+    rate_limits: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -510,6 +513,18 @@ def _secretise(section: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str,
     }
 
 
+def _rate_limits_checked(workers: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """`workers` with each rate limit's name checked: X's, or an installed helpdesk plugin's (a typo
+    would silently limit nothing)."""
+    known = ["x", *schema.get("x-plugins", [])]
+    for name in workers.get("rate_limits", {}):
+        if name not in known:
+            raise ConfigError(
+                f"workers.rate_limits.{name}", f"names no destination (one of: {', '.join(known)})"
+            )
+    return workers
+
+
 def _console(raw: Mapping[str, Any]) -> ConsoleSettings:
     jwt = raw.get("jwt")
     settings = (
@@ -555,7 +570,7 @@ def _common(raw: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
         "port": raw["server"]["port"],
         "max_concurrent_requests": raw["server"]["max_concurrent_requests"],
         "shutdown_grace_seconds": float(raw["server"]["shutdown_grace_seconds"]),
-        "workers": WorkerSettings(**raw["workers"]),
+        "workers": WorkerSettings(**_rate_limits_checked(raw["workers"], schema)),
         "signature": SignatureSettings(**raw["signature"]),
         "policy_path": Path(policy) if policy else DEFAULT_POLICY,
         "console": _console(raw.get("console", {})),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Info, generate_latest
+
+if TYPE_CHECKING:
+    from sav_bridge.store.destinations import Destination
 
 
 class Metrics:
@@ -93,6 +97,19 @@ class Metrics:
             "How long the oldest runnable job has waited for a worker; 0 when none waits",
             registry=self.registry,
         )
+        # Destinations (sav_bridge.store.destinations), shared by every replica, read at each scrape.
+        self.destination_breaker_open = Gauge(
+            "sav_bridge_destination_breaker_open",
+            "1 while the destination's circuit breaker is open or half-open after failures in a row: its jobs "
+            "wait, others run (alert when it stays 1)",
+            ["destination"], registry=self.registry,
+        )  # fmt: skip
+        self.destination_parked_seconds = Gauge(
+            "sav_bridge_destination_parked_seconds",
+            "Seconds left before the destination is written to again: it answered 429, Retry-After or a spent "
+            "quota (jobs wait without using attempts); 0 when not parked",
+            ["destination"], registry=self.registry,
+        )  # fmt: skip
         self.approvals_overdue = Gauge(
             "sav_bridge_approvals_overdue",
             "Held replies nobody approved or rejected within console.approval_timeout_hours (alert on > 0)",
@@ -138,6 +155,12 @@ class Metrics:
             "sav_bridge_x_poll_failures", "Polling rounds that failed", ["timeline"], registry=self.registry
         )
         self.policy = Info("sav_bridge_policy", "The posting policy in force", registry=self.registry)
+
+    def show_destinations(self, destinations: Iterable[Destination], now: float) -> None:
+        """Set the destination gauges from `Destinations.state()`."""
+        for destination in destinations:
+            self.destination_breaker_open.labels(destination.name).set(1 if destination.breaker_open else 0)
+            self.destination_parked_seconds.labels(destination.name).set(destination.parked_seconds(now))
 
     def render(
         self, jobs_by_state: dict[str, int], helpdesk_usage: Mapping[str, Mapping[str, float]] | None = None
