@@ -123,20 +123,6 @@ def destination_hosts(settings: BaseSettings) -> dict[str, AllowList]:
     return found
 
 
-def destination_hosts(settings: BaseSettings) -> dict[str, AllowList]:
-    """The hosts of each destination jobs write to, by name: X's API as `x`, and the helpdesk's (its
-    section's URLs, the plugin's `remote_hosts`) under the plugin's name; what the per-destination rate
-    limits and parks apply to (`sav_bridge.throttle`)."""
-    found: dict[str, AllowList] = {}
-    x = getattr(settings, "x", None)
-    if x is not None:
-        found["x"] = AllowList.of([host_of(x.api_url)])
-    if settings.helpdesk:
-        names = _urls_in(settings.helpdesk_section()) + _plugin_hosts(settings.helpdesk)
-        found[settings.helpdesk] = AllowList.of(name for name in names if name)
-    return found
-
-
 def _urls_in(section: Mapping[str, Any]) -> list[str]:
     """The hosts of the http(s) URLs among a plugin section's values (its base URL, a login URL)."""
     return [
