@@ -196,7 +196,7 @@ async def test_postgresql_going_away_for_real_is_503_until_it_is_back(vendor_dir
         await relay.cut()
         ready = await asyncio.wait_for(gw.client.get("/readyz"), 10)
         assert ready.status_code == 503
-        pending = [request for n in (2, 3) for request in deliveries(gw, n)]
+        pending = deliveries(gw, 2)  # a mention and a notice: each waits for a connection in vain
         answers = await asyncio.wait_for(send(gw, pending), 120)
         assert {r.status_code for r in answers} == {503}
         await relay.start()  # back, on the same address
@@ -210,7 +210,7 @@ async def test_postgresql_going_away_for_real_is_503_until_it_is_back(vendor_dir
             await asyncio.sleep(0.5)
         assert statuses == {200}, "still refused 30 s after PostgreSQL came back"
         assert (await gw.client.get("/readyz")).status_code == 200
-        assert await gw.runtime.store.count("events") == 6  # each once, however many retries
+        assert await gw.runtime.store.count("events") == 4  # each once, however many retries
     finally:
         await gw.client.aclose()
         await gw.runtime.close()
