@@ -15,8 +15,8 @@ its host (`egress.destination_hosts`):
   it. A slot further than `max_wait` away (the destination is parked, or its queue is that long) is not
   waited for: `Throttled`, and the job waits without using an attempt (nothing was sent);
 - after a response, a 429 (or `x-rate-limit-remaining: 0` with its reset) parks the destination for
-  every replica, and this process refuses the destination's next requests until then without asking
-  the database.
+  every replica; this process holds its own next requests to it until then without asking the database
+  (waiting out a short park, refusing past `max_wait`).
 
 X's limits are per endpoint (a post, a DM and each timeline read have their own window), so for X only
 writes are limited and parked on: a 429 on a read (polling, a read-back) says nothing about posting.
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -156,12 +157,16 @@ class Throttle:
         *,
         max_wait: float = MAX_WAIT,
         sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`sleep` and `monotonic` measure the same time: the parks this process saw are waited out in it,
+        whatever `destinations.clock` says (a test's clock moved by hand, while a `Retry-After` is slept)."""
         self.destinations = destinations
         self.routes = dict(routes)
         self.max_wait = max_wait
         self._sleep = sleep
-        #: Parks this process saw in a response, by destination: refused without a database round trip.
+        self._monotonic = monotonic
+        #: Parks this process saw in a response, by destination, on `monotonic`: no database round trip.
         self._parked: dict[str, float] = {}
 
     @classmethod
@@ -202,7 +207,7 @@ class Throttle:
         route = self.route(request)
         if route is None:
             return
-        left = self._parked.get(route.name, 0.0) - self.destinations.clock()
+        left = self._parked.get(route.name, 0.0) - self._monotonic()
         if left > self.max_wait:
             raise Throttled(route.name, f"held back: parked for {math.ceil(left)} s more", None, left)
         if left > 0:
@@ -219,4 +224,5 @@ class Throttle:
         if seconds is None:
             return
         detail = f"HTTP {response.status_code} from {response.request.url.host}: waiting {seconds:.0f} s"
-        self._parked[route.name] = await self.destinations.park(route.name, seconds, detail)
+        until = await self.destinations.park(route.name, seconds, detail)
+        self._parked[route.name] = self._monotonic() + until - self.destinations.clock()

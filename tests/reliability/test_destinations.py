@@ -19,7 +19,7 @@ from sav_bridge.channels.x.access import AccessPaused
 from sav_bridge.config import load_settings
 from sav_bridge.egress import AllowList
 from sav_bridge.errors import ConfigError, Paused, RetryableError
-from sav_bridge.http import RETRYABLE_STATUS, VendorErrors, raise_for_vendor
+from sav_bridge.http import RETRYABLE_STATUS, VendorErrors, raise_for_vendor, send
 from sav_bridge.metrics import Metrics
 from sav_bridge.store import Store, open_store
 from sav_bridge.store.destinations import Destinations
@@ -294,6 +294,36 @@ async def test_a_429_parks_its_destination_for_every_replica_and_nothing_is_sent
             await client.aclose()
         for s in replicas:
             await s.close()
+
+
+async def test_a_short_retry_after_is_waited_out_in_this_process_and_the_quick_retry_still_goes(
+    destinations: Destinations,
+) -> None:
+    """After a 429 with `Retry-After: 2` the next request waits the two seconds, measured as they are
+    slept (the store's clock stands still here); `http.send`'s own quick retry is not refused by it."""
+    elapsed = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        elapsed[0] += seconds
+
+    sent: list[float] = []
+
+    def network(request: httpx.Request) -> httpx.Response:
+        sent.append(elapsed[0])
+        limited = len(sent) in (1, 3)
+        return httpx.Response(429, headers={"Retry-After": "2"}) if limited else httpx.Response(201)
+
+    limiter = Throttle(destinations, throttle(destinations).routes, sleep=sleep, monotonic=lambda: elapsed[0])
+    client = httpx.AsyncClient(transport=httpx.MockTransport(network))
+    limiter.attach(client)
+    url = "https://acme.zendesk.com/api/v2/tickets"
+    async with client:
+        assert (await client.post(url)).status_code == 429
+        assert (await client.post(url)).status_code == 201
+        assert sent == [0, 2]
+        answer = await send(client, VendorErrors("zendesk", ("retry-after",)), "POST", url, sleep=sleep)
+    assert answer.status_code == 201 and sent == [0, 2, 2, 4]
+    assert await destinations.blocked() == {"zendesk": T0 + 2}
 
 
 async def test_x_is_parked_by_what_a_write_is_told_never_by_a_read(
