@@ -14,7 +14,7 @@ from sav_bridge import logs
 from sav_bridge.config import Settings, load_settings
 from sav_bridge.egress import AllowList, outbound_client
 from sav_bridge.metrics import Metrics
-from sav_bridge.ops.jobs import JobOps, Refused, job_filter, span
+from sav_bridge.ops.jobs import JobOps, Refused, iso, job_filter, span
 from sav_bridge.ops.quarantine import QuarantineOps
 from sav_bridge.ops.scrub import Scrubber
 from sav_bridge.store import Store, open_store
@@ -100,6 +100,18 @@ def _next(job: dict[str, Any]) -> str:
     return "now" if due <= 0 else f"in {span(due)}"
 
 
+def _effect_line(effect: dict[str, Any]) -> str:
+    """A result as the id it recorded; an intent as what a read-back looks for, and since when."""
+    value = effect["value"]
+    if effect["type"] == "result" or not isinstance(value, dict):
+        shown = value.get("id") if isinstance(value, dict) and "id" in value else value
+        return f"{json.dumps(shown, ensure_ascii=False)}  (recorded {effect['recorded_at']})"
+    first = iso(value.get("first_at")) if isinstance(value.get("first_at"), int | float) else "?"
+    refused = ", X refused a resend as a duplicate" if value.get("duplicate") else ""
+    return (f"to {value.get('target')}, first sent {first}, read-backs missed {value.get('misses', 0)}{refused}: "
+            "no result recorded, the next run reads X back")  # fmt: skip
+
+
 def _job_detail(job: dict[str, Any], out: TextIO) -> None:
     print(f"job {job['id']} · {job['kind']} · {job['state']}", file=out)
     fields = [
@@ -115,11 +127,10 @@ def _job_detail(job: dict[str, Any], out: TextIO) -> None:
     if job["holds"]:
         fields.append(("holds", ", ".join(f"{h['id']} {h['kind']} ({h['state']})" for h in job["holds"])))
     for name, value in fields:
-        print(f"  {name:<16}{value}", file=out)
+        print(f"  {name:<17}{value}", file=out)
     print(f"effects: {job['effects_note']}", file=out)
     for effect in job["effects"]:
-        value = json.dumps(effect["value"], ensure_ascii=False)
-        print(f"  {effect['type']:<7}{effect['key']}  {value}  ({effect['recorded_at']})", file=out)
+        print(f"  {effect['type']:<7}{effect['key']}  {_effect_line(effect)}", file=out)
     if not job["effects"]:
         print("  (none recorded)", file=out)
     print("payload (texts, addresses and secrets masked):", file=out)
@@ -234,7 +245,8 @@ async def _chosen(
 
 
 async def _each(ids: Sequence[int], act: Action, out: TextIO, err: TextIO) -> int:
-    """Act on each id in turn, a line each as it goes, then a count; 1 if any was refused."""
+    """Act on each id in turn, a line each as it goes, then a count; 1 if any was refused (or, for a
+    quarantined body, still could not be read)."""
     refused = 0
     for index, item in enumerate(ids, start=1):
         prefix = f"[{index}/{len(ids)}] " if len(ids) > 1 else ""
@@ -243,6 +255,10 @@ async def _each(ids: Sequence[int], act: Action, out: TextIO, err: TextIO) -> in
         except Refused as exc:
             refused += 1
             print(f"{prefix}refused: {exc.message}", file=err, flush=True)
+            continue
+        if done.get("read") == "none":  # a quarantined body today's parser cannot read either
+            refused += 1
+            print(f"{prefix}{done['message']}", file=err, flush=True)
         else:
             print(f"{prefix}{done['message']}", file=out, flush=True)
     if len(ids) > 1:
