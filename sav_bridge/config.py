@@ -119,9 +119,27 @@ class WorkerSettings:
     lease_seconds: int = 120
     max_attempts: int = 15
     max_backoff_seconds: int = 1800
+    #: A failing job is retried for at least this long (and `max_attempts` times) before the dead letters.
+    retry_hours: float = 72.0
     #: Requests per minute by destination ("x", the helpdesk's name), shared by every replica
     #: (`sav_bridge.throttle`); a destination not named has no limit of ours, only the vendor's 429s.
     rate_limits: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """`retention`: how long the store keeps what it no longer needs (`sav_bridge.retention`)."""
+
+    #: Raw inbound bodies (events' payloads, quarantined bodies) are blanked after this many days.
+    raw_body_days: float = 30.0
+    #: Event ids are kept at least this long (never under 7), so a late redelivery is still absorbed.
+    dedup_days: float = 14.0
+    #: Done and skipped jobs move to the archive (keys and times, no payload) after this many days.
+    done_job_days: float = 7.0
+    #: The archive itself is purged after this many days.
+    archive_days: float = 90.0
+    #: How often a replica runs the purge (each step is a short transaction of bounded size).
+    every_minutes: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -190,6 +208,7 @@ class BaseSettings:
     #: `server.shutdown_grace_seconds`: how long a SIGTERM waits for requests and jobs in flight.
     shutdown_grace_seconds: float = 20.0
     workers: WorkerSettings = field(default_factory=WorkerSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     signature: SignatureSettings = field(default_factory=SignatureSettings)
     policy_path: Path = DEFAULT_POLICY
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
@@ -555,7 +574,7 @@ def _common(raw: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
         name: _secretise(value, props[name])
         for name, value in raw.items()
         if isinstance(value, dict)
-        and name not in {"x", "server", "workers", "signature", "policy", "console"}
+        and name not in {"x", "server", "workers", "retention", "signature", "policy", "console"}
     }
     policy = raw.get("policy", {}).get("path")
     return {
@@ -571,6 +590,7 @@ def _common(raw: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
         "max_concurrent_requests": raw["server"]["max_concurrent_requests"],
         "shutdown_grace_seconds": float(raw["server"]["shutdown_grace_seconds"]),
         "workers": WorkerSettings(**_rate_limits_checked(raw["workers"], schema)),
+        "retention": RetentionSettings(**raw["retention"]),
         "signature": SignatureSettings(**raw["signature"]),
         "policy_path": Path(policy) if policy else DEFAULT_POLICY,
         "console": _console(raw.get("console", {})),

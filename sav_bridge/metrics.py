@@ -80,6 +80,12 @@ class Metrics:
         self.dead_letters = Counter(
             "sav_bridge_dead_letters", "Jobs given up", ["kind"], registry=self.registry
         )
+        self.leases_lost = Counter(
+            "sav_bridge_leases_lost",
+            "Jobs whose lease passed to another holder while they ran (stalled worker); each stopped before"
+            " its next external call",
+            registry=self.registry,
+        )
         self.queue_depth = Gauge("sav_bridge_queue_depth", "Jobs by state", ["state"], registry=self.registry)
         # The outbox as the operator tools see it (sav_bridge.ops.gauges), read from the store at each scrape.
         self.dead_jobs = Gauge(

@@ -1,12 +1,19 @@
 """Workers that drain the job table: claim with a lease, run, then finish, reschedule or bury.
 
 Retry schedule: exponential with full jitter, capped (`workers.max_backoff_seconds`); a vendor's own
-`Retry-After` wins. After `workers.max_attempts`, or at once for a `PermanentError`, the job is moved
-to the dead letters and `on_dead` runs (the flows tell the agent, in the ticket). A job whose own payload
-cannot be read (`BadJob`), or that crashes the same way twice, is buried at once: a dead job never
-holds the later messages of its conversation. A job of a `Paused` destination (X refused the gateway's
-access) only waits: it uses up no attempt and never goes to the dead letters. Completion is
-fenced by the lease token, so a worker that lost its lease cannot overwrite a newer claimer.
+`Retry-After` wins. A failing job goes to the dead letters once it has had `workers.max_attempts`
+attempts *and* has been failing for `workers.retry_hours` (72 by default: a helpdesk down for a weekend
+loses nothing), or at once for a `PermanentError`; `on_dead` then runs (the flows tell the agent, in the
+ticket). A job whose own payload cannot be read (`BadJob`), or that crashes the same way twice, is buried
+at once. A dead job holds its conversation's later jobs (strict order) until a person replays or skips
+it (`sav-bridge jobs`); the held conversations are counted in the metrics. A job of a `Paused`
+destination (X refused the gateway's access) only waits: it uses up no attempt and never goes to the dead
+letters.
+
+While a job runs, its lease is renewed by a heartbeat (`lease`); every external call checks it first, so a
+worker that stalled past its lease and lost the job to another replica stops before writing anything
+(`LeaseLost`), and the new holder reconciles from the intent the first one recorded. Completion is fenced
+by the lease token too, so a worker that lost its lease cannot overwrite a newer claimer.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import Any
 
 from sav_bridge.config import WorkerSettings
 from sav_bridge.errors import BadJob, Paused, PermanentError, RetryableError
+from sav_bridge.lease import Lease, LeaseLost, holding
 from sav_bridge.metrics import Metrics
 from sav_bridge.store import Job, NewJob, Store
 from sav_bridge.store.database import storable_text
@@ -82,10 +90,21 @@ class Outbox:
 
     async def _run(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
+        seconds = self.settings.lease_seconds
+        lease = Lease(
+            job.id, job.lease_token, self.store.clock() + seconds, seconds,
+            lambda: self.store.renew(job, seconds), self.store.clock,
+        )  # fmt: skip
         try:
             if handler is None:
                 raise PermanentError("outbox", f"no handler for job kind {job.kind!r}")
-            follow_ups = await handler(job)
+            async with holding(lease):
+                follow_ups = await handler(job)
+        except LeaseLost:
+            # Another replica holds the job now and reconciles from what we recorded: touch nothing.
+            self.metrics.leases_lost.inc()
+            log.warning("job %s (%s): lease lost while running; left to its new holder", job.id, job.kind)
+            return
         except PermanentError as exc:
             await self._give_up(job, str(exc))
         except Paused as exc:
@@ -120,8 +139,11 @@ class Outbox:
 
     async def _retry(self, job: Job, error: str, retry_after: float | None) -> None:
         self.metrics.failures.labels(job.kind, "true").inc()
-        if job.attempts >= self.settings.max_attempts:
-            await self._give_up(job, f"gave up after {job.attempts} attempts: {error}")
+        failing_for = self.store.clock() - job.created_at
+        if job.attempts >= self.settings.max_attempts and failing_for >= self.settings.retry_hours * 3600:
+            await self._give_up(
+                job, f"gave up after {job.attempts} attempts over {failing_for / 3600:.0f} h: {error}"
+            )
             return
         delay = self.backoff(job.attempts, retry_after)
         log.warning(

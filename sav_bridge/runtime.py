@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from sav_bridge import retention
 from sav_bridge.channels.x.auth import XAccess, x_access
 from sav_bridge.channels.x.billing import Budget, Meter
 from sav_bridge.channels.x.client import XClient
@@ -157,6 +158,9 @@ class Runtime:
         if self.health is not None:
             self._tasks.append(asyncio.create_task(self.health.run(self._stop)))
         self._tasks.append(asyncio.create_task(self.policy.follow(self._stop)))
+        self._tasks.append(
+            asyncio.create_task(retention.run(self.store, self.settings.retention, self._stop))
+        )
 
     def begin_shutdown(self, deadline: float) -> None:
         """SIGTERM: workers finish the job in hand and claim no other, the poller and the checks stop;

@@ -12,6 +12,7 @@ from sav_bridge.errors import PermanentError, RetryableError
 from sav_bridge.metrics import Metrics
 from sav_bridge.outbox import Outbox
 from sav_bridge.store import Job, NewJob, open_store
+from sav_bridge.store.job_admin import Change, JobAdmin
 from tests.harness import Clock
 
 
@@ -23,7 +24,7 @@ async def make(sqlite_url: str, handler, max_attempts: int = 3, payload: dict[st
     async def on_dead(job: Job, error: str) -> None:
         dead.append((job.id, error))
 
-    outbox = Outbox(store, {"t": handler}, WorkerSettings(max_attempts=max_attempts, max_backoff_seconds=600),
+    outbox = Outbox(store, {"t": handler}, WorkerSettings(max_attempts=max_attempts, max_backoff_seconds=600, retry_hours=0),
                     Metrics(), on_dead, random.Random(7))  # fmt: skip
     await store.enqueue([NewJob("t", payload or {}, "k", "o")])
     return store, outbox, clock, dead
@@ -144,7 +145,9 @@ async def test_a_job_that_crashes_the_same_way_twice_is_dead_not_retried_fifteen
     await store.close()
 
 
-async def test_a_dead_job_does_not_hold_the_later_jobs_of_its_conversation(sqlite_url: str) -> None:
+async def test_a_dead_job_holds_its_conversation_until_a_person_skips_or_replays_it(sqlite_url: str) -> None:
+    """Strict order per conversation: the later messages of a conversation whose job died wait (another
+    conversation does not); skipping the dead job lets them go, in order."""
     ran: list[str] = []
 
     async def handler(job: Job) -> None:
@@ -156,7 +159,13 @@ async def test_a_dead_job_does_not_hold_the_later_jobs_of_its_conversation(sqlit
     await store.enqueue(
         [NewJob("t", {"poison": True}, "poison", "o")]
         + [NewJob("t", {}, f"later-{i}", "o") for i in range(3)]
+        + [NewJob("t", {}, "elsewhere", "other")]
     )
     await outbox.drain()
-    assert ran == ["k", "later-0", "later-1", "later-2"] and len(dead) == 1
+    assert ran == ["k", "elsewhere"] and len(dead) == 1
+    [poison] = await store.job_rows("dead")
+    admin = JobAdmin(store.db, store.clock)
+    assert await admin.skip(int(poison["id"]), Change("ops@mabanque.fr", "127.0.0.1", "bad payload"))
+    await outbox.drain()
+    assert ran == ["k", "elsewhere", "later-0", "later-1", "later-2"]
     await store.close()

@@ -40,6 +40,7 @@ from typing import Any
 from sav_bridge.channels.x.readback import match_digest
 from sav_bridge.errors import PermanentError, RetryableError
 from sav_bridge.http import NotSent
+from sav_bridge.lease import fence
 from sav_bridge.store import Intent, Store
 
 #: X may take a few seconds to show a new post or DM to readers; a read sooner could miss it.
@@ -100,7 +101,7 @@ async def write_once(store: Store, write: Write) -> Written:
     carried = await write.prepare() if write.prepare is not None else {}
     digest = match_digest(write.text)
     exact = hashlib.sha256(write.text.encode()).hexdigest()
-    intent = await store.record_intent(write.key, write.target, exact, digest, carried or None)
+    intent = await store.record_intent(write.key, write.target, exact, digest, carried or None, fence())
     try:
         sent = await write.send()
     except PermanentError as exc:

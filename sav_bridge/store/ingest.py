@@ -172,13 +172,14 @@ class Inbox:
 
 
 async def insert_jobs(tx: Tx, jobs: Iterable[NewJob], now: float) -> int:
-    """Enqueue `jobs` in `tx`; one whose idempotency key is known already is skipped. Returns how many
-    were new."""
+    """Enqueue `jobs` in `tx`; one whose idempotency key is known already, in the job table or in the
+    archive of jobs done long ago (`retention`), is skipped. Returns how many were new."""
     added = 0
     for job in jobs:
         added += await tx.execute(
             "INSERT INTO jobs (kind, payload, idempotency_key, ordering_key, next_attempt_at, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+            " updated_at) SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS"
+            " (SELECT 1 FROM jobs_archive WHERE idempotency_key = ?) ON CONFLICT (idempotency_key) DO NOTHING",
             (
                 job.kind,
                 json.dumps(job.payload, ensure_ascii=False),
@@ -187,6 +188,7 @@ async def insert_jobs(tx: Tx, jobs: Iterable[NewJob], now: float) -> int:
                 job.not_before if job.not_before is not None else now,
                 now,
                 now,
+                job.idempotency_key,
             ),
         )
     return added

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from sav_bridge.errors import BadJob
+from sav_bridge.lease import LeaseLost
 from sav_bridge.model import Audience, Conversation, SocialUser, TicketRef
 from sav_bridge.store.approvals import Approvals
 from sav_bridge.store.database import Database, Row, Tx, storable_text
@@ -25,6 +26,18 @@ from sav_bridge.store.policies import AdminLog, PolicyVersions
 Clock = Callable[[], float]
 T = TypeVar("T")
 INTENT_PREFIX = "intent:"
+
+
+#: The oldest runnable job whose conversation has nothing older unfinished. The state lists repeat the
+#: partial indexes' own conditions (`jobs_runnable`, `jobs_unfinished`, revision 0007), which is how the
+#: databases know they may read those indexes alone: done jobs, however many, are never scanned.
+CLAIM = (
+    "SELECT id FROM jobs j WHERE j.state IN ('pending', 'running')"
+    " AND ((j.state = 'pending' AND j.next_attempt_at <= ?) OR (j.state = 'running' AND j.lease_until < ?))"
+    " AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.ordering_key = j.ordering_key AND p.id < j.id"
+    " AND p.state IN ('pending', 'running', 'dead'))"
+    " ORDER BY j.next_attempt_at, j.id LIMIT 1"
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,7 @@ class Job:
     lease_token: int
     #: What the previous attempt died of, if any.
     last_error: str | None = None
+    created_at: float = 0.0
 
     def read(self, reader: Callable[[dict[str, Any]], T]) -> T:
         """`reader(payload)`, with a payload that does not fit it reported as `BadJob`."""
@@ -93,6 +107,7 @@ def _job(row: Row) -> Job:
         attempts=int(row["attempts"]),
         lease_token=int(row["lease_token"]),
         last_error=row["last_error"],
+        created_at=float(row["created_at"]),
     )
 
 
@@ -205,18 +220,12 @@ class Store:
         return await insert_jobs(tx, jobs, now)
 
     async def claim(self, lease_seconds: float) -> Job | None:
-        """Take the oldest runnable job whose conversation has nothing older still open."""
+        """Take the oldest runnable job whose conversation has nothing older still open: pending, running
+        or dead (a dead job holds its conversation's later jobs until a person replays or skips it)."""
         now = self.clock()
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgresql" else ""
         async with self.db.transaction() as tx:
-            row = await tx.fetchone(
-                "SELECT id FROM jobs j WHERE ((j.state = 'pending' AND j.next_attempt_at <= ?)"
-                " OR (j.state = 'running' AND j.lease_until < ?))"
-                " AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.ordering_key = j.ordering_key AND p.id < j.id"
-                " AND p.state IN ('pending', 'running'))"
-                " ORDER BY j.next_attempt_at, j.id LIMIT 1" + lock,
-                (now, now),
-            )
+            row = await tx.fetchone(CLAIM + lock, (now, now))
             if row is None:
                 return None
             claimed = await tx.fetchone(
@@ -282,6 +291,19 @@ class Store:
                 )
         return released
 
+    async def renew(self, job: Job, lease_seconds: float) -> bool:
+        """Extend a running job's lease under its fencing token (the heartbeat); False once another
+        holder has it."""
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            return bool(
+                await tx.execute(
+                    "UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND lease_token = ?"
+                    " AND state = 'running'",
+                    (now + lease_seconds, now, job.id, job.lease_token),
+                )
+            )
+
     async def replay(self, job_id: int) -> bool:
         async with self.db.transaction() as tx:
             return bool(
@@ -334,13 +356,23 @@ class Store:
         text_sha256: str,
         match_sha256: str,
         carried: dict[str, Any] | None = None,
+        fence: tuple[int, int] | None = None,
     ) -> Intent:
         """Note durably, before sending, what the write of `key` will look like once done.
 
         Called before every send: `first_at` stays the first attempt's time, so a read-back covers
-        every attempt; `at` moves to this one."""
+        every attempt; `at` moves to this one. `fence` (job id, lease token) records it only while that
+        job is still ours, in the same transaction: a holder that lost its lease raises `LeaseLost` and
+        sends nothing, and the new holder finds the intent and reconciles."""
         now = self.clock()
         async with self.db.transaction() as tx:
+            if fence is not None:
+                lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
+                held = await tx.fetchone(
+                    "SELECT id FROM jobs WHERE id = ? AND lease_token = ? AND state = 'running'" + lock, fence
+                )
+                if held is None:
+                    raise LeaseLost(fence[0])
             row = await tx.fetchone("SELECT value FROM effects WHERE key = ?", (INTENT_PREFIX + key,))
             first_at = float(json.loads(row["value"])["first_at"]) if row else now
             intent = Intent(key, target, text_sha256, match_sha256, first_at, now, carried=carried)
