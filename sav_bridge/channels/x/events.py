@@ -21,10 +21,11 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 
 from sav_bridge import SCHEMA_DIR
@@ -341,14 +342,34 @@ def thread_key_for(post_id: str, in_reply_to: str | None, conversation_id: str |
 
 
 @functools.cache
+def _event_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((SCHEMA_DIR / "event.schema.json").read_text(encoding="utf-8"))
+    return schema
+
+
+@functools.cache
 def _event_validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads((SCHEMA_DIR / "event.schema.json").read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(_event_schema())
+
+
+@functools.cache
+def fits_event_schema() -> Callable[[Any], Any]:
+    """The event schema compiled to Python: ~4 µs a message where jsonschema takes ~100 µs, on every
+    inbound request. The keywords the schema uses (type, enum, pattern, properties, required,
+    additionalProperties, items, maxItems, maxLength, minimum) mean the same in fastjsonschema's draft 7
+    as in 2020-12, and both libraries match patterns with Python's `re`; a test holds them equal."""
+    return fastjsonschema.compile(_event_schema())
 
 
 def check_message(message: SocialMessage) -> None:
     """Refuse a message that `schemas/event.schema.json` does not describe: it would fail later, forever."""
-    error = jsonschema.exceptions.best_match(_event_validator().iter_errors(message.to_json()))
+    document = message.to_json()
+    try:
+        fits_event_schema()(document)
+        return
+    except fastjsonschema.JsonSchemaException:
+        pass  # jsonschema says where, in its words
+    error = jsonschema.exceptions.best_match(_event_validator().iter_errors(document))
     if error is not None:
         where = "/".join(map(str, error.absolute_path)) or "message"
         raise MalformedRequest(f"{where} does not fit the normalised event schema")
