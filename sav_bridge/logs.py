@@ -35,6 +35,9 @@ class RedactSecrets(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        # One search says whether a record holds any secret at all (most never do: an access line
+        # per request); only then is each value cleaned, secret by secret, longest first.
+        self._any = re.compile("|".join(map(re.escape, self._secrets))) if self._secrets else None
 
     def _clean(self, text: str) -> str:
         for secret in self._secrets:
@@ -42,15 +45,16 @@ class RedactSecrets(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self._clean(record.getMessage())
+        record.msg = record.getMessage()
         record.args = None
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
         for key in NOISE_ATTRIBUTES:
             record.__dict__.pop(key, None)
-        for key, value in list(vars(record).items()):
-            if isinstance(value, str) and key not in ("msg", "exc_text"):
+        texts = {key: value for key, value in vars(record).items() if isinstance(value, str)}
+        if self._any is not None and self._any.search("\n".join(texts.values())):
+            for key, value in texts.items():
                 setattr(record, key, self._clean(value))
         return True
 
