@@ -268,7 +268,7 @@ def test_alert_rules_name_only_metrics_the_gateway_exports() -> None:
         exported.add(family.name + {"counter": "_total", "info": "_info"}.get(family.type, ""))
     alerts = {rule["alert"]: rule for group in rules["groups"] for rule in group["rules"]}
     assert {"SavBridgeDeadLetters", "SavBridgeHeldConversation", "SavBridgeQueueAge",
-            "SavBridgeXTokenExpiring"} <= set(alerts)  # fmt: skip
+            "SavBridgeXTokenExpiring", "SavBridgeBreakerOpen"} <= set(alerts)  # fmt: skip
     for name, rule in alerts.items():
         named = set(re.findall(r"sav_bridge_[a-z_]+", rule["expr"]))
         assert named and named <= exported, (name, named - exported)
