@@ -113,7 +113,8 @@ def _effect_line(effect: dict[str, Any]) -> str:
 
 
 def _job_detail(job: dict[str, Any], out: TextIO) -> None:
-    print(f"job {job['id']} · {job['kind']} · {job['state']}", file=out)
+    archived = " · archived" if job.get("archived") else ""
+    print(f"job {job['id']} · {job['kind']} · {job['state']}{archived}", file=out)
     fields = [
         ("idempotency key", job["idempotency_key"]),
         ("ordering key", job["ordering_key"]),

@@ -26,6 +26,8 @@ from sav_bridge.store import Store
 from sav_bridge.store.database import Row, storable_text
 from sav_bridge.store.job_admin import STATES, Change, JobAdmin, JobFilter
 
+ARCHIVED_NOTE = ("archived by retention: the archive keeps the job's kind, keys, attempts and times, not its "
+                 "payload; what it posted on X stays recorded under its reply's keys")  # fmt: skip
 #: A listing's error column keeps this many characters; `show` keeps the whole (scrubbed) error.
 LIST_ERROR = 200
 MAX_LIMIT = 1000
@@ -131,8 +133,9 @@ class JobOps:
 
     async def show(self, job_id: int) -> dict[str, Any]:
         """Everything about one job: its row, its payload (scrubbed), what it recorded doing outside, what
-        waits behind it, its conversation's ticket and what people did to it."""
-        row = await self._row(job_id)
+        waits behind it, its conversation's ticket and what people did to it. A job retention archived
+        shows what the archive keeps (kind, keys, attempts, times) and its history."""
+        row = await self._row(job_id, archived_ok=True)
         now = self.store.clock()
         payload = _payload(row)
         admin = self.admin
@@ -143,7 +146,8 @@ class JobOps:
             "lease_token": int(row["lease_token"]),
             "payload": self.scrub.document(payload),
             "effects": effects,
-            "effects_note": _effects_note(row["kind"]),
+            "effects_note": _effects_note(row["kind"]) if not row.get("archived") else ARCHIVED_NOTE,
+            "archived": bool(row.get("archived")),
             "ticket": await self._ticket(row["ordering_key"]),
             "holds": [{"id": int(b["id"]), "kind": b["kind"], "state": b["state"]} for b in behind],
             "history": [
@@ -198,11 +202,17 @@ class JobOps:
                         "(replay or skip that one)")  # fmt: skip
         return {"job": summary, "message": message}
 
-    async def _row(self, job_id: int) -> Row:
+    async def _row(self, job_id: int, archived_ok: bool = False) -> Row:
         row = await self.admin.get(job_id)
-        if row is None:
+        if row is not None:
+            return row
+        archived = await self.admin.archived(job_id)
+        if archived is None:
             raise Refused(404, f"no job has id {job_id}")
-        return row
+        if not archived_ok:
+            raise Refused(409, f"job {job_id} was {archived['state']} and is archived (retention.done_job_days): "
+                               "its payload is not kept, so it cannot run again")  # fmt: skip
+        return archived
 
     async def _fresh_state(self, job_id: int) -> str:
         row = await self.admin.get(job_id)

@@ -92,6 +92,18 @@ class JobAdmin:
         async with self.db.transaction() as tx:
             return await tx.fetchone(f"SELECT j.*, {_HELD_BY} FROM jobs j WHERE j.id = ?", (job_id,))
 
+    async def archived(self, job_id: int) -> Row | None:
+        """A finished job retention moved to `jobs_archive`, shaped as a job row (no payload, no error;
+        `updated_at` is when it finished), with `archived` set."""
+        async with self.db.transaction() as tx:
+            return await tx.fetchone(
+                "SELECT id, kind, idempotency_key, ordering_key, state, attempts, created_at,"
+                " finished_at AS updated_at, finished_at AS next_attempt_at, '{}' AS payload, NULL AS last_error,"
+                " NULL AS lease_until, 0 AS lease_token, NULL AS held_by, 1 AS archived"
+                " FROM jobs_archive WHERE id = ?",
+                (job_id,),
+            )
+
     async def behind(self, job_id: int, ordering_key: str, limit: int = 20) -> list[Row]:
         """The unfinished jobs after `job_id` in its conversation (what a dead one holds), oldest first."""
         async with self.db.transaction() as tx:

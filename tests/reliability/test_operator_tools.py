@@ -17,12 +17,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sav_bridge.cli import main
+from sav_bridge.config import RetentionSettings
 from sav_bridge.metrics import Metrics
 from sav_bridge.ops import cli as ops_cli
 from sav_bridge.ops import gauges
 from sav_bridge.ops.jobs import JobOps, Refused, parse_duration
 from sav_bridge.ops.quarantine import QuarantineOps
 from sav_bridge.ops.scrub import Scrubber
+from sav_bridge.retention import purge
 from sav_bridge.sandbox import Fault
 from sav_bridge.store import NewJob, Store, open_store
 from sav_bridge.store.job_admin import STATES, Change, JobAdmin
@@ -351,6 +353,25 @@ async def test_replaying_a_delivered_message_adds_no_second_comment(gw: Gateway)
     await gw.settle()
     assert len(gw.zendesk.public_comments(ticket)) == 2  # the plugin looked before writing (attempts > 1)
     assert (await job_row(gw.settings.database_url, job_id))["state"] == "done"
+
+
+async def test_an_archived_job_is_shown_from_the_archive_and_never_replayed(gw: Gateway) -> None:
+    ticket, job_id = await public_reply(gw, "Merci !")
+    gw.clock.advance(8 * 86400)
+    assert (await purge(gw.runtime.store, RetentionSettings())).jobs_archived >= 3
+    ops = JobOps(gw.runtime.store, Scrubber())
+    shown = await ops.show(job_id)
+    assert (shown["archived"], shown["state"], shown["kind"], shown["payload"]) == (
+        True,
+        "done",
+        "reply.publish",
+        {},
+    )
+    assert shown["ticket"] == f"zendesk:{ticket}" and shown["idempotency_key"].startswith("reply:zendesk:")
+    with pytest.raises(Refused, match=r"is archived .* cannot run again"):
+        await ops.replay(job_id, SRE, force=True)
+    code = await asyncio.to_thread(main, ["jobs", "show", str(job_id)])
+    assert code == 0
 
 
 async def test_a_skipped_job_never_runs(gw: Gateway) -> None:
