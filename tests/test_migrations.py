@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,12 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext, MigrationStep
 
 from sav_bridge.cli import main
-from sav_bridge.errors import SchemaMismatch
-from sav_bridge.store import open_store
+from sav_bridge.errors import SchemaMismatch, Unavailable
+from sav_bridge.store import migrations, open_store
 from sav_bridge.store.database import open_database
 from sav_bridge.store.migrations import LEGACY_REVISIONS, Migration, head, migrate, scripts
 from tests import legacy_schema
 from tests.conftest import postgres_schema_url
-from tests.harness import Clock
 
 REVISIONS = [script.revision for script in reversed(list(scripts().walk_revisions()))]
 VERSION_TABLES = {"alembic_version", "schema_version"}
@@ -194,7 +194,7 @@ async def test_a_database_of_release_0_1_0_is_adopted_and_upgraded_with_its_rows
     before = count_rows(database_url, tables)
     assert set(before.values()) == {1}
 
-    store = await open_store(database_url, Clock())
+    store = await open_store(database_url)
     try:
         assert revisions_in(database_url) == [head()]
         assert not has_table(database_url, "schema_version")
@@ -305,3 +305,30 @@ async def test_migrate_says_where_the_schema_is_and_what_it_applied(
         f"target revision: {head()}",
         "nothing to apply: the schema is up to date",
     ]
+
+
+@pytest.mark.postgres
+async def test_a_revision_waiting_for_a_busy_table_gives_up_instead_of_queueing_everyone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for url in postgres_schema_url():
+        await _migrate(url)
+        downgrade(url, REVISIONS[-2])
+        monkeypatch.setattr(migrations, "LOCK_TIMEOUT", 0.3)
+        # Another transaction holds the version table every migration writes.
+        with psycopg.connect(url) as busy:
+            busy.execute("LOCK TABLE alembic_version IN EXCLUSIVE MODE")  # reads pass, writes wait
+            with pytest.raises(Unavailable, match=r"stayed in use for 0\.3 s \(lock timeout\); nothing was"):
+                await _migrate(url)
+        assert revisions_in(url) == [REVISIONS[-2]]
+        assert [r.id for r in (await _migrate(url)).applied] == REVISIONS[-1:]
+
+
+def test_the_revisions_ship_in_the_package() -> None:
+    """setuptools ships the .py files of packages only, and the data files pyproject names: the image finds
+    its revisions in site-packages, never in a source folder."""
+    root = Path(migrations.__file__).parent / "revisions"
+    assert (root / "__init__.py").is_file() and (root / "versions" / "__init__.py").is_file()
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "store/revisions/script.py.mako" in pyproject["tool"]["setuptools"]["package-data"]["sav_bridge"]
+    assert set(pyproject["tool"]["setuptools"]["packages"]["find"]["include"]) == {"sav_bridge*"}

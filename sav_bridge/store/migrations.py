@@ -42,7 +42,12 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 7283451
 #: How long a SQLite migration waits for another writer before giving up (seconds).
 SQLITE_WAIT = 30.0
+#: How long a PostgreSQL revision waits for a table that running replicas hold (seconds). Past it the
+#: migration gives up and start-up stops (exit 3, the orchestrator starts it again) rather than leave
+#: every query on that table queued behind its request while it waits.
+LOCK_TIMEOUT = 10.0
 VERSION_TABLE = "alembic_version"
+LOCK_NOT_AVAILABLE = "55P03"
 LEGACY_TABLE = "schema_version"
 #: The runner before alembic counted versions 1, 2, …; each has the revision that reproduces it exactly.
 LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003", 4: "0004", 5: "0005", 6: "0006"}
@@ -154,6 +159,7 @@ def _upgrade(url: str, dry_run: bool) -> Migration:
             try:
                 if conn.dialect.name == "postgresql":
                     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{round(LOCK_TIMEOUT * 1000)}ms'")
                 migration = _apply(conn, dry_run)
             except BaseException:
                 tx.rollback()
@@ -266,4 +272,6 @@ def _engine(url: str) -> sqlalchemy.Engine:
 
 def _unavailable(exc: sqlalchemy.exc.OperationalError) -> Unavailable:
     first = (str(exc.orig).strip().splitlines() or ["no answer"])[0]
+    if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+        first = f"a table it changes stayed in use for {LOCK_TIMEOUT:g} s (lock timeout); nothing was changed"
     return Unavailable("database", f"cannot migrate the schema: {first}")
