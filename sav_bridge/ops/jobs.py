@@ -2,9 +2,10 @@
 
 - `retry`: a dead or waiting job runs at the next worker's look, its attempt count kept (a dead job
   that had used them all goes back to the dead letters at its next failure).
-- `replay`: a dead or skipped job goes back to pending with the same idempotency key and a whole retry
-  schedule (attempts back to 1, not 0: at its next claim the handler still sees `attempts > 1`, so the
-  helpdesk plugin looks for an earlier write before making one). A done job needs `force`: its handler
+- `replay`: a dead or skipped job goes back to pending with the same idempotency key and its attempts
+  back to 1 (`workers.max_attempts` tries again; 1, not 0: at its next claim the handler sees
+  `attempts > 1`, so the helpdesk plugin looks for an earlier write before making one). A done job
+  needs `force`: its handler
   then finds what it did recorded (effects and intents under its keys, or the helpdesk's own record of
   the idempotency key) and reconciles instead of writing again.
 - `skip`: a dead job will never run; its conversation's later jobs go on. A reason is required.

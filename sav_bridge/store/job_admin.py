@@ -183,7 +183,7 @@ class JobAdmin:
 
     async def replay(self, job_id: int, change: Change, force: bool = False) -> Row | None:
         """Put a dead or skipped job (a done one with `force`) back to pending with the same idempotency
-        key, its attempt count back to 1: a full retry schedule again, and still `attempts > 1` at its
+        key, its attempt count back to 1: `max_attempts` tries again, and still `attempts > 1` at its
         next claim, so handlers and plugins know the key may have been used and look before writing.
         None when it is in none of these states."""
         states = ("dead", "skipped", "done") if force else ("dead", "skipped")
