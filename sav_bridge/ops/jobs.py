@@ -5,9 +5,8 @@
 - `replay`: a dead or skipped job goes back to pending with the same idempotency key and its attempts
   back to 1 (`workers.max_attempts` tries again; 1, not 0: at its next claim the handler sees
   `attempts > 1`, so the helpdesk plugin looks for an earlier write before making one). A done job
-  needs `force`: its handler
-  then finds what it did recorded (effects and intents under its keys, or the helpdesk's own record of
-  the idempotency key) and reconciles instead of writing again.
+  needs `force`: its handler then finds what it did recorded (effects and intents under its keys, or
+  the helpdesk's own record of the idempotency key) and reconciles instead of writing again.
 - `skip`: a dead job will never run; its conversation's later jobs go on. A reason is required.
 Each change is written to the administration log with who, from where and why.
 """
