@@ -91,6 +91,8 @@ def configure(level: str, secrets: Iterable[str], stream: object = None) -> None
         server_log.propagate = True
         server_log.setLevel(logging.NOTSET)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Alembic narrates each start at INFO (its plugins, its context); `store.migrations` says what it applied.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class AccessLog:

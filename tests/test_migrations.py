@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import tomllib
 from collections.abc import Iterator
@@ -186,7 +187,7 @@ async def test_an_empty_database_gets_every_revision_once(database_url: str, fre
 
 
 async def test_a_database_of_release_0_1_0_is_adopted_and_upgraded_with_its_rows(
-    database_url: str, fresh: dict[str, Any]
+    database_url: str, fresh: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     legacy_schema.create(database_url)
     write(database_url, LEGACY_ROWS)
@@ -194,8 +195,12 @@ async def test_a_database_of_release_0_1_0_is_adopted_and_upgraded_with_its_rows
     before = count_rows(database_url, tables)
     assert set(before.values()) == {1}
 
-    store = await open_store(database_url)
+    with caplog.at_level(logging.INFO, logger="sav_bridge.store.migrations"):
+        store = await open_store(database_url)
     try:
+        assert [r.getMessage().split(" (applied")[0] for r in caplog.records] == [
+            f"database schema upgraded from 0006 (version 6 of release 0.1.0) to {head()}"
+        ]
         assert revisions_in(database_url) == [head()]
         assert not has_table(database_url, "schema_version")
         assert schema(database_url) == fresh

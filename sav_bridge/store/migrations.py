@@ -110,9 +110,18 @@ async def migrate(db: Database, url: str) -> Migration:
     if await _current_revisions(db) == (target,):
         return Migration(target, target, ())
     migration = await asyncio.to_thread(_upgrade, url, False)
-    if migration.applied:
-        log.info(
-            "database schema upgraded to %s: %s", migration.target, ", ".join(r.id for r in migration.applied)
+    if migration.applied or migration.legacy_version is not None:
+        # An upgrade is worth a line in the operator's log; the schema of a new database is not.
+        fresh = migration.current is None and migration.legacy_version is None
+        legacy = migration.legacy_version
+        log.log(
+            logging.DEBUG if fresh else logging.INFO,
+            "database schema upgraded from %s to %s (applied: %s)",
+            f"{LEGACY_REVISIONS.get(legacy)} (version {legacy} of release 0.1.0)"
+            if legacy
+            else migration.current,
+            migration.target,
+            ", ".join(r.id for r in migration.applied) or "none",
         )
     return migration
 
