@@ -67,7 +67,7 @@ async def accept_x_body(
             message = await _thread(inbox, message)
             kept.append((message, await inbox.accept(*_event(message))))
         if webhook:
-            await inbox.update_fact(LAST_EVENT_FACT, lambda last: _webhook_seen(last, parsed, inbox.now))
+            inbox.update_fact(LAST_EVENT_FACT, lambda last: _webhook_seen(last, parsed, inbox.now))
         return kept
 
     for message, new in await store.inbound(keep):

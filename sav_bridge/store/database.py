@@ -70,6 +70,8 @@ class Tx(Protocol):
 
 #: One request's share of a batch: its queries, over the batch's transaction.
 Unit = Callable[[Tx], Awaitable[Any]]
+#: What a batch does last, in its transaction, given what each unit gave (`Store`: the facts they changed).
+Finish = Callable[[Tx, "list[Outcome]"], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,10 @@ class Database(Protocol):
     dialect: str
 
     def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
-    async def write_batch(self, units: Sequence[Unit]) -> list[Outcome]:
-        """Run `units` in one transaction on the connection kept for inbound work, each in a savepoint
-        of its own (an error rolls back that unit's writes only, and is its outcome), then commit once.
-        `Unavailable` if the transaction itself fails: then none of the units' writes are kept."""
+    async def write_batch(self, units: Sequence[Unit], finish: Finish | None = None) -> list[Outcome]:
+        """Run `units` in one transaction on the connection kept for inbound work, then `finish`, then
+        commit once. A unit's error undoes that unit's writes only and is its outcome; `Unavailable` if
+        the transaction itself fails (or `finish`): then none of the units' writes are kept."""
         ...
 
     async def close(self) -> None: ...
@@ -134,6 +136,39 @@ class _PlainSqliteTx:
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         return [dict(r) for r in self._conn.execute(sql, tuple(params)).fetchall()]
+
+
+class _UnitFailed(Exception):
+    """A unit raised in a batch run without savepoints: that run is rolled back and done again."""
+
+
+async def run_batch(
+    transaction: Callable[[], AbstractAsyncContextManager[Tx]],
+    units: Sequence[Unit],
+    finish: Finish | None = None,
+) -> list[Outcome]:
+    """`write_batch` over any transaction. Units almost never fail (a duplicate is not a failure), so
+    they first run plainly, one after the other; only when one raises is that transaction rolled back
+    and the batch run again with a savepoint per unit, so that the failure undoes its own writes only.
+    (Units only query: running one twice is running it once.)"""
+    try:
+        async with transaction() as tx:
+            outcomes = []
+            for unit in units:
+                try:
+                    outcomes.append(Outcome(await unit(tx)))
+                except Exception as exc:
+                    raise _UnitFailed from exc
+            if finish is not None:
+                await finish(tx, outcomes)
+            return outcomes
+    except _UnitFailed:
+        pass
+    async with transaction() as tx:
+        outcomes = [await _in_savepoint(tx, unit) for unit in units]
+        if finish is not None:
+            await finish(tx, outcomes)
+        return outcomes
 
 
 async def _in_savepoint(tx: Tx, unit: Unit) -> Outcome:
@@ -200,35 +235,30 @@ class SqliteDatabase:
                 raise
             await self._conn.execute("COMMIT")
 
-    async def write_batch(self, units: Sequence[Unit]) -> list[Outcome]:
-        if self._inbound is None:
-            try:
-                async with self.transaction() as shared:
-                    return [await _in_savepoint(shared, unit) for unit in units]
-            except sqlite3.Error as exc:
-                raise _batch_failed(exc) from None
-        async with self._turns.turn(urgent=True):
-            return await self._inbound_batch(self._inbound, units)
-
-    async def _inbound_batch(self, conn: sqlite3.Connection, units: Sequence[Unit]) -> list[Outcome]:
-        loop = asyncio.get_running_loop()
+    async def write_batch(self, units: Sequence[Unit], finish: Finish | None = None) -> list[Outcome]:
         try:
-            await self._begin_inbound(conn)
+            if self._inbound is None:
+                return await run_batch(self.transaction, units, finish)
+            async with self._turns.turn(urgent=True):
+                return await run_batch(self._inbound_transaction, units, finish)
         except sqlite3.Error as exc:
             raise _batch_failed(exc) from None
+
+    @asynccontextmanager
+    async def _inbound_transaction(self) -> AsyncIterator[_PlainSqliteTx]:
+        conn = self._inbound
+        if conn is None:
+            raise RuntimeError("no inbound connection")
+        await self._begin_inbound(conn)
         try:
-            tx = _PlainSqliteTx(conn)
-            outcomes = [await _in_savepoint(tx, unit) for unit in units]
+            yield _PlainSqliteTx(conn)
             # The commit waits for the disk (fsync): on the inbound thread, while the loop serves others.
-            await loop.run_in_executor(self._inbound_thread, conn.execute, "COMMIT")
-        except BaseException as exc:
+            await asyncio.get_running_loop().run_in_executor(self._inbound_thread, conn.execute, "COMMIT")
+        except BaseException:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise _batch_failed(exc) from None
             raise
-        return outcomes
 
     async def _begin_inbound(self, conn: sqlite3.Connection) -> None:
         """Take the write lock: at once when no other process holds it (our turn says no connection of
@@ -329,13 +359,16 @@ class PostgresDatabase:
         async with self._pool.connection() as conn, conn.transaction():
             yield _PostgresTx(conn)
 
-    async def write_batch(self, units: Sequence[Unit]) -> list[Outcome]:
+    async def write_batch(self, units: Sequence[Unit], finish: Finish | None = None) -> list[Outcome]:
         try:
-            async with self._inbound.connection(INBOUND_WAIT) as conn, conn.transaction():
-                tx = _PostgresTx(conn)
-                return [await _in_savepoint(tx, unit) for unit in units]
+            return await run_batch(self._inbound_transaction, units, finish)
         except (psycopg.Error, PoolTimeout) as exc:
             raise _batch_failed(exc) from None
+
+    @asynccontextmanager
+    async def _inbound_transaction(self) -> AsyncIterator[_PostgresTx]:
+        async with self._inbound.connection(INBOUND_WAIT) as conn, conn.transaction():
+            yield _PostgresTx(conn)
 
     async def close(self) -> None:
         if self._inbound is not self._pool:

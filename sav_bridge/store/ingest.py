@@ -23,10 +23,11 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sav_bridge.errors import Unavailable
-from sav_bridge.store.database import Outcome, Tx, Unit
+from sav_bridge.store.database import Finish, Outcome, Tx, Unit
 
 if TYPE_CHECKING:
     from sav_bridge.store.repository import NewJob
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-WriteBatch = Callable[[Sequence[Unit]], Awaitable[list[Outcome]]]
+WriteBatch = Callable[[Sequence[Unit], Finish | None], Awaitable[list[Outcome]]]
+FactChange = Callable[[Any | None], Any]
 
 #: How long the first request of a batch waits for others, and how many a batch takes at most.
 WINDOW_SECONDS = 0.002
@@ -44,8 +46,16 @@ MAX_BATCH = 128
 class GroupCommit:
     """Gathers units from concurrent callers into batches written by `write` one at a time."""
 
-    def __init__(self, write: WriteBatch, window: float = WINDOW_SECONDS, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        write: WriteBatch,
+        finish: Finish | None = None,
+        window: float = WINDOW_SECONDS,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        """`finish` runs last in every batch's transaction (see `Database.write_batch`)."""
         self._write = write
+        self._finish = finish
         self.window = window
         self.max_batch = max_batch
         self._waiting: list[tuple[Unit, asyncio.Future[Any]]] = []
@@ -87,7 +97,7 @@ class GroupCommit:
 
     async def _commit(self, batch: list[tuple[Unit, asyncio.Future[Any]]]) -> None:
         try:
-            outcomes = await self._write([unit for unit, _ in batch])
+            outcomes = await self._write([unit for unit, _ in batch], self._finish)
         except Exception as exc:
             failure = (
                 exc if isinstance(exc, Unavailable) else Unavailable("database", f"{type(exc).__name__}")
@@ -111,12 +121,44 @@ class GroupCommit:
             await asyncio.shield(self._writer)
 
 
+@dataclass
+class Kept:
+    """What an inbound unit gave: its value, and the facts it changes once its batch has run."""
+
+    value: Any
+    at: float
+    facts: list[tuple[str, FactChange]] = field(default_factory=list)
+
+
+async def apply_facts(tx: Tx, outcomes: list[Outcome]) -> None:
+    """The facts the units of a batch changed, each read and written once per batch: a fact every
+    request touches (the last webhook seen) costs two queries a batch, not two a request."""
+    changes: dict[str, list[FactChange]] = {}
+    at = 0.0
+    for outcome in outcomes:
+        if outcome.error is None and isinstance(outcome.value, Kept):
+            for name, change in outcome.value.facts:
+                changes.setdefault(name, []).append(change)
+                at = max(at, outcome.value.at)
+    for name, chain in changes.items():
+        row = await tx.fetchone("SELECT value FROM state WHERE name = ?", (name,))
+        value = json.loads(row["value"]) if row else None
+        for change in chain:
+            value = change(value)
+        await tx.execute(
+            "INSERT INTO state (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name)"
+            " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (name, json.dumps(value), at),
+        )
+
+
 class Inbox:
     """The queries an inbound request makes, inside its share of a group commit."""
 
     def __init__(self, tx: Tx, now: float) -> None:
         self.tx = tx
         self.now = now
+        self.facts: list[tuple[str, FactChange]] = []
 
     async def accept(
         self,
@@ -160,15 +202,10 @@ class Inbox:
         )
         return str(row["thread_key"]) if row else None
 
-    async def update_fact(self, name: str, change: Callable[[Any | None], Any]) -> None:
-        """Replace the named fact (`store.state`) by `change(current)`, in this request's transaction."""
-        row = await self.tx.fetchone("SELECT value FROM state WHERE name = ?", (name,))
-        value = change(json.loads(row["value"]) if row else None)
-        await self.tx.execute(
-            "INSERT INTO state (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name)"
-            " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            (name, json.dumps(value), self.now),
-        )
+    def update_fact(self, name: str, change: FactChange) -> None:
+        """Replace the named fact (`store.state`) by `change(current)` at the end of this request's batch
+        (in its transaction, in the order requests came), unless this request fails."""
+        self.facts.append((name, change))
 
 
 async def insert_jobs(tx: Tx, jobs: Iterable[NewJob], now: float) -> int:

@@ -20,7 +20,7 @@ from sav_bridge.model import Audience, Conversation, SocialUser, TicketRef
 from sav_bridge.store.approvals import Approvals
 from sav_bridge.store.database import Database, Row, Tx, storable_text
 from sav_bridge.store.facts import Secrets, State, Usage
-from sav_bridge.store.ingest import GroupCommit, Inbox, insert_jobs, insert_link
+from sav_bridge.store.ingest import GroupCommit, Inbox, Kept, apply_facts, insert_jobs, insert_link
 from sav_bridge.store.policies import AdminLog, PolicyVersions
 
 Clock = Callable[[], float]
@@ -141,7 +141,7 @@ class Store:
         self.policies = PolicyVersions(db, clock)
         self.admin_log = AdminLog(db, clock)
         self.approvals = Approvals(db, clock, self._enqueue)
-        self.group_commit = GroupCommit(db.write_batch)
+        self.group_commit = GroupCommit(db.write_batch, apply_facts)
 
     async def close(self) -> None:
         await self.group_commit.close()
@@ -159,7 +159,13 @@ class Store:
         else (no call out, no sleep: the batch holds the write lock meanwhile). Its error is raised
         here and undoes its writes only; `Unavailable` if the batch could not be committed."""
         now = self.clock()
-        return await self.group_commit.run(lambda tx: work(Inbox(tx, now)))
+
+        async def unit(tx: Tx) -> Kept:
+            inbox = Inbox(tx, now)
+            return Kept(await work(inbox), now, inbox.facts)
+
+        kept: Kept = await self.group_commit.run(unit)
+        return kept.value  # type: ignore[no-any-return]
 
     async def accept_event(
         self,

@@ -50,9 +50,9 @@ class FailingDatabase:
         async with self.real.transaction() as tx:
             yield tx
 
-    async def write_batch(self, units: Sequence[Any]) -> Any:  # inbound batches, where the store has them
+    async def write_batch(self, units: Sequence[Any], finish: Any = None) -> Any:  # inbound batches
         self._refuse()
-        return await self.real.write_batch(units)
+        return await self.real.write_batch(units, finish)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)

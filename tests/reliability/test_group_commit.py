@@ -20,7 +20,7 @@ import pytest
 
 from sav_bridge.errors import Unavailable
 from sav_bridge.store import NewJob, Store, open_store
-from sav_bridge.store.database import Database, Outcome, Tx, Unit
+from sav_bridge.store.database import Database, Finish, Outcome, Tx, Unit
 from sav_bridge.store.ingest import Inbox
 from tests.conftest import postgres_schema_url
 
@@ -36,9 +36,9 @@ class CountingDatabase:
     def transaction(self) -> AbstractAsyncContextManager[Tx]:
         return self.db.transaction()
 
-    async def write_batch(self, units: Sequence[Unit]) -> list[Outcome]:
+    async def write_batch(self, units: Sequence[Unit], finish: Finish | None = None) -> list[Outcome]:
         self.batches.append(len(units))
-        return await self.db.write_batch(units)
+        return await self.db.write_batch(units, finish)
 
     async def close(self) -> None:
         await self.db.close()
@@ -147,6 +147,26 @@ async def test_a_request_that_fails_on_its_own_undoes_only_its_writes(
     assert results[0] is True and results[2] is True
     assert isinstance(results[1], ValueError)
     assert (await store.count("events"), await store.count("jobs")) == (2, 2)
+
+
+async def test_a_fact_changed_by_every_request_is_applied_in_order_except_for_a_failed_one(
+    counted: tuple[Store, CountingDatabase],
+) -> None:
+    store, db = counted
+
+    async def seen(n: int, fail: bool = False) -> int:
+        async def work(inbox: Inbox) -> int:
+            inbox.update_fact("seen", lambda value: [*(value or []), n])
+            if fail:
+                raise ValueError("this request's own bug")
+            return n
+
+        return await store.inbound(work)
+
+    results = await asyncio.gather(seen(1), seen(2, fail=True), seen(3), seen(4), return_exceptions=True)
+    assert db.batches[-1] == 4
+    assert results[0] == 1 and isinstance(results[1], ValueError) and results[2:] == [3, 4]
+    assert await store.state.get("seen") == [1, 3, 4]
 
 
 async def test_a_lone_request_is_not_held_long_and_batches_are_bounded(
