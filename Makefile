@@ -50,11 +50,13 @@ screenshots: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy sav_bridge $(patsubst %/__init__.py,%,$(wildcard adapters/*/sav_bridge_*/__init__.py))
 
-# Benchmarks print ratios against a baseline measured in the same run (Presidio, installed here).
+# Benchmarks print ratios against a baseline measured in the same run (Presidio, installed here; a bare
+# Starlette endpoint for ingest, which also runs on PostgreSQL when SAV_BRIDGE_TEST_DATABASE_URL is set).
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.policy_throughput
 	$(BIN)/python -m bench.policy_quality
+	$(BIN)/python -m bench.ingest_throughput
 
 serve: $(STAMP)
 	$(BIN)/sav-bridge serve
