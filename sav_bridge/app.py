@@ -184,6 +184,7 @@ async def metrics(request: Request) -> Response:
     overdue = runtime.clock() - runtime.settings.console.approval_timeout_hours * 3600
     runtime.metrics.approvals_overdue.set(await runtime.store.approvals.pending_since(overdue))
     await operator_gauges.refresh(runtime.metrics, runtime.store)
+    runtime.metrics.show_destinations(await runtime.store.destinations.state(), runtime.clock())
     body = runtime.metrics.render(await runtime.store.jobs_by_state(), usage)
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 

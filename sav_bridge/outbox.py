@@ -30,6 +30,7 @@ from sav_bridge.lease import Lease, LeaseLost, holding
 from sav_bridge.metrics import Metrics
 from sav_bridge.store import Job, NewJob, Store
 from sav_bridge.store.database import storable_text
+from sav_bridge.throttle import Throttled, destination_of, park_seconds
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,15 @@ class Outbox:
         on_dead: DeadHandler | None = None,
         rng: random.Random | None = None,
         scrubbers: Mapping[str, Scrubber] | None = None,
+        destinations: Mapping[str, str] | None = None,
     ) -> None:
         """`scrubbers`, by job kind, rewrite a done job's payload so that what it no longer needs
         (an agent's reply text) is not kept; a dead job keeps its payload, to be replayed."""
         self.store = store
         self.handlers = handlers
         self.scrubbers = scrubbers or {}
+        #: The destination each job kind writes to (X, the helpdesk): its parks and breaker hold the kind.
+        self.destinations = {kind: name for kind, name in (destinations or {}).items() if name}
         self.settings = settings
         self.metrics = metrics
         self.on_dead = on_dead
@@ -74,7 +78,9 @@ class Outbox:
 
     async def run_once(self) -> bool:
         """Claim and run one job; False when nothing is runnable now."""
-        job = await self.store.claim(self.settings.lease_seconds)
+        blocked = await self.store.destinations.blocked() if self.destinations else {}
+        skip = [kind for kind, name in self.destinations.items() if name in blocked]
+        job = await self.store.claim(self.settings.lease_seconds, skip)
         if job is None:
             return False
         self.held[job.id] = job
@@ -95,6 +101,12 @@ class Outbox:
             job.id, job.lease_token, self.store.clock() + seconds, seconds,
             lambda: self.store.renew(job, seconds), self.store.clock,
         )  # fmt: skip
+        destination = self.destinations.get(job.kind)
+        if destination is not None:
+            held_until = await self.store.destinations.admit(destination)
+            if held_until is not None:  # its breaker is open and another worker probes it
+                await self.store.reschedule(job, held_until, f"{destination}: breaker open", counted=False)
+                return
         try:
             if handler is None:
                 raise PermanentError("outbox", f"no handler for job kind {job.kind!r}")
@@ -107,12 +119,11 @@ class Outbox:
             return
         except PermanentError as exc:
             await self._give_up(job, str(exc))
-        except Paused as exc:
-            # One line per pause is logged where it starts; each waiting job would only repeat it.
+        except Throttled as exc:  # held back before it left: nothing was sent, nothing failed
             wait = self.store.clock() + self.backoff(0, exc.retry_after)
             await self.store.reschedule(job, wait, str(exc), counted=False)
         except RetryableError as exc:
-            await self._retry(job, str(exc), exc.retry_after)
+            await self._after_failure(job, exc)
         except BadJob as exc:
             log.error("job %s (%s) cannot be processed: %s", job.id, job.kind, exc)
             await self._give_up(job, f"cannot be processed (no retry can fix it): {exc}")
@@ -124,11 +135,32 @@ class Outbox:
             else:
                 await self._retry(job, error, None)
         else:
+            if destination is not None:
+                await self.store.destinations.success(destination)
             scrub = self.scrubbers.get(job.kind)
             if not await self.store.finish(job, follow_ups or (), scrub(job.payload) if scrub else None):
                 log.warning("job %s lost its lease before finishing", job.id)
             elif follow_ups:
                 self.wake()
+
+    async def _after_failure(self, job: Job, exc: RetryableError) -> None:
+        """A destination that asked to be left alone (429, Retry-After, a spent quota) is parked for every
+        replica and the job waits without using an attempt; a paused one (X refused our access) waits
+        too; any other failure counts toward the destination's breaker and uses an attempt."""
+        name = destination_of(exc)
+        known = name in self.destinations.values()
+        seconds = park_seconds(exc)
+        if seconds is not None and known:
+            until = await self.store.destinations.park(name, seconds, str(exc))
+            await self.store.reschedule(job, until + self._rng.uniform(0, 1), str(exc), counted=False)
+        elif isinstance(exc, Paused):
+            # One line per pause is logged where it starts; each waiting job would only repeat it.
+            wait = self.store.clock() + self.backoff(0, exc.retry_after)
+            await self.store.reschedule(job, wait, str(exc), counted=False)
+        else:
+            if known and await self.store.destinations.failure(name, str(exc)):
+                log.warning("%s: circuit breaker open after failures in a row; its jobs wait", name)
+            await self._retry(job, str(exc), exc.retry_after)
 
     async def release(self) -> int:
         """Give back the leases of the jobs still held (workers cut short at shutdown), so that another

@@ -40,6 +40,7 @@ from sav_bridge.policy import Policy
 from sav_bridge.policy.live import LivePolicy
 from sav_bridge.signature import Signer
 from sav_bridge.store import Job, Store, open_store
+from sav_bridge.throttle import Throttle
 
 USER_AGENT = "sav-bridge/0.1 (+https://github.com/sav-bridge)"
 
@@ -100,6 +101,8 @@ class Runtime:
             headers={"User-Agent": USER_AGENT},
             allowed=egress,
         )
+        # Shared rate limits and parks on the wire; a park this process saw is counted on the runtime's clock.
+        Throttle.from_settings(settings, store.destinations, monotonic=clock).attach(http)
         helpdesk = build_helpdesk(load_helpdesk(settings.helpdesk), settings, http, clock)
         metrics = Metrics()
         access = await x_access(settings, store, http, metrics)
@@ -129,6 +132,12 @@ class Runtime:
                 {JOB_SOCIAL_MESSAGE: inbound.on_dead, JOB_PUBLISH_REPLY: outbound.on_dead}
             ),
             scrubbers={JOB_PUBLISH_REPLY: scrub_reply},
+            destinations={
+                JOB_SOCIAL_MESSAGE: settings.helpdesk,
+                JOB_TICKET_CHANGED: settings.helpdesk,
+                JOB_NOTE: settings.helpdesk,
+                JOB_PUBLISH_REPLY: "x",
+            },
         )
         probes = health_probes(settings, store, http, access.keep_fresh if access.keeper else None)
         vault = access.keeper.vault if access.keeper else None

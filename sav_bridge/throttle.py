@@ -177,10 +177,11 @@ class Throttle:
         *,
         max_wait: float = MAX_WAIT,
         sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> Throttle:
         """The routes of the configuration: X and the helpdesk, each with its `workers.rate_limits` entry."""
         routes = configured_routes(settings)
-        return cls(destinations, routes, max_wait=max_wait, sleep=sleep)
+        return cls(destinations, routes, max_wait=max_wait, sleep=sleep, monotonic=monotonic)
 
     def attach(self, client: httpx.AsyncClient) -> None:
         """Add the hooks to `client`: the request hook right after the egress check (a refused host is

@@ -19,6 +19,7 @@ from sav_bridge.lease import LeaseLost
 from sav_bridge.model import Audience, Conversation, SocialUser, TicketRef
 from sav_bridge.store.approvals import Approvals
 from sav_bridge.store.database import Database, Row, Tx, storable_text
+from sav_bridge.store.destinations import Destinations
 from sav_bridge.store.facts import Secrets, State, Usage
 from sav_bridge.store.ingest import GroupCommit, Inbox, Kept, apply_facts, insert_jobs, insert_link
 from sav_bridge.store.policies import AdminLog, PolicyVersions
@@ -141,6 +142,7 @@ class Store:
         self.policies = PolicyVersions(db, clock)
         self.admin_log = AdminLog(db, clock)
         self.approvals = Approvals(db, clock, self._enqueue)
+        self.destinations = Destinations(db, clock)
         self.group_commit = GroupCommit(db.write_batch, apply_facts)
 
     async def close(self) -> None:
@@ -225,13 +227,18 @@ class Store:
     async def _enqueue(self, tx: Tx, jobs: Iterable[NewJob], now: float) -> int:
         return await insert_jobs(tx, jobs, now)
 
-    async def claim(self, lease_seconds: float) -> Job | None:
+    async def claim(self, lease_seconds: float, skip_kinds: Iterable[str] = ()) -> Job | None:
         """Take the oldest runnable job whose conversation has nothing older still open: pending, running
-        or dead (a dead job holds its conversation's later jobs until a person replays or skips it)."""
+        or dead (a dead job holds its conversation's later jobs until a person replays or skips it).
+        Jobs of `skip_kinds` (their destination is parked or its breaker open) are left where they are."""
         now = self.clock()
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgresql" else ""
         async with self.db.transaction() as tx:
-            row = await tx.fetchone(CLAIM + lock, (now, now))
+            skipped = sorted(set(skip_kinds))  # the kinds of destinations parked or open now
+            also = f" AND j.kind NOT IN ({', '.join('?' * len(skipped))})" if skipped else ""
+            row = await tx.fetchone(
+                CLAIM.replace(" ORDER BY", also + " ORDER BY") + lock, (now, now, *skipped)
+            )
             if row is None:
                 return None
             claimed = await tx.fetchone(
