@@ -210,6 +210,28 @@ class Connection:
         self.writer.close()
 
 
+#: What a keep-alive connection the server closed while it sat idle (uvicorn after 5 s) looks like.
+STALE = (asyncio.IncompleteReadError, ConnectionError)
+
+
+async def send(port: int, conn: Connection | None, request: bytes) -> tuple[Connection, int]:
+    """Send on `conn` (a new connection if None); a connection the server closed while idle is replaced
+    once, as any HTTP client does (the request never reached the server). Status 0: no answer."""
+    fresh = conn is None
+    conn = conn or await Connection.open(port)
+    try:
+        return conn, await conn.send(request)
+    except STALE:
+        conn.close()
+        if fresh:
+            return await Connection.open(port), 0
+    conn = await Connection.open(port)
+    try:
+        return conn, await conn.send(request)
+    except STALE:
+        return conn, 0
+
+
 def record(tally: Tally, status: int) -> None:
     if 200 <= status < 300:
         tally.ok += 1
@@ -229,7 +251,8 @@ async def closed_loop(port: int, requests: Iterator[bytes], concurrency: int, se
                 request = next(requests, None)
                 if request is None:
                     return
-                record(tally, await conn.send(request))
+                conn, status = await send(port, conn, request)
+                record(tally, status)
         finally:
             conn.close()
 
@@ -245,8 +268,11 @@ async def open_loop(port: int, requests: Iterator[bytes], rate: float, seconds: 
     tasks = set()
 
     async def one(due: float, request: bytes) -> None:
-        conn = idle.pop() if idle else await Connection.open(port)
-        status = await conn.send(request)
+        try:
+            conn, status = await send(port, idle.pop() if idle else None, request)
+        except OSError:  # refused: counted, never lost in a task nobody awaits
+            record(tally, 0)
+            return
         tally.latencies.append(time.perf_counter() - due)
         record(tally, status)
         idle.append(conn)
