@@ -290,3 +290,21 @@ def test_compose_refuses_to_start_without_a_secret() -> None:
     env = {name: value for name, value in _env_example().items() if name != "X_CONSUMER_SECRET"}
     with pytest.raises(LookupError, match="X_CONSUMER_SECRET"):
         _compose(env)
+
+
+def test_everything_the_dockerfile_copies_is_in_the_build_context() -> None:
+    """The context is an allow-list: a path the Dockerfile copies but the list leaves out fails the build
+    ("not found") on the machine that builds the image, not here."""
+    allowed = [
+        line[1:].rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    ]
+    copied = [
+        source
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+        for source in line.split()[1:-1]
+    ]
+    missing = [src for src in copied if not any(src == a or src.startswith(a + "/") for a in allowed)]
+    assert copied and missing == [], f"copied by the Dockerfile, left out by .dockerignore: {missing}"
