@@ -206,6 +206,7 @@ class Outbox:
     async def run(self, stop: asyncio.Event) -> None:
         """Worker loop: run what is ready, otherwise sleep until woken or the next poll."""
         while not stop.is_set():
+            self._wake.clear()  # before looking: a wake-up while we look is not lost, we look again
             try:
                 busy = await self.run_once()
             except Exception:
@@ -213,7 +214,6 @@ class Outbox:
                 busy = False
             if busy:
                 continue
-            self._wake.clear()
             waiters: list[Any] = [
                 asyncio.ensure_future(self._wake.wait()),
                 asyncio.ensure_future(stop.wait()),

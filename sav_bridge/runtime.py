@@ -40,6 +40,7 @@ from sav_bridge.policy import Policy
 from sav_bridge.policy.live import LivePolicy
 from sav_bridge.signature import Signer
 from sav_bridge.store import Job, Store, open_store
+from sav_bridge.store.ingest import JOBS_ENQUEUED
 from sav_bridge.throttle import Throttle
 
 USER_AGENT = "sav-bridge/0.1 (+https://github.com/sav-bridge)"
@@ -162,6 +163,9 @@ class Runtime:
     def start_workers(self) -> None:
         for _ in range(self.settings.workers.count):
             self._tasks.append(asyncio.create_task(self.outbox.run(self._stop)))
+        if self.settings.workers.count:  # jobs enqueued on any replica wake these workers (PostgreSQL)
+            listen = self.store.db.listen(JOBS_ENQUEUED, self.outbox.wake, self._stop)
+            self._tasks.append(asyncio.create_task(listen))
         if self.poller is not None and self.settings.workers.count:
             self._tasks.append(asyncio.create_task(self.poller.run(self._stop)))
         if self.health is not None:

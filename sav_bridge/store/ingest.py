@@ -41,6 +41,9 @@ FactChange = Callable[[Any | None], Any]
 #: How long the first request of a batch waits for others, and how many a batch takes at most.
 WINDOW_SECONDS = 0.002
 MAX_BATCH = 128
+#: PostgreSQL's NOTIFY channel a commit that enqueued jobs wakes every replica's workers on (a hint only:
+#: the workers poll behind it). Sent in the enqueueing transaction, so it is heard once the jobs are visible.
+JOBS_ENQUEUED = "sav_bridge_jobs_enqueued"
 
 
 class GroupCommit:
@@ -128,6 +131,8 @@ class Kept:
     value: Any
     at: float
     facts: list[tuple[str, FactChange]] = field(default_factory=list)
+    #: How many jobs the unit enqueued: a batch with any wakes the workers of every replica.
+    enqueued: int = 0
 
 
 async def apply_facts(tx: Tx, outcomes: list[Outcome]) -> None:
@@ -159,6 +164,7 @@ class Inbox:
         self.tx = tx
         self.now = now
         self.facts: list[tuple[str, FactChange]] = []
+        self.enqueued = 0
 
     async def accept(
         self,
@@ -178,7 +184,7 @@ class Inbox:
         )
         if not inserted:
             return False
-        await insert_jobs(self.tx, jobs, self.now)
+        self.enqueued += await insert_jobs(self.tx, jobs, self.now)
         if link:
             await insert_link(self.tx, *link, "in", None, self.now)
         return True
@@ -229,6 +235,17 @@ async def insert_jobs(tx: Tx, jobs: Iterable[NewJob], now: float) -> int:
             ),
         )
     return added
+
+
+async def notify_enqueued(tx: Tx) -> None:
+    """Tell every replica listening (PostgreSQL) that jobs were enqueued, once this transaction commits;
+    several notices of one transaction reach a listener as one."""
+    await tx.execute("SELECT pg_notify(?, '')", (JOBS_ENQUEUED,))
+
+
+def enqueued_any(outcomes: list[Outcome]) -> bool:
+    """Whether a batch's units (those that did not fail) enqueued any job."""
+    return any(o.error is None and isinstance(o.value, Kept) and o.value.enqueued for o in outcomes)
 
 
 async def insert_link(

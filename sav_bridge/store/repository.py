@@ -18,10 +18,19 @@ from sav_bridge.errors import BadJob
 from sav_bridge.lease import LeaseLost
 from sav_bridge.model import Audience, Conversation, SocialUser, TicketRef
 from sav_bridge.store.approvals import Approvals
-from sav_bridge.store.database import Database, Row, Tx, storable_text
+from sav_bridge.store.database import Database, Outcome, Row, Tx, storable_text
 from sav_bridge.store.destinations import Destinations
 from sav_bridge.store.facts import Secrets, State, Usage
-from sav_bridge.store.ingest import GroupCommit, Inbox, Kept, apply_facts, insert_jobs, insert_link
+from sav_bridge.store.ingest import (
+    GroupCommit,
+    Inbox,
+    Kept,
+    apply_facts,
+    enqueued_any,
+    insert_jobs,
+    insert_link,
+    notify_enqueued,
+)
 from sav_bridge.store.policies import AdminLog, PolicyVersions
 
 Clock = Callable[[], float]
@@ -143,7 +152,9 @@ class Store:
         self.admin_log = AdminLog(db, clock)
         self.approvals = Approvals(db, clock, self._enqueue)
         self.destinations = Destinations(db, clock)
-        self.group_commit = GroupCommit(db.write_batch, apply_facts)
+        #: PostgreSQL: a commit that enqueues jobs wakes the workers of every replica (`JOBS_ENQUEUED`).
+        self.notifies = db.dialect == "postgresql"
+        self.group_commit = GroupCommit(db.write_batch, self._finish_batch)
 
     async def close(self) -> None:
         await self.group_commit.close()
@@ -164,7 +175,7 @@ class Store:
 
         async def unit(tx: Tx) -> Kept:
             inbox = Inbox(tx, now)
-            return Kept(await work(inbox), now, inbox.facts)
+            return Kept(await work(inbox), now, inbox.facts, inbox.enqueued)
 
         kept: Kept = await self.group_commit.run(unit)
         return kept.value  # type: ignore[no-any-return]
@@ -225,7 +236,17 @@ class Store:
             return await self._enqueue(tx, jobs, self.clock())
 
     async def _enqueue(self, tx: Tx, jobs: Iterable[NewJob], now: float) -> int:
-        return await insert_jobs(tx, jobs, now)
+        added = await insert_jobs(tx, jobs, now)
+        if added and self.notifies:
+            await notify_enqueued(tx)
+        return added
+
+    async def _finish_batch(self, tx: Tx, outcomes: list[Outcome]) -> None:
+        """The last step of every inbound batch: the facts its requests changed, and one wake-up notice
+        for all the jobs they enqueued."""
+        await apply_facts(tx, outcomes)
+        if self.notifies and enqueued_any(outcomes):
+            await notify_enqueued(tx)
 
     async def claim(self, lease_seconds: float, skip_kinds: Iterable[str] = ()) -> Job | None:
         """Take the oldest runnable job whose conversation has nothing older still open: pending, running
