@@ -163,7 +163,8 @@ def given_samples(texts: Any) -> list[Sample]:
     for item in texts:
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
             raise ValueError('each of texts is {"text": "<reply>", "audience": "public" | "dm"}')
-        audience = AUDIENCES.get(item.get("audience", "public"))
+        named = item.get("audience", "public")
+        audience = AUDIENCES.get(named) if isinstance(named, str) else None  # a list or an object: no key
         if audience is None:
             raise ValueError('audience is "public" or "dm"')
         samples.append((item["text"], audience))
