@@ -5,7 +5,7 @@ one empty and one holding `--done` finished jobs spread over
 conversations, adds the same 300 runnable jobs to each, then times claim + finish of every runnable job
 in each, in the same run, and prints both and their ratio (target: within 1.5×; these machines are
 noisy, the ratio is what compares). It also prints the plan the database chose for the claim, which
-should read the partial index over runnable jobs (`jobs_runnable`), not the table.
+should read the partial index over pending jobs (`jobs_pending`) in order, not the table.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 from sav_bridge.store import NewJob, Store, open_store
+from sav_bridge.store.repository import CLAIM_PENDING
 
 RUNNABLE = 300
 CONVERSATIONS = 10_000
@@ -59,11 +60,7 @@ async def timed_claims(store: Store) -> float:
 
 async def claim_plan(store: Store) -> str:
     async with store.db.transaction() as tx:
-        rows = await tx.fetchall(
-            "EXPLAIN QUERY PLAN SELECT id FROM jobs j WHERE j.state IN ('pending', 'running')"
-            " AND ((j.state = 'pending' AND j.next_attempt_at <= 0) OR (j.state = 'running' AND j.lease_until < 0))"
-            " ORDER BY j.next_attempt_at, j.id LIMIT 1"
-        )
+        rows = await tx.fetchall("EXPLAIN QUERY PLAN " + CLAIM_PENDING.format(skip=""), (0,))
     return " / ".join(r["detail"] for r in rows)
 
 

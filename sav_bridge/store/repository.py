@@ -38,15 +38,25 @@ T = TypeVar("T")
 INTENT_PREFIX = "intent:"
 
 
-#: The oldest runnable job whose conversation has nothing older unfinished. The state lists repeat the
-#: partial indexes' own conditions (`jobs_runnable`, `jobs_unfinished`, revision 0007), which is how the
-#: databases know they may read those indexes alone: done jobs, however many, are never scanned.
-CLAIM = (
-    "SELECT id FROM jobs j WHERE j.state IN ('pending', 'running')"
-    " AND ((j.state = 'pending' AND j.next_attempt_at <= ?) OR (j.state = 'running' AND j.lease_until < ?))"
+#: What a claim asks, each walked in the order of a partial index over unfinished jobs only (revisions 0007
+#: and 0010: `jobs_leased`, `jobs_pending`, `jobs_unfinished`), which the state conditions repeat so that
+#: the databases may read those indexes: a claim stops at the first job it may take, and done jobs, however
+#: many, are never read. `{skip}` leaves out the kinds whose destination is parked or open.
+_IN_ORDER = (
     " AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.ordering_key = j.ordering_key AND p.id < j.id"
     " AND p.state IN ('pending', 'running', 'dead'))"
-    " ORDER BY j.next_attempt_at, j.id LIMIT 1"
+)
+#: A running job whose lease ran out (its holder died or stalled): taken over first.
+CLAIM_EXPIRED = (
+    "SELECT id FROM jobs j WHERE j.state = 'running' AND j.lease_until < ?{skip}"
+    + _IN_ORDER
+    + (" ORDER BY j.lease_until LIMIT 1")
+)
+#: The oldest due pending job whose conversation has nothing older unfinished.
+CLAIM_PENDING = (
+    "SELECT id FROM jobs j WHERE j.state = 'pending' AND j.next_attempt_at <= ?{skip}"
+    + _IN_ORDER
+    + (" ORDER BY j.next_attempt_at, j.id LIMIT 1")
 )
 
 
@@ -256,10 +266,12 @@ class Store:
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgresql" else ""
         async with self.db.transaction() as tx:
             skipped = sorted(set(skip_kinds))  # the kinds of destinations parked or open now
-            also = f" AND j.kind NOT IN ({', '.join('?' * len(skipped))})" if skipped else ""
-            row = await tx.fetchone(
-                CLAIM.replace(" ORDER BY", also + " ORDER BY") + lock, (now, now, *skipped)
-            )
+            skip = f" AND j.kind NOT IN ({', '.join('?' * len(skipped))})" if skipped else ""
+            row = None
+            for query in (CLAIM_EXPIRED, CLAIM_PENDING):
+                row = await tx.fetchone(query.format(skip=skip) + lock, (now, *skipped))
+                if row is not None:
+                    break
             if row is None:
                 return None
             claimed = await tx.fetchone(
