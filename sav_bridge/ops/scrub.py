@@ -2,10 +2,10 @@
 
 Job payloads and quarantined bodies hold what came in or goes out: reply texts (which may carry a card
 number the posting policy is there to stop), customers' messages, helpdesk attachment addresses whose
-query string is a download token, and what a vendor put in a body (a Salesforce outbound message may
-carry a session id). An operator needs their shape, ids and sizes, not their words: texts become their
+query string is a download token, and what a vendor put in a body (a SOAP outbound message may carry a
+session id). An operator needs their shape, ids and sizes, not their words: texts become their
 length and SHA-256 prefix (the key the audit log uses), addresses keep only their host (a download
-token may sit in the path, as Zendesk's do, or in the query), values under secret-looking names and
+token may sit in the path, as some helpdesks put it, or in the query), values under secret-looking names and
 every configured secret are masked.
 """
 
