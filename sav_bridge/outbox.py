@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -30,9 +31,13 @@ from sav_bridge.lease import Lease, LeaseLost, holding
 from sav_bridge.metrics import Metrics
 from sav_bridge.store import Job, NewJob, Store
 from sav_bridge.store.database import storable_text
+from sav_bridge.store.destinations import Destination
 from sav_bridge.throttle import Throttled, destination_of, park_seconds
 
 log = logging.getLogger(__name__)
+
+#: How long a worker trusts its copy of the destinations' shared state.
+STATE_SECONDS = 1.0
 
 Handler = Callable[[Job], Awaitable[list[NewJob] | None]]
 DeadHandler = Callable[[Job, str], Awaitable[None]]
@@ -58,6 +63,8 @@ class Outbox:
         self.scrubbers = scrubbers or {}
         #: The destination each job kind writes to (X, the helpdesk): its parks and breaker hold the kind.
         self.destinations = {kind: name for kind, name in (destinations or {}).items() if name}
+        self._states: dict[str, Destination] = {}
+        self._states_read_at = -math.inf
         self.settings = settings
         self.metrics = metrics
         self.on_dead = on_dead
@@ -78,7 +85,9 @@ class Outbox:
 
     async def run_once(self) -> bool:
         """Claim and run one job; False when nothing is runnable now."""
-        blocked = await self.store.destinations.blocked() if self.destinations else {}
+        now = self.store.clock()
+        states = await self._destination_states()
+        blocked = {name for name, d in states.items() if d.parked_until > now or (d.open_until or 0) > now}
         skip = [kind for kind, name in self.destinations.items() if name in blocked]
         job = await self.store.claim(self.settings.lease_seconds, skip)
         if job is None:
@@ -102,7 +111,8 @@ class Outbox:
             lambda: self.store.renew(job, seconds), self.store.clock,
         )  # fmt: skip
         destination = self.destinations.get(job.kind)
-        if destination is not None:
+        known = (await self._destination_states()).get(destination or "")
+        if destination is not None and known is not None and known.breaker_open:
             held_until = await self.store.destinations.admit(destination)
             if held_until is not None:  # its breaker is open and another worker probes it
                 await self.store.reschedule(job, held_until, f"{destination}: breaker open", counted=False)
@@ -135,13 +145,26 @@ class Outbox:
             else:
                 await self._retry(job, error, None)
         else:
-            if destination is not None:
+            if destination is not None and known is not None and (known.failures or known.breaker_open):
                 await self.store.destinations.success(destination)
+                self._states_read_at = -math.inf
             scrub = self.scrubbers.get(job.kind)
             if not await self.store.finish(job, follow_ups or (), scrub(job.payload) if scrub else None):
                 log.warning("job %s lost its lease before finishing", job.id)
             elif follow_ups:
                 self.wake()
+
+    async def _destination_states(self) -> dict[str, Destination]:
+        """The destinations' shared state (a handful of rows), read at most once a second per process
+        rather than three times per job; read again at once after this process parked one or counted a
+        failure. Another replica's park is seen here within a second (its own requests stop at once)."""
+        if not self.destinations:
+            return {}
+        now = self.store.clock()
+        if now - self._states_read_at >= STATE_SECONDS or now < self._states_read_at:
+            self._states = {d.name: d for d in await self.store.destinations.state()}
+            self._states_read_at = now
+        return self._states
 
     async def _after_failure(self, job: Job, exc: RetryableError) -> None:
         """A destination that asked to be left alone (429, Retry-After, a spent quota) is parked for every
@@ -152,6 +175,7 @@ class Outbox:
         seconds = park_seconds(exc)
         if seconds is not None and known:
             until = await self.store.destinations.park(name, seconds, str(exc))
+            self._states_read_at = -math.inf
             await self.store.reschedule(job, until + self._rng.uniform(0, 1), str(exc), counted=False)
         elif isinstance(exc, Paused):
             # One line per pause is logged where it starts; each waiting job would only repeat it.
@@ -160,6 +184,7 @@ class Outbox:
         else:
             if known and await self.store.destinations.failure(name, str(exc)):
                 log.warning("%s: circuit breaker open after failures in a row; its jobs wait", name)
+            self._states_read_at = -math.inf
             await self._retry(job, str(exc), exc.retry_after)
 
     async def release(self) -> int:
