@@ -1,10 +1,11 @@
-"""The OpenAPI 3.1 document of `/api/v1/`, served at `/api/v1/openapi.json`."""
+"""The OpenAPI 3.1 document of `/api/v1/` and of the webhooks, served at `/api/v1/openapi.json`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sav_bridge.ops.openapi import PATHS as OPERATOR_PATHS
+from sav_bridge.webhooks_openapi import PATHS as WEBHOOK_PATHS
 
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 _VERSION = {
@@ -129,5 +130,6 @@ OPENAPI: dict[str, Any] = {
             "responses": {"200": _json({"type": "object"}, "entries: id, at, actor, action, target, address, detail"),
                           **_REFUSALS}}},
         **OPERATOR_PATHS,
+        **WEBHOOK_PATHS,
     },
 }  # fmt: skip
