@@ -73,7 +73,7 @@ PATHS: dict[str, Any] = {
         "requestBody": {"required": True, "content": {"application/json": {"schema": {}},
                                                       "text/xml": {"schema": {"type": "string"}}}},
         "responses": {
-            "200": {"description": "stored: {accepted, duplicates}, or the SOAP <Ack> a Salesforce outbound "
+            "200": {"description": "stored: {accepted, duplicates}, or the <Ack> a SOAP outbound "
                                    "message needs",
                     "content": {"application/json": {"schema": {"type": "object", "properties": {
                                     "accepted": {"type": "integer"}, "duplicates": {"type": "integer"}}}},
