@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -82,3 +84,27 @@ class FaultPlan:
 
     def rate_limit(self, method: str, path: str, retry_after: int = 1, times: int = 1) -> Fault:
         return self.add(Fault(method, path, 429, {"Retry-After": str(retry_after)}, times=times))
+
+
+class RateLimit:
+    """A vendor's own request limit, as Zendesk and Freshdesk apply theirs: at most `limit` requests in any
+    `window` seconds (a sliding window, the strictest reading of "per minute"); one over it is refused with
+    429 and a `Retry-After` (whole seconds) until the oldest request counted leaves the window. Refused
+    requests do not count. Times are the fake's clock."""
+
+    def __init__(self, limit: int, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._counted: deque[float] = deque()
+        #: When each request was refused, on the fake's clock.
+        self.refused: list[float] = []
+
+    def retry_after(self, now: float) -> int | None:
+        """None: the request at `now` is let through (and counted); else the seconds to wait."""
+        while self._counted and self._counted[0] <= now - self.window:
+            self._counted.popleft()
+        if len(self._counted) < self.limit:
+            self._counted.append(now)
+            return None
+        self.refused.append(now)
+        return max(1, math.ceil(self._counted[0] + self.window - now))

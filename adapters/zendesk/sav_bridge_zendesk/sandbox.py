@@ -3,7 +3,7 @@
 Bodies are checked against Zendesk's OAS (and the third-party Webhooks API document). It behaves as
 the vendor does where our gateway depends on it: `Idempotency-Key` replays on ticket creation,
 `external_id` search, closed tickets refusing updates (422), comments with sideloaded authors and
-cursor pagination, 429 with `Retry-After` via injected faults. Files: `POST /api/v2/uploads?filename=`
+cursor pagination, 429 with `Retry-After` via injected faults or the account's own limit (`rate_limit`). Files: `POST /api/v2/uploads?filename=`
 takes the raw bytes and answers a token; a comment naming tokens in `uploads` gets their `attachments`,
 whose `content_url` serves the bytes to an authenticated request only (private attachments).
 
@@ -30,8 +30,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from sav_bridge.config import BaseSettings, reveal, same_secret
-from sav_bridge.sandbox.base import FakeVendor
+from sav_bridge.sandbox.base import Answer, FakeVendor
 from sav_bridge.sandbox.contracts import OpenApiContract
+from sav_bridge.sandbox.faults import RateLimit
 
 HOST_PATTERN = re.compile(r"https?://[^/]+")
 #: Zendesk's own documents in the vendor folder: the Support API, and the Webhooks API (third party).
@@ -78,6 +79,8 @@ class FakeZendesk(FakeVendor):
         #: Uploads not yet attached, by token; every attachment's bytes, by its id.
         self.uploads: dict[str, list[dict[str, Any]]] = {}
         self.files: dict[int, bytes] = {}
+        #: The account's API limit (a plan's requests per minute), None: unlimited. Set by tests.
+        self.rate_limit: RateLimit | None = None
         self.me = self.add_user("sav-bridge API", "admin", email)
         for method, pattern, handler in [
             ("GET", r"/api/v2/users/me", self._get_me),
@@ -113,6 +116,17 @@ class FakeZendesk(FakeVendor):
             clock,
             section["url"],
         )
+
+    def respond(self, request: httpx.Request) -> Answer:
+        """Over the account's rate limit, Zendesk answers 429 with `Retry-After` in seconds (CONTRACTS §2.6)."""
+        if self.rate_limit is not None:
+            wait = self.rate_limit.retry_after(self.clock())
+            if wait is not None:
+                self.requests.append(request)
+                limit = str(self.rate_limit.limit)
+                headers = {"Retry-After": str(wait), "X-Rate-Limit": limit, "X-Rate-Limit-Remaining": "0"}
+                return self.error(429, "APIRateLimitExceeded", headers)
+        return super().respond(request)
 
     def authorised(self, request: httpx.Request) -> bool:
         expected = base64.b64encode(f"{self.email}/token:{self.api_token}".encode()).decode()
