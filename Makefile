@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.policy_throughput
 	$(BIN)/python -m bench.policy_quality
 	$(BIN)/python -m bench.ingest_throughput
+	$(BIN)/python -m bench.replica_drain
 	$(BIN)/python -m bench.claim_scaling
 
 serve: $(STAMP)
