@@ -115,13 +115,15 @@ def limiter_hook(
 
 async def _wait_for_slot(
     destinations: Destinations, name: str, per_second: float, max_wait: float, sleep: Sleep
-) -> None:
+) -> bool:
+    """Wait for the request's slot; whether it waited at all."""
     slot = await destinations.reserve(name, per_second, within=max_wait)
     delay = slot.at - destinations.clock()
     if not slot.taken:
         raise Throttled(name, f"held back: its next request slot is {delay:.0f} s away", None, delay)
     if delay > 0:
         await sleep(delay)
+    return delay > 0
 
 
 def configured_routes(settings: BaseSettings) -> dict[str, Route]:
@@ -208,13 +210,24 @@ class Throttle:
         route = self.route(request)
         if route is None:
             return
-        left = self._parked.get(route.name, 0.0) - self._monotonic()
+        await self._wait_out_park(route.name)
+        if route.per_second is not None:
+            limit = route.per_second
+            waited = await _wait_for_slot(self.destinations, route.name, limit, self.max_wait, self._sleep)
+            # A slot taken before a park began (a 429 to a request ahead of ours) is not used in it.
+            await self._wait_out_park(route.name, shared=waited)
+
+    async def _wait_out_park(self, name: str, shared: bool = False) -> None:
+        """Wait out the park this process saw (`shared`: or any replica recorded), refusing past `max_wait`."""
+        left = self._parked.get(name, 0.0) - self._monotonic()
+        if shared:
+            now = self.destinations.clock()
+            parked = {d.name: d.parked_seconds(now) for d in await self.destinations.state()}
+            left = max(left, parked.get(name, 0.0))
         if left > self.max_wait:
-            raise Throttled(route.name, f"held back: parked for {math.ceil(left)} s more", None, left)
+            raise Throttled(name, f"held back: parked for {math.ceil(left)} s more", None, left)
         if left > 0:
             await self._sleep(left)
-        if route.per_second is not None:
-            await _wait_for_slot(self.destinations, route.name, route.per_second, self.max_wait, self._sleep)
 
     async def after(self, response: httpx.Response) -> None:
         """The response hook: park the destination on a vendor's 'slow down', for every replica."""
@@ -225,5 +238,6 @@ class Throttle:
         if seconds is None:
             return
         detail = f"HTTP {response.status_code} from {response.request.url.host}: waiting {seconds:.0f} s"
+        self._parked[route.name] = self._monotonic() + seconds  # this process's other requests, at once
         until = await self.destinations.park(route.name, seconds, detail)
         self._parked[route.name] = self._monotonic() + until - self.destinations.clock()

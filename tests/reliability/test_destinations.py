@@ -448,3 +448,33 @@ async def test_the_gauges_show_open_breakers_and_the_seconds_a_park_has_left(
     await destinations.success("zendesk")
     metrics.show_destinations(await destinations.state(), clock())
     assert 'sav_bridge_destination_breaker_open{destination="zendesk"} 0.0' in metrics.render({}).decode()
+
+
+async def test_a_slot_taken_before_a_429_is_not_used_while_the_destination_is_parked(
+    destinations: Destinations, clock: Clock
+) -> None:
+    """Two requests take their slots under 10 requests/s; the first is answered 429 (`Retry-After: 5`)
+    while the second waits for its slot, 0.1 s later: the second goes after the park, not in it."""
+    gate = asyncio.Event()
+    elapsed = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        await gate.wait()
+        elapsed[0] += seconds
+        clock.advance(seconds)
+
+    network = Network(clock)
+    network.answers.append(httpx.Response(429, headers={"Retry-After": "5"}))
+    limiter = Throttle(
+        destinations, throttle(destinations, zendesk=600).routes, sleep=sleep, monotonic=lambda: elapsed[0]
+    )
+    client = httpx.AsyncClient(transport=httpx.MockTransport(network))
+    limiter.attach(client)
+    url = "https://acme.zendesk.com/api/v2/tickets"
+    async with client:
+        first = asyncio.create_task(client.post(url))
+        second = asyncio.create_task(client.post(url))
+        assert (await first).status_code == 429
+        gate.set()
+        assert (await second).status_code == 200
+    assert [at for _, _, at in network.seen] == [T0, pytest.approx(T0 + 5, abs=0.2)]
