@@ -87,7 +87,7 @@ class FaultPlan:
 
 
 class RateLimit:
-    """A vendor's own request limit, as Zendesk and Freshdesk apply theirs: at most `limit` requests in any
+    """A vendor's own request limit, as helpdesks apply theirs: at most `limit` requests in any
     `window` seconds (a sliding window, the strictest reading of "per minute"); one over it is refused with
     429 and a `Retry-After` (whole seconds) until the oldest request counted leaves the window. Refused
     requests do not count. Times are the fake's clock."""
