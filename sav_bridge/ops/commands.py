@@ -43,6 +43,20 @@ async def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
         await store.close()
 
 
+def _shown(value: Any, as_json: bool, as_text: Callable[[], None], out: TextIO) -> int:
+    """What `list` and `show` print: the JSON document, or the readable form."""
+    if as_json:
+        print(json.dumps(value, indent=2, ensure_ascii=False), file=out)
+    else:
+        as_text()
+    return 0
+
+
+def _refused(refused: Refused, err: TextIO) -> int:
+    print(f"sav-bridge: {refused.message}", file=err)
+    return 2 if refused.status == 400 else 1
+
+
 # -- jobs ------------------------------------------------------------------------------------------
 async def _jobs(args: argparse.Namespace, ops: JobOps, out: TextIO, err: TextIO) -> int:
     try:
@@ -50,21 +64,12 @@ async def _jobs(args: argparse.Namespace, ops: JobOps, out: TextIO, err: TextIO)
             where = job_filter(args.state, args.kind, args.conversation, args.older_than, args.limit,
                                ops.store.clock())  # fmt: skip
             jobs, more = await ops.list(where)
-            if args.json:
-                print(json.dumps({"jobs": jobs, "more": more}, indent=2, ensure_ascii=False), file=out)
-            else:
-                _job_table(jobs, more, out)
-            return 0
+            return _shown({"jobs": jobs, "more": more}, args.json, lambda: _job_table(jobs, more, out), out)
         if args.action == "show":
             detail = await ops.show(args.id)
-            if args.json:
-                print(json.dumps(detail, indent=2, ensure_ascii=False), file=out)
-            else:
-                _job_detail(detail, out)
-            return 0
+            return _shown(detail, args.json, lambda: _job_detail(detail, out), out)
     except Refused as refused:
-        print(f"sav-bridge: {refused.message}", file=err)
-        return 2 if refused.status == 400 else 1
+        return _refused(refused, err)
     change = Change(_actor(args.actor), _address(), getattr(args, "reason", "") or "")
     act: Action = {
         "retry": lambda i: ops.retry(i, change),
@@ -160,23 +165,13 @@ async def _quarantine(
                 if not 1 <= args.limit <= 1000:
                     raise Refused(400, "--limit is 1 to 1000")
                 rows, more = await ops.list(args.source, args.limit)
-                if args.json:
-                    print(
-                        json.dumps({"quarantine": rows, "more": more}, indent=2, ensure_ascii=False), file=out
-                    )
-                else:
-                    _quarantine_table(rows, more, out)
-                return 0
+                listing = {"quarantine": rows, "more": more}
+                return _shown(listing, args.json, lambda: _quarantine_table(rows, more, out), out)
             if args.action == "show":
                 detail = await ops.show(args.id)
-                if args.json:
-                    print(json.dumps(detail, indent=2, ensure_ascii=False), file=out)
-                else:
-                    _quarantine_detail(detail, out)
-                return 0
+                return _shown(detail, args.json, lambda: _quarantine_detail(detail, out), out)
         except Refused as refused:
-            print(f"sav-bridge: {refused.message}", file=err)
-            return 2 if refused.status == 400 else 1
+            return _refused(refused, err)
         change = Change(_actor(args.actor), _address())
         ids = await _chosen(args.ids, args.all, args.yes, "replay", "quarantined body",
                             lambda: QuarantineAdmin(store.db, store.clock).ids(args.source), err, "--all")  # fmt: skip
