@@ -87,7 +87,7 @@ class Outbox:
         """Claim and run one job; False when nothing is runnable now."""
         now = self.store.clock()
         states = await self._destination_states()
-        blocked = {name for name, d in states.items() if d.parked_until > now or (d.open_until or 0) > now}
+        blocked = {name for name, d in states.items() if d.held_until(now) is not None}
         skip = [kind for kind, name in self.destinations.items() if name in blocked]
         job = await self.store.claim(self.settings.lease_seconds, skip)
         if job is None:
@@ -129,9 +129,6 @@ class Outbox:
             return
         except PermanentError as exc:
             await self._give_up(job, str(exc))
-        except Throttled as exc:  # held back before it left: nothing was sent, nothing failed
-            wait = self.store.clock() + self.backoff(0, exc.retry_after)
-            await self.store.reschedule(job, wait, str(exc), counted=False)
         except RetryableError as exc:
             await self._after_failure(job, exc)
         except BadJob as exc:
@@ -168,8 +165,9 @@ class Outbox:
 
     async def _after_failure(self, job: Job, exc: RetryableError) -> None:
         """A destination that asked to be left alone (429, Retry-After, a spent quota) is parked for every
-        replica and the job waits without using an attempt; a paused one (X refused our access) waits
-        too; any other failure counts toward the destination's breaker and uses an attempt."""
+        replica and the job waits without using an attempt; a paused one (X refused our access) or a
+        request the limiter held back waits too; any other failure counts toward the destination's
+        breaker and uses an attempt."""
         name = destination_of(exc)
         known = name in self.destinations.values()
         seconds = park_seconds(exc)
@@ -177,8 +175,9 @@ class Outbox:
             until = await self.store.destinations.park(name, seconds, str(exc))
             self._states_read_at = -math.inf
             await self.store.reschedule(job, until + self._rng.uniform(0, 1), str(exc), counted=False)
-        elif isinstance(exc, Paused):
-            # One line per pause is logged where it starts; each waiting job would only repeat it.
+        elif isinstance(exc, (Paused, Throttled)):
+            # Paused: one line per pause is logged where it starts, each waiting job would only repeat it.
+            # Throttled: held back before it left, so nothing was sent and nothing failed.
             wait = self.store.clock() + self.backoff(0, exc.retry_after)
             await self.store.reschedule(job, wait, str(exc), counted=False)
         else:

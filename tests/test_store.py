@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from sav_bridge.store import NewJob, Store, open_store
+from sav_bridge.store.job_admin import Change, JobAdmin
 from tests.harness import Clock
 
 
@@ -77,8 +78,11 @@ async def test_rescheduled_job_waits_then_dead_job_can_be_replayed(store: tuple[
     assert await s.claim(30) is None
     [dead] = await s.job_rows("dead")
     assert dead["last_error"] == "gave up"
-    assert await s.replay(dead["id"])
-    assert await s.claim(30) is not None
+    change = Change("ops@mabanque.fr", "127.0.0.1")
+    assert await JobAdmin(s.db, s.clock).replay(int(dead["id"]), change)  # what `sav-bridge jobs replay` does
+    replayed = await s.claim(30)
+    assert replayed is not None and replayed.idempotency_key == again.idempotency_key
+    assert replayed.attempts == 2  # still > 1: the handler knows the key may have been used
 
 
 async def test_finish_enqueues_follow_ups_atomically(store: tuple[Store, Clock]) -> None:

@@ -78,6 +78,12 @@ class Destination:
     def parked_seconds(self, now: float) -> float:
         return max(self.parked_until - now, 0.0)
 
+    def held_until(self, now: float) -> float | None:
+        """Until when nothing may be sent to it (parked, or its breaker open and not yet due for a probe);
+        None when it is free at `now`."""
+        until = max(self.parked_until, self.open_until or 0.0)
+        return until if until > now else None
+
 
 class Destinations:
     """The `destinations` table (module docstring)."""
@@ -210,14 +216,10 @@ class Destinations:
 
     async def blocked(self, now: float | None = None) -> dict[str, float]:
         """The destinations parked or with an open breaker at `now` (default: the clock's), with the time
-        each is held until: one query over a table of a handful of rows."""
+        each is held until."""
         now = self.clock() if now is None else now
-        async with self.db.transaction() as tx:
-            rows = await tx.fetchall(
-                "SELECT name, parked_until, open_until FROM destinations WHERE parked_until > ? OR open_until > ?",
-                (now, now),
-            )
-        return {r["name"]: max(float(r["parked_until"]), float(r["open_until"] or 0.0)) for r in rows}
+        held = ((d.name, d.held_until(now)) for d in await self.state())
+        return {name: until for name, until in held if until is not None}
 
     async def state(self) -> list[Destination]:
         """Every destination the gateway has recorded anything about, by name."""

@@ -350,16 +350,6 @@ class Store:
                 )
             )
 
-    async def replay(self, job_id: int) -> bool:
-        async with self.db.transaction() as tx:
-            return bool(
-                await tx.execute(
-                    "UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?"
-                    " WHERE id = ? AND state = 'dead'",
-                    (self.clock(), self.clock(), job_id),
-                )
-            )
-
     async def jobs_by_state(self) -> dict[str, int]:
         async with self.db.transaction() as tx:
             rows = await tx.fetchall("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")

@@ -91,7 +91,7 @@ async def test_a_stalled_worker_loses_its_job_and_posts_nothing_when_it_wakes(
     assert replica_a.runtime.metrics.leases_lost._value.get() == 1
 
 
-async def test_a_lease_is_renewed_while_its_job_runs(sqlite_url: str) -> None:
+async def test_a_lease_is_renewed_while_its_job_runs() -> None:
     """The heartbeat and the check before a call extend the lease; once another holder has it, the
     check refuses."""
     now = [1000.0]
