@@ -1,0 +1,1 @@
+"""Social care automation: acknowledgements, office hours, mood, routing, history and response-time watch."""
