@@ -6,9 +6,13 @@ adapter `payloads.py`) and nothing vendor-specific leaks past that point.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+#: Ticket priorities as the core names them, lowest first; each helpdesk plugin maps them to its own.
+PRIORITY_LEVELS = ("low", "normal", "high", "urgent")
 
 
 class MessageKind(StrEnum):
@@ -33,6 +37,8 @@ class SocialUser:
     id: str
     screen_name: str | None = None
     name: str | None = None
+    #: How many accounts follow them, when the channel says (an influential complainer is answered first).
+    followers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,7 @@ class SocialMessage:
                 "id": self.author.id,
                 "screen_name": self.author.screen_name,
                 "name": self.author.name,
+                **({"followers": self.author.followers} if self.author.followers is not None else {}),
             },
             "text": self.text,
             "created_at": self.created_at,
@@ -244,3 +251,34 @@ class Decision:
     findings: tuple[Finding, ...] = ()
     policy_version: str = ""
     switch_to_dm: bool = False
+
+
+@dataclass(frozen=True)
+class TicketUpdate:
+    """What care asks of a ticket: tags added (never removed), a priority never lowered, and routing.
+
+    Groups, brands, assignees and fields are logical names from the `care` configuration; each plugin maps
+    them to its helpdesk's ids in its own section and skips (with a log line) a name it cannot map.
+    """
+
+    priority: str | None = None
+    tags: tuple[str, ...] = ()
+    group: str | None = None
+    brand: str | None = None
+    assignee: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.priority or self.tags or self.group or self.brand or self.assignee or self.fields)
+
+
+@dataclass(frozen=True)
+class PastTicket:
+    """An earlier ticket of the same requester, as the helpdesk knows it (for the history note)."""
+
+    id: str
+    subject: str
+    status: str
+    created_at: str
+    updated_at: str
+    channel: str
