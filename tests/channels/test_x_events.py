@@ -182,3 +182,16 @@ def test_every_parsed_sample_matches_the_normalised_event_schema(sample: Sample)
     ]:
         for msg in parse_body(sample(name), account).messages:
             jsonschema.validate(msg.to_json(), schema)
+
+
+def test_followers_are_read_from_both_envelopes(sample: Sample) -> None:
+    """Care raises an influential complainer's ticket: the count comes from the user object X sends."""
+    [mention] = parse_body(sample("xaa__post.mention.create.json"), "1111111111111111111").messages
+    users = sample("xaa__post.mention.create.json")["data"]["includes"]["users"]
+    expected = next(u for u in users if u["id"] == mention.author.id)["public_metrics"]["followers_count"]
+    assert mention.author.followers == expected
+    dm_body = sample("aaa__direct_message_events.json")
+    [dm] = parse_body(dm_body, "4337869213").messages
+    assert dm.author.followers == dm_body["users"][dm.author.id]["followers_count"]
+    dm_body["users"][dm.author.id]["followers_count"] = "lots"
+    assert parse_body(dm_body, "4337869213").messages[0].author.followers is None

@@ -186,7 +186,10 @@ def _v1_tweet(tweet: Any, account_id: str) -> SocialMessage | Echo | str:
         id=tweet_id,
         kind=MessageKind.REPLY if in_reply_to else MessageKind.MENTION,
         author=SocialUser(
-            author_id, f.optional_text(user.get("screen_name")), f.optional_text(user.get("name"))
+            author_id,
+            f.optional_text(user.get("screen_name")),
+            f.optional_text(user.get("name")),
+            f.followers(user),
         ),
         text=body_text,
         created_at=f.v1_time(tweet.get("created_at")),
@@ -275,7 +278,7 @@ def v2_post(
         account_id=account_id,
         id=post_id,
         kind=MessageKind.REPLY if in_reply_to and kind is MessageKind.REPLY else kind,
-        author=SocialUser(author_id, screen_name, f.optional_text(user.get("name"))),
+        author=SocialUser(author_id, screen_name, f.optional_text(user.get("name")), f.followers(user)),
         text=body_text,
         created_at=f.v2_time(post.get("created_at")),
         thread_key=thread_key,
@@ -319,6 +322,7 @@ def dm_event(event: Any, account_id: str, users: Mapping[str, Any], v2_users: bo
             sender,
             f.optional_text(user.get("screen_name") or user.get("username")),
             f.optional_text(user.get("name")),
+            f.followers(user),
         ),
         text=body_text,
         created_at=f.epoch_ms(event.get("created_timestamp")),

@@ -63,6 +63,15 @@ def optional_text(value: Any) -> str | None:
     return text(value) or None
 
 
+def followers(user: dict[str, Any]) -> int | None:
+    """How many follow the account: `followers_count` (Account Activity) or `public_metrics.followers_count`
+    (X API v2, when the expansion asked for it); None when absent or not a sane count."""
+    value = user.get("followers_count", obj(user.get("public_metrics")).get("followers_count"))
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**12:
+        return value
+    return None
+
+
 def v1_time(value: Any) -> str:
     """Account Activity's `created_at` ("Wed Oct 10 20:19:24 +0000 2018") as ISO-8601 UTC, or ''."""
     if not isinstance(value, str):
