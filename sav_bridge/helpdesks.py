@@ -36,7 +36,17 @@ import httpx
 
 from sav_bridge.config import HELPDESK_GROUP, BaseSettings
 from sav_bridge.errors import UnknownHelpdesk
-from sav_bridge.model import AgentReply, Attachment, AttachmentRef, Conversation, SocialMessage, TicketRef
+from sav_bridge.model import (
+    AgentReply,
+    Attachment,
+    AttachmentRef,
+    Conversation,
+    PastTicket,
+    SocialMessage,
+    SocialUser,
+    TicketRef,
+    TicketUpdate,
+)
 
 ENTRY_POINT_GROUP = HELPDESK_GROUP
 
@@ -224,6 +234,36 @@ def webhook_answer(helpdesk: Helpdesk, notice: WebhookNotice, accepted: int) -> 
     """The plugin's answer to a committed notice; `json_answer` for plugins that do not say."""
     answer = getattr(helpdesk, "webhook_answer", None)
     return answer(notice, accepted) if callable(answer) else json_answer(notice, accepted)
+
+
+class CareAware(Protocol):
+    """Optional methods a plugin adds so that care (`sav_bridge.care`) can act on tickets, not only note.
+
+    - `update_ticket`: add tags (keeping the ticket's own), raise the priority (never lower it), set the
+      group, brand, assignee and fields that the update names by logical name, mapped to the vendor's ids
+      in the plugin's own section; a name with no mapping is skipped with a log line, never a failure.
+      Idempotent under `key`.
+    - `customer_history`: the requester's earlier tickets, every channel, newest first, at most `limit`,
+      without `exclude`; read-only.
+    """
+
+    async def update_ticket(
+        self, ticket: TicketRef, update: TicketUpdate, key: str, retry: bool = False
+    ) -> None: ...
+
+    async def customer_history(
+        self, customer: SocialUser, exclude: TicketRef | None = None, limit: int = 5
+    ) -> list[PastTicket]: ...
+
+
+def updates_tickets(helpdesk: Helpdesk) -> bool:
+    """Whether the plugin applies care's priority, tags and routing (else care says them in a note)."""
+    return callable(getattr(helpdesk, "update_ticket", None))
+
+
+def knows_history(helpdesk: Helpdesk) -> bool:
+    """Whether the plugin can list a requester's earlier tickets for the history note."""
+    return callable(getattr(helpdesk, "customer_history", None))
 
 
 def dm_marker(helpdesk: Helpdesk) -> str:
