@@ -16,7 +16,6 @@ computed (`track=True`) when a finding has to be located in the original text, w
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import unicodedata
@@ -42,14 +41,15 @@ LEET_WORD = re.compile(
 # Letters written one by one ("f.u.c.k", "s 4 l 4 u d", "m * r d e", "C h i e rrr"): single letters,
 # leet or mask characters, the last one possibly repeated; joined only when two or more are letters.
 SPACED_UNIT = f"[{_IN_WORD}]"
+# What letters written one by one always hold, found faster: a single unit between two separators.
+_MAY_BE_SPACED = re.compile(rf"[ ._\-·•/\\]{SPACED_UNIT}[ ._\-·•/\\]")
+_MAY_BE_LEET = re.compile(f"[{_LEET}]")
 SPACED = re.compile(
     rf"(?<![\w*])(?:{SPACED_UNIT}[ ._\-·•/\\]+){{2,}}(?:(?P<run>[a-z])(?P=run)*|{SPACED_UNIT})(?![\w*#])"
 )
 WHITESPACE = re.compile(r"\s{2,}|[^\S ]")
 SEPARATORS = re.compile(r"[ ._\-·•/\\]+")
 REPEATS = re.compile(r"([a-z])\1+")
-RUNS = re.compile(r"([a-z])\1*|.", re.DOTALL)
-LONG_RUN = re.compile(r"([a-z])\1\1")
 # A masked word ("f*ck", "m#rde"); a "#" before the first letter is a hashtag, not a mask.
 MASK_WORD = re.compile(r"(?<![\w*])[a-z][a-z*#]*[*#][a-z*#]*(?![\w*#])")
 # One letter of a short word hidden by another sign ("f.ck", "sh-t", "f%ck", "b_tch") or by an "x"
@@ -230,26 +230,34 @@ def _sub(
     """`pattern.sub`, also mapping each output character to the original span it came from."""
     if offsets is None:
         return pattern.sub(repl, text), None
-    matches = pattern.finditer(text)
-    first = next(matches, None)
-    if first is None:
+    return _replaced(list(pattern.finditer(text)), repl, text, offsets)
+
+
+def _replaced(
+    matches: list[re.Match[str]], repl: Replace, text: str, offsets: Offsets | None
+) -> tuple[str, Offsets | None]:
+    """`text` with each of `matches` replaced by `repl(match)`, and the offsets mapped alike."""
+    if not matches:
         return text, offsets  # most patterns, most texts: nothing to copy
     out: list[str] = []
     mapped: Offsets = []
     last = 0
-    for match in itertools.chain((first,), matches):
-        out.append(text[last : match.start()])
-        mapped.extend(offsets[last : match.start()])
+    for match in matches:
+        start, end = match.span()
         replacement = repl(match)
-        start, end = match.start(), match.end()
-        whole = (offsets[start][0], offsets[end - 1][1]) if end > start else offsets[start]
-        if len(replacement) == end - start:
-            mapped.extend(offsets[start:end])
-        else:
-            mapped.extend([whole] * len(replacement))
+        out.append(text[last:start])
         out.append(replacement)
+        if offsets is not None:
+            mapped.extend(offsets[last:start])
+            if len(replacement) == end - start:
+                mapped.extend(offsets[start:end])
+            else:
+                whole = (offsets[start][0], offsets[end - 1][1]) if end > start else offsets[start]
+                mapped.extend([whole] * len(replacement))
         last = end
     out.append(text[last:])
+    if offsets is None:
+        return "".join(out), None
     mapped.extend(offsets[last:])
     return "".join(out), mapped
 
@@ -279,32 +287,48 @@ def _drop(match: re.Match[str]) -> str:
 
 
 def term_view(text: str, track: bool = False) -> View:
-    offsets: Offsets | None = [(i, i + 1) for i in range(len(text))] if track else None
+    offsets: Offsets | None = (
+        list(zip(range(len(text)), range(1, len(text) + 1), strict=True)) if track else None
+    )
     steps: list[str] = []
-    folded = text.translate(term_table()).lower()
+    table = term_table()
+    folded = text.translate(table).lower()
     if len(folded) != len(text):  # a rare lower() that changes length: keep the unfolded case
-        folded = text.translate(term_table())
+        folded = text.translate(table)
     if folded != text.lower():
         steps.append("homoglyphs/accents")
-    spaced: list[tuple[int, int]] = []
-    for name, pattern, repl in (
-        ("zero-width", ZERO_WIDTH, _drop),
-        ("white space", WHITESPACE, _one_space),
-        ("spaced letters", SPACED, _unspace),
-        ("leet", LEET_WORD, _unleet),
-    ):
-        if pattern is SPACED and offsets is not None:
-            spaced = [
-                (offsets[m.start()][0], offsets[m.end() - 1][1])
-                for m in SPACED.finditer(folded)
-                if _unspace(m) != m.group(0)
-            ]
+    # Each step is skipped when a cheap look shows it cannot apply: the invisible characters are not
+    # ASCII, white space other than one plain space is not printable, letters written one by one
+    # have a single unit between two separators somewhere, leet has a leet character.
+    if not folded.isascii():
         before = folded
-        folded, offsets = _sub(pattern, repl, folded, offsets)
+        folded, offsets = _sub(ZERO_WIDTH, _drop, folded, offsets)
         if folded != before:
-            steps.append(name)
-    squeezed, offsets = _sub(REPEATS, _squeeze, folded, offsets)
-    if LONG_RUN.search(folded):
+            steps.append("zero-width")
+    if "  " in folded or not folded.isprintable():
+        before = folded
+        folded, offsets = _sub(WHITESPACE, _one_space, folded, offsets)
+        if folded != before:
+            steps.append("white space")
+    spaced: list[tuple[int, int]] = []
+    if _MAY_BE_SPACED.search(folded):
+        before = folded
+        matches = list(SPACED.finditer(folded))
+        if offsets is not None:
+            spaced = [
+                (offsets[m.start()][0], offsets[m.end() - 1][1]) for m in matches if _unspace(m) != m.group(0)
+            ]
+        folded, offsets = _replaced(matches, _unspace, folded, offsets)
+        if folded != before:
+            steps.append("spaced letters")
+    if _MAY_BE_LEET.search(folded):
+        before = folded
+        folded, offsets = _sub(LEET_WORD, _unleet, folded, offsets)
+        if folded != before:
+            steps.append("leet")
+    runs = list(REPEATS.finditer(folded))
+    squeezed, offsets = _replaced(runs, _squeeze, folded, offsets)
+    if any(run.end() - run.start() >= 3 for run in runs):
         steps.append("repeated letters")
     return View(squeezed, tuple(steps), offsets, folded, tuple(spaced))
 
@@ -317,7 +341,17 @@ def within_spaced(view: View, start: int, end: int) -> bool:
 
 def letter_runs(text: str) -> tuple[int, ...]:
     """For each character of the squeezed text, how many times it stood in a row before squeezing."""
-    return tuple(len(m.group(0)) for m in RUNS.finditer(text))
+    runs = list(REPEATS.finditer(text))
+    if not runs:
+        return (1,) * len(text)
+    squeezed = len(text) - sum(run.end() - run.start() - 1 for run in runs)
+    counts = [1] * squeezed
+    removed = 0
+    for run in runs:
+        start, end = run.span()
+        counts[start - removed] = end - start
+        removed += end - start - 1
+    return tuple(counts)
 
 
 def fold_term(term: str) -> tuple[str, tuple[int, ...]]:

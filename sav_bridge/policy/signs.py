@@ -14,9 +14,8 @@ import re
 from collections.abc import Iterator
 from functools import cache
 
-import re2
-
 from sav_bridge.policy.normalize import term_table
+from sav_bridge.policy.probe import Probe
 
 # Digits for the letters they resemble; other signs stand for their leet letter or any letter.
 DIGITS = {
@@ -41,7 +40,7 @@ WORD = re.compile(
 )
 # What such a word holds somewhere, found by one RE2 search: a digit, sign or emoji next to a letter.
 _HIDING = f"[0-9{re.escape(SIGNS)}{EMOJI}]"
-NEXT_TO_A_LETTER = re2.compile(rf"\pL{_HIDING}|{_HIDING}\pL")
+NEXT_TO_A_LETTER = Probe(rf"\pL{_HIDING}|{_HIDING}\pL")
 DECORATION = re.compile(f"^[{EMOJI}]+|[{EMOJI}]+$")
 EMOJI_CHAR = re.compile(f"[{EMOJI}]")
 ADDRESS = re.compile(r"[.@/:]\w")  # what goes on after it: an e-mail address, a domain, a URL
@@ -62,7 +61,7 @@ Spelling = tuple[str, ...]  # for each character of a word, the letters it may s
 def disguised_words(text: str) -> Iterator[tuple[int, int, Spelling]]:
     """Each word of `text` with a sign, emoji or digit among at least two letters, with its span and
     what it may spell."""
-    words = WORD.finditer(text) if NEXT_TO_A_LETTER.search(text) else ()
+    words = WORD.finditer(text) if NEXT_TO_A_LETTER(text) else ()
     for found in words:
         if found.group(0).isalpha() or found.group(0).isdigit():
             continue  # most words: nothing hidden, or no letter at all

@@ -16,7 +16,6 @@ from functools import cache
 from importlib import resources
 
 import ahocorasick
-import re2
 
 from sav_bridge.policy import contexts
 from sav_bridge.policy.normalize import (
@@ -32,6 +31,7 @@ from sav_bridge.policy.normalize import (
     term_view,
     within_spaced,
 )
+from sav_bridge.policy.probe import Probe
 from sav_bridge.policy.signs import EMOJI, anchor, disguised_words, spells
 
 LATIN_END = 0x250
@@ -76,7 +76,7 @@ def disguise_shapes(letters: str = "a-z") -> tuple[str, ...]:
 # Anything that may hide a term sends the text down the full normalisation; one RE2 scan decides.
 # Phrases split by white space other than one plain space (RE2's \s is ASCII: list them all).
 _OTHER_SPACE = char_class([c for c in space_codes() if c != ord(" ")])
-SUSPICIOUS = re2.compile("|".join((hiding_characters(), *disguise_shapes(), rf"\s\s|{_OTHER_SPACE}")))
+SUSPICIOUS = Probe("|".join((hiding_characters(), *disguise_shapes(), rf"\s\s|{_OTHER_SPACE}")))
 WORDS = re.compile(r"[a-z]+")
 # A word written letter by letter ("b i t e") is not a run of English "a" and "i".
 LETTER_BY_LETTER = re.compile(r"(?<![a-z])(?:[a-z][ .]){2,}[a-z](?![a-z])")
@@ -204,7 +204,7 @@ class Lexicon:
         )
         # one RE2 search says whether any may be there (most texts the screen sends here hold none)
         starts = (start for term in self._open for start in term.context.partition("\t")[0].split("|"))
-        self._open_starts = re2.compile(contexts.starts_regex(starts))
+        self._open_starts = Probe(contexts.starts_regex(starts))
         for term in self.terms:
             if contexts.is_pattern(term.text):
                 continue
@@ -237,7 +237,7 @@ class Lexicon:
         if not thorough and len(low) == len(text):
             if not low.isascii():
                 low = low.translate(latin_fold())
-            if SUSPICIOUS.search(low) is None:
+            if not SUSPICIOUS(low):
                 return _outermost(_listed_first(self._plain_matches(text, low)))
         doubled: list[TermMatch] = []
         found = list(self._full_matches(text, doubled))
@@ -261,7 +261,7 @@ class Lexicon:
     ) -> Iterator[TermMatch]:
         """Open patterns in `folded` (the text itself, lower case and accents folded, or the term
         `view` of it), reported as the phrase found; allow phrases take that phrase for `{}`."""
-        if self._open_starts.search(folded) is None:
+        if not self._open_starts(folded):
             return
         for term, pattern in zip(self._open, self._open_patterns, strict=True):
             yield from self._open_pattern(term, pattern, text, folded, view, language)
