@@ -18,6 +18,7 @@ from sav_bridge.errors import BadJob
 from sav_bridge.lease import LeaseLost
 from sav_bridge.model import Audience, Conversation, SocialUser, TicketRef
 from sav_bridge.store.approvals import Approvals
+from sav_bridge.store.care import CareMemory
 from sav_bridge.store.database import Database, Outcome, Row, Tx, storable_text
 from sav_bridge.store.destinations import Destinations
 from sav_bridge.store.facts import Secrets, State, Usage
@@ -162,6 +163,7 @@ class Store:
         self.admin_log = AdminLog(db, clock)
         self.approvals = Approvals(db, clock, self._enqueue)
         self.destinations = Destinations(db, clock)
+        self.care = CareMemory(db, clock)
         #: PostgreSQL: a commit that enqueues jobs wakes the workers of every replica (`JOBS_ENQUEUED`).
         self.notifies = db.dialect == "postgresql"
         self.group_commit = GroupCommit(db.write_batch, self._finish_batch)
