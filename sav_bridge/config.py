@@ -215,6 +215,8 @@ class BaseSettings:
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: Fernet key that encrypts the credentials the gateway stores itself (X's OAuth 2.0 tokens).
     secrets_key: Secret | None = None
+    #: The validated `care` section, defaults filled in (`sav_bridge.care` reads it); empty: care is off.
+    care_raw: Mapping[str, Any] = field(default_factory=dict)
 
     def helpdesk_section(self) -> Mapping[str, Any]:
         return self.sections.get(self.helpdesk, {})
@@ -574,7 +576,7 @@ def _common(raw: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
         name: _secretise(value, props[name])
         for name, value in raw.items()
         if isinstance(value, dict)
-        and name not in {"x", "server", "workers", "retention", "signature", "policy", "console"}
+        and name not in {"x", "server", "workers", "retention", "signature", "policy", "console", "care"}
     }
     policy = raw.get("policy", {}).get("path")
     return {
@@ -596,4 +598,5 @@ def _common(raw: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
         "console": _console(raw.get("console", {})),
         "sections": sections,
         "secrets_key": Secret(raw["secrets_key"]) if raw.get("secrets_key") else None,
+        "care_raw": raw.get("care", {}),
     }
