@@ -19,6 +19,13 @@ follow-up is public and reopens a solved ticket; a note is private; a webhook is
 stale or unsigned, without any request; only public agent replies are listed; refused credentials,
 missing tickets and invalid writes are `PermanentError`, rate limits, quota signals, 5xx and timeouts
 `RetryableError` carrying the vendor's wait.
+
+Care's optional methods (`update_ticket`, `customer_history`) are checked on every plugin that defines
+them, and each check says it is skipped on one that does not: tags are added to the ticket's own (an
+agent's included), never put in their place; a priority is raised and never lowered; a logical group is
+mapped through the plugin's section and one it cannot map is skipped, not a failure; an update repeated
+after a lost answer changes nothing more; the history lists the requester's earlier tickets, newest
+first, never another requester's, and writes nothing; 429 and 503 are `RetryableError`.
 """
 
 from __future__ import annotations
@@ -37,7 +44,15 @@ import pytest
 from sav_bridge.config import BaseSettings, load_helpdesk_settings
 from sav_bridge.errors import DeliveryError, PermanentError, RetryableError, Unauthorized
 from sav_bridge.helpdesks import Helpdesk, available, build_helpdesk, load_helpdesk, webhook_answer
-from sav_bridge.model import Audience, Conversation, MessageKind, SocialMessage, SocialUser, TicketRef
+from sav_bridge.model import (
+    Audience,
+    Conversation,
+    MessageKind,
+    SocialMessage,
+    SocialUser,
+    TicketRef,
+    TicketUpdate,
+)
 from sav_bridge.sandbox import helpdesk_fake
 from sav_bridge.sandbox.base import FakeVendor
 from sav_bridge.sandbox.faults import Fault, FaultPlan
@@ -47,6 +62,12 @@ STALE_BY = 3600.0
 #: A `Retry-After` longer than `send()` waits in-process, so the vendor's wait reaches the caller.
 LONG_WAIT = 120
 CUSTOMER = SocialUser("2100000000000000001", "claire_dupont", "Claire Dupont")
+#: Another customer of the same brand, whose tickets are never in Claire's history.
+OTHER_CUSTOMER = SocialUser("2100000000000000002", "jean_martin", "Jean Martin")
+#: The logical names care's checks use: the declaration's `config` maps them, except `UNMAPPED`.
+CARE_GROUP = "cards"
+CARE_FIELD = "product"
+UNMAPPED = "nowhere"
 BRAND = "1500000000000000001"
 
 
@@ -143,6 +164,34 @@ class Declaration:
         configured one when None) exactly as the vendor signs it."""
         raise NotImplementedError
 
+    # -- care (plugins with `update_ticket` / `customer_history`; `config` maps CARE_GROUP, CARE_FIELD) --
+    #: The first write `update_ticket` makes, and the first read `customer_history` makes.
+    update_route: ClassVar[Route | None] = None
+    history_route: ClassVar[Route | None] = None
+
+    def tags(self, fake: FakeVendor, ticket: TicketRef) -> list[str]:
+        """The ticket's tags as the helpdesk holds them (for a vendor without tags, where the plugin keeps them)."""
+        raise NotImplementedError
+
+    def agent_tags(self, fake: FakeVendor, ticket: TicketRef, tag: str) -> None:
+        """An agent adds `tag` to the ticket in the helpdesk's own interface."""
+        raise NotImplementedError
+
+    def priority(self, fake: FakeVendor, ticket: TicketRef) -> object:
+        """The ticket's priority, as the vendor stores it."""
+        raise NotImplementedError
+
+    def group(self, fake: FakeVendor, ticket: TicketRef) -> object:
+        """The group (or queue) the ticket is assigned to, as the vendor's id."""
+        raise NotImplementedError
+
+    def field(self, fake: FakeVendor, ticket: TicketRef) -> object:
+        """The value of the custom field `config` maps CARE_FIELD to."""
+        raise NotImplementedError
+
+    #: The vendor ids `config` maps CARE_GROUP to (as `group()` returns it).
+    care_group_id: ClassVar[object] = None
+
 
 @dataclass
 class Kit:
@@ -155,16 +204,20 @@ class Kit:
     now: list[float] = field(default_factory=lambda: [start()])
     sent: list[httpx.Request] = field(default_factory=list)
 
-    def message(self, text: str, number: int = 1) -> SocialMessage:
+    def message(self, text: str, number: int = 1, author: SocialUser = CUSTOMER) -> SocialMessage:
         msg_id = f"190000000000000000{number}"
-        return SocialMessage("x", BRAND, msg_id, MessageKind.DM, CUSTOMER, text, "2024-05-02T09:00:00.000Z",
-                             f"x:dm:{BRAND}:{CUSTOMER.id}")  # fmt: skip
+        return SocialMessage("x", BRAND, msg_id, MessageKind.DM, author, text, "2024-05-02T09:00:00.000Z",
+                             f"x:dm:{BRAND}:{author.id}")  # fmt: skip
 
-    def conversation(self) -> Conversation:
-        return Conversation(f"x:dm:{BRAND}:{CUSTOMER.id}", "x", Audience.DM, CUSTOMER)
+    def conversation(self, author: SocialUser = CUSTOMER) -> Conversation:
+        return Conversation(f"x:dm:{BRAND}:{author.id}", "x", Audience.DM, author)
 
-    async def open(self, text: str = "Ma carte est bloquée", key: str = "x.message:dm:1") -> TicketRef:
-        return await self.helpdesk.open_ticket(self.conversation(), self.message(text), key)
+    async def open(
+        self, text: str = "Ma carte est bloquée", key: str = "x.message:dm:1", author: SocialUser = CUSTOMER
+    ) -> TicketRef:
+        return await self.helpdesk.open_ticket(
+            self.conversation(author), self.message(text, author=author), key
+        )
 
 
 def _settings(name: str, section: Mapping[str, str]) -> BaseSettings:
@@ -386,6 +439,156 @@ async def rate_limits_and_outages_are_retryable(kit: Kit) -> None:
             pytest.fail(f"{what}: the wait of {wait} s is lost ({error!r})")
 
 
+# -- care's optional methods -------------------------------------------------------------------------
+def _care(kit: Kit, method: str) -> Callable[..., Awaitable[Any]]:
+    found = getattr(kit.helpdesk, method, None)
+    if not callable(found):
+        pytest.skip(
+            f"{kit.declaration.plugin} does not define the optional {method}(): care only writes notes"
+        )
+    call: Callable[..., Awaitable[Any]] = found
+    return call
+
+
+async def update_adds_tags_to_the_tickets_own(kit: Kit) -> None:
+    """Care's tags join the ticket's, an agent's among them (a vendor whose update replaces the list
+    must be sent the union), each once however often the update is repeated."""
+    update = _care(kit, "update_ticket")
+    ticket = await kit.open()
+    kit.declaration.agent_tags(kit.fake, ticket, "vip_agent")
+    before = kit.declaration.tags(kit.fake, ticket)
+    await update(ticket, TicketUpdate(tags=("sav_unhappy", "cartes")), "care.mood:1")
+    await update(ticket, TicketUpdate(tags=("sav_unhappy",)), "care.mood:2")
+    after = kit.declaration.tags(kit.fake, ticket)
+    lost = [tag for tag in [*before, "sav_unhappy", "cartes"] if tag not in after]
+    if lost or "vip_agent" not in before:
+        pytest.fail(f"tags were replaced, not added: {before} then {after} (missing {lost})")
+    if len(after) != len(set(after)):
+        pytest.fail(f"a tag is on the ticket twice: {after}")
+
+
+async def priority_is_raised_never_lowered(kit: Kit) -> None:
+    update = _care(kit, "update_ticket")
+    ticket = await kit.open()
+    initial = kit.declaration.priority(kit.fake, ticket)
+    await update(ticket, TicketUpdate(priority="high"), "care.mood:1")
+    high = kit.declaration.priority(kit.fake, ticket)
+    if high == initial:
+        pytest.fail(f"priority high left the ticket at {initial!r}")
+    await update(ticket, TicketUpdate(priority="urgent"), "care.mood:2")
+    top = kit.declaration.priority(kit.fake, ticket)
+    for level in ("low", "normal", "high"):
+        await update(ticket, TicketUpdate(priority=level), f"care.mood:{level}")
+        now = kit.declaration.priority(kit.fake, ticket)
+        if now != top:
+            pytest.fail(f"priority {level} after urgent moved the ticket from {top!r} to {now!r}")
+
+
+async def routing_maps_logical_names_and_skips_unknown_ones(kit: Kit) -> None:
+    """A mapped group and field reach the ticket; names the section does not map are skipped (no error),
+    and the rest of that update still applies."""
+    update = _care(kit, "update_ticket")
+    ticket = await kit.open()
+    routed = TicketUpdate(group=CARE_GROUP, fields={CARE_FIELD: "cartes"}, tags=("cartes",))
+    await update(ticket, routed, "care.route:1")
+    group = kit.declaration.group(kit.fake, ticket)
+    if group != kit.declaration.care_group_id:
+        pytest.fail(
+            f"group {CARE_GROUP!r} routed the ticket to {group!r}, not {kit.declaration.care_group_id!r}"
+        )
+    if kit.declaration.field(kit.fake, ticket) != "cartes":
+        pytest.fail(f"field {CARE_FIELD!r} was not set: {kit.declaration.field(kit.fake, ticket)!r}")
+    unknown = TicketUpdate(group=UNMAPPED, brand=UNMAPPED, assignee=UNMAPPED, fields={UNMAPPED: "x"},
+                           tags=("sav_routed",), priority="high")  # fmt: skip
+    caught = await _failure(update(ticket, unknown, "care.route:2"))
+    if caught is not None:
+        pytest.fail(f"names with no mapping must be skipped, not fail the update: {caught!r}")
+    if kit.declaration.group(kit.fake, ticket) != kit.declaration.care_group_id:
+        pytest.fail("an unmapped group moved the ticket")
+    if "sav_routed" not in kit.declaration.tags(kit.fake, ticket):
+        pytest.fail("the tags of an update naming an unmapped group were not added")
+
+
+async def update_repeated_after_a_lost_answer_changes_nothing_more(kit: Kit) -> None:
+    update = _care(kit, "update_ticket")
+    route = kit.declaration.update_route
+    if route is None:
+        pytest.fail("the declaration names no update_route")
+    ticket = await kit.open()
+    wanted = TicketUpdate(priority="high", tags=("sav_unhappy",), group=CARE_GROUP)
+    kit.fake.faults.add(route.fault(503, applied=True, times=3))
+    with contextlib.suppress(RetryableError):
+        await update(ticket, wanted, "care.mood:1")
+    kit.fake.faults = FaultPlan()
+    await update(ticket, wanted, "care.mood:1", retry=True)
+    once = (kit.declaration.tags(kit.fake, ticket), kit.declaration.priority(kit.fake, ticket))
+    await update(ticket, wanted, "care.mood:1", retry=True)
+    twice = (kit.declaration.tags(kit.fake, ticket), kit.declaration.priority(kit.fake, ticket))
+    if once != twice or once[0].count("sav_unhappy") != 1:
+        pytest.fail(f"one key, one change: {once} then {twice}")
+
+
+async def history_lists_the_requesters_earlier_tickets(kit: Kit) -> None:
+    """Newest first, at most `limit`, without `exclude`, never another requester's; a customer the
+    helpdesk does not know has none, and reading the history writes nothing (no contact is created)."""
+    history = _care(kit, "customer_history")
+    before = len(kit.sent)
+    if (stranger := await history(CUSTOMER)) != []:
+        pytest.fail(f"a customer with no ticket has a history: {stranger}")
+    read_alone = kit.sent[before:]
+    first = await kit.open("Ma carte est bloquée", "x.message:dm:1")
+    kit.now[0] += 60
+    other = await kit.open("Mon virement", "x.message:dm:2", author=OTHER_CUSTOMER)
+    kit.now[0] += 60
+    latest = await kit.open("Toujours bloquée", "x.message:dm:3")
+    reads = len(kit.sent)
+    earlier = await history(CUSTOMER, exclude=latest, limit=5)
+    every = await history(CUSTOMER)
+    newest = await history(CUSTOMER, limit=1)
+    if [p.id for p in earlier] != [first.id]:
+        pytest.fail(f"history without the current ticket: {[p.id for p in earlier]}, expected [{first.id}]")
+    if [p.id for p in every] != [latest.id, first.id] or other.id in [p.id for p in every]:
+        pytest.fail(f"history must list {[latest.id, first.id]} newest first, not {[p.id for p in every]}")
+    if [p.id for p in newest] != [latest.id]:
+        pytest.fail(f"limit=1 listed {[p.id for p in newest]}")
+    entry = earlier[0]
+    if not (entry.status and entry.channel and entry.created_at[:4].isdigit() and entry.subject):
+        pytest.fail(f"a history entry lacks its status, channel, date or subject: {entry}")
+    writes = [
+        f"{r.method} {r.url.path}"
+        for r in read_alone + kit.sent[reads:]
+        if r.method not in ("GET", "HEAD") and not r.url.path.endswith("/token")
+    ]
+    if writes:
+        pytest.fail(f"reading the history wrote to the helpdesk: {writes}")
+
+
+async def care_calls_are_retryable_on_limits_and_outages(kit: Kit) -> None:
+    update = _care(kit, "update_ticket")
+    history = _care(kit, "customer_history")
+    ticket = await kit.open()
+    calls: dict[str, tuple[Route | None, Callable[[], Awaitable[Any]]]] = {
+        "update_ticket": (kit.declaration.update_route,
+                          lambda: update(ticket, TicketUpdate(priority="high", tags=("sav_unhappy",)), "care:1")),
+        "customer_history": (kit.declaration.history_route, lambda: history(CUSTOMER, exclude=ticket)),
+    }  # fmt: skip
+    for method, (route, call) in calls.items():
+        if route is None:
+            pytest.fail(f"the declaration names no route for {method}")
+        for what, fault in {
+            "429 with Retry-After": route.fault(429, headers={"Retry-After": str(LONG_WAIT)}),
+            "HTTP 503": route.fault(503, times=10),
+        }.items():
+            kit.fake.faults = FaultPlan()
+            kit.fake.faults.add(fault)
+            error = _expect(RetryableError, await _failure(call()), f"{method}, {what}")
+            if what.startswith("429") and not (
+                isinstance(error, RetryableError) and error.retry_after == LONG_WAIT
+            ):
+                pytest.fail(f"{method}, {what}: the wait of {LONG_WAIT} s is lost ({error!r})")
+    kit.fake.faults = FaultPlan()
+
+
 CHECKS: dict[str, Check] = {
     check.__name__: check
     for check in (
@@ -401,6 +604,12 @@ CHECKS: dict[str, Check] = {
         refused_credentials_are_permanent,
         missing_and_invalid_are_permanent,
         rate_limits_and_outages_are_retryable,
+        update_adds_tags_to_the_tickets_own,
+        priority_is_raised_never_lowered,
+        routing_maps_logical_names_and_skips_unknown_ones,
+        update_repeated_after_a_lost_answer_changes_nothing_more,
+        history_lists_the_requesters_earlier_tickets,
+        care_calls_are_retryable_on_limits_and_outages,
     )
 }
 

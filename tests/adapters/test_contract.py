@@ -27,16 +27,22 @@ def test_every_installed_plugin_runs_the_contract(plugin: str) -> None:
 
 def test_the_contract_covers_what_the_helpdesk_protocol_promises() -> None:
     assert sorted(CHECKS) == [
+        "care_calls_are_retryable_on_limits_and_outages",
         "customer_message_is_idempotent",
         "customer_message_reopens_a_solved_ticket",
         "each_reply_rings_a_delivery_of_its_own",
         "every_agent_reply_is_listed_across_pages",
+        "history_lists_the_requesters_earlier_tickets",
         "internal_note_is_idempotent",
         "internal_note_is_private",
         "missing_and_invalid_are_permanent",
         "only_public_agent_replies_are_listed",
         "open_ticket_is_idempotent",
+        "priority_is_raised_never_lowered",
         "rate_limits_and_outages_are_retryable",
         "refused_credentials_are_permanent",
+        "routing_maps_logical_names_and_skips_unknown_ones",
+        "update_adds_tags_to_the_tickets_own",
+        "update_repeated_after_a_lost_answer_changes_nothing_more",
         "webhook_is_verified_offline",
     ]

@@ -10,7 +10,17 @@ from sav_bridge_zendesk.sandbox import FakeZendesk
 from sav_bridge.model import TicketRef
 from sav_bridge.sandbox.base import FakeVendor
 from sav_bridge.sandbox.faults import Fault
-from sav_bridge.testing.contract import LONG_WAIT, Declaration, HelpdeskContract, Route
+from sav_bridge.testing.contract import (
+    CARE_FIELD,
+    CARE_GROUP,
+    LONG_WAIT,
+    Declaration,
+    HelpdeskContract,
+    Route,
+)
+
+GROUP_ID = 360001234
+FIELD_ID = 360005678
 
 
 def zendesk(fake: FakeVendor) -> FakeZendesk:
@@ -26,12 +36,17 @@ class ZendeskDeclaration(Declaration):
         "email": "api@mabanque.fr",
         "api_token": "zendesk-api-token-for-contract",
         "webhook_secret": "zendesk-webhook-secret-for-contract",
+        "groups": f'{{"{CARE_GROUP}": {GROUP_ID}}}',
+        "fields": f'{{"{CARE_FIELD}": {FIELD_ID}}}',
     }
     bad_credentials: ClassVar[Mapping[str, str]] = {"api_token": "revoked-token"}
     create_ticket = Route("POST", r"/api/v2/tickets")
     add_note = Route("PUT", r"/api/v2/tickets/\d+")
     credentials = Route("GET", r"/api/v2/users/me")
     signature_headers = ("x-zendesk-webhook-signature", "x-zendesk-webhook-signature-timestamp")
+    update_route = Route("PUT", r"/api/v2/tickets/\d+/tags")
+    history_route = Route("GET", r"/api/v2/users/search")
+    care_group_id = GROUP_ID
 
     def quota_fault(self) -> Fault:
         # Zendesk's account and endpoint limits: 429, the OAS's body, the wait in Retry-After.
@@ -70,6 +85,22 @@ class ZendeskDeclaration(Declaration):
         self, fake: FakeVendor, ticket: TicketRef, at: float, secret: str | None = None
     ) -> tuple[dict[str, str], bytes]:
         return zendesk(fake).doorbell(ticket.id, secret, at)
+
+    def tags(self, fake: FakeVendor, ticket: TicketRef) -> list[str]:
+        return list(zendesk(fake).tickets[int(ticket.id)]["tags"])
+
+    def agent_tags(self, fake: FakeVendor, ticket: TicketRef, tag: str) -> None:
+        zendesk(fake).add_tag(ticket.id, tag)
+
+    def priority(self, fake: FakeVendor, ticket: TicketRef) -> object:
+        return zendesk(fake).tickets[int(ticket.id)]["priority"]
+
+    def group(self, fake: FakeVendor, ticket: TicketRef) -> object:
+        return zendesk(fake).tickets[int(ticket.id)]["group_id"]
+
+    def field(self, fake: FakeVendor, ticket: TicketRef) -> object:
+        fields = zendesk(fake).tickets[int(ticket.id)]["custom_fields"]
+        return next((f["value"] for f in fields if f["id"] == FIELD_ID), None)
 
 
 class TestZendeskContract(HelpdeskContract):

@@ -9,6 +9,13 @@ type) and its token named in the comment's `uploads`; an unused upload expires o
 simply uploads again. An agent's files are the comment's `attachments[]`, downloaded from their
 `content_url` with our credentials only when that URL is on the account's own host (Zendesk warns the
 file may be hosted elsewhere).
+
+Care (`update_ticket`, `customer_history`): tags go through the Add Tags endpoint (`PUT
+/api/v2/tickets/{id}/tags`), never the ticket's `tags` (which replaces them) nor `additional_tags` (which
+Zendesk honours on `update_many` only); the rest is one `PUT /api/v2/tickets/{id}`, the ticket read
+first only when the update carries a priority, so that it is never lowered. Both are idempotent: a
+repeat adds tags already there and writes the same values. The history lists the tickets the user
+upserted for the X user (`external_id` "x:<id>") requested, newest first, whatever their channel.
 """
 
 from __future__ import annotations
@@ -25,8 +32,19 @@ from sav_bridge.config import BaseSettings, reveal
 from sav_bridge.errors import MalformedRequest, PermanentError
 from sav_bridge.helpdesks import WebhookAnswer, WebhookNotice, json_answer, packaged_schema
 from sav_bridge.http import VendorErrors, json_body, raise_for_vendor, send, transport_errors
-from sav_bridge.model import AgentReply, Attachment, AttachmentRef, Conversation, SocialMessage, TicketRef
+from sav_bridge.model import (
+    AgentReply,
+    Attachment,
+    AttachmentRef,
+    Conversation,
+    PastTicket,
+    SocialMessage,
+    SocialUser,
+    TicketRef,
+    TicketUpdate,
+)
 from sav_bridge.ticket_text import message_text
+from sav_bridge.ticket_update import Mappings, raised
 from sav_bridge_zendesk import payloads, webhook
 from sav_bridge_zendesk.provision import provision
 
@@ -35,6 +53,10 @@ ZENDESK_ERRORS = VendorErrors(name="zendesk", retry_after_headers=("retry-after"
 TICKET_ID = re.compile(r"[0-9]{1,19}")
 REOPEN_STATUSES = frozenset({"pending", "hold", "solved"})
 DEFAULT_TIMEOUT = 15.0  # zendesk.timeout_seconds in config.schema.json
+#: Care's logical names, by kind, and the `zendesk` keys that map them to Zendesk ids.
+MAPS = {"group": "groups", "brand": "brands", "assignee": "assignees", "field": "fields"}
+#: Tickets asked of Zendesk per history page (its listings stop at 100).
+HISTORY_PAGE = 100
 
 
 class ZendeskHelpdesk:
@@ -54,6 +76,7 @@ class ZendeskHelpdesk:
         webhook_secret: str,
         tolerance: float,
         timeout: float = DEFAULT_TIMEOUT,
+        mappings: Mappings | None = None,
     ) -> None:
         self._client = client
         self._timeout = httpx.Timeout(timeout)
@@ -62,6 +85,7 @@ class ZendeskHelpdesk:
         self._webhook_secret = webhook_secret
         self._tolerance = tolerance
         self._me: int | None = None
+        self._maps = mappings or Mappings(self.name, {}, MAPS)
 
     @classmethod
     def config_schema(cls) -> dict[str, Any]:
@@ -79,6 +103,7 @@ class ZendeskHelpdesk:
             reveal(section["webhook_secret"]),
             settings.webhook_tolerance_seconds,
             float(section.get("timeout_seconds", DEFAULT_TIMEOUT)),
+            Mappings.from_section(cls.name, section, MAPS),
         )
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Mapping[str, Any]:
@@ -227,6 +252,52 @@ class ZendeskHelpdesk:
         details = (await self._call("GET", f"/api/v2/tickets/{ticket.id}"))["ticket"]
         comments = await self._comments(ticket)
         return payloads.agent_replies(ticket, comments, list(details.get("tags") or []), await self._my_id())
+
+    # -- care ------------------------------------------------------------------------------------
+    async def update_ticket(
+        self, ticket: TicketRef, update: TicketUpdate, key: str, retry: bool = False
+    ) -> None:
+        path = f"/api/v2/tickets/{ticket.id}"
+        if update.tags:
+            await self._call("PUT", f"{path}/tags", json={"tags": list(dict.fromkeys(update.tags))})
+        changes: dict[str, Any] = {}
+        for kind, name, attribute in (
+            ("group", update.group, "group_id"),
+            ("brand", update.brand, "brand_id"),
+        ):
+            if (found := self._maps.get(kind, name)) is not None:
+                changes[attribute] = found
+        if update.assignee is not None:
+            if "@" in update.assignee:
+                changes["assignee_email"] = update.assignee
+            elif (agent := self._maps.get("assignee", update.assignee)) is not None:
+                changes["assignee_id"] = agent
+        if fields := self._maps.fields(update.fields):
+            changes["custom_fields"] = [{"id": field, "value": value} for field, value in fields.items()]
+        if update.priority is not None:
+            current = (await self._call("GET", path))["ticket"].get("priority")
+            if (priority := raised(current, update.priority, payloads.PRIORITIES)) is not None:
+                changes["priority"] = priority
+        if changes:
+            await self._call("PUT", path, json={"ticket": changes})
+
+    async def customer_history(
+        self, customer: SocialUser, exclude: TicketRef | None = None, limit: int = 5
+    ) -> list[PastTicket]:
+        if limit <= 0:
+            return []
+        found = await self._call(
+            "GET", "/api/v2/users/search", params={"external_id": payloads.user_external_id(customer)}
+        )
+        users = [u for u in found.get("users") or [] if isinstance(u, dict) and u.get("id")]
+        if not users:
+            return []
+        page = await self._call(
+            "GET",
+            f"/api/v2/users/{int(users[0]['id'])}/tickets/requested",
+            params={"sort_by": "created_at", "sort_order": "desc", "per_page": min(limit + 1, HISTORY_PAGE)},
+        )
+        return payloads.past_tickets(page.get("tickets"), exclude, limit)
 
     # -- webhooks --------------------------------------------------------------------------------
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, now: float) -> None:

@@ -6,7 +6,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sav_bridge.model import AgentReply, AttachmentRef, MessageKind, SocialMessage, SocialUser, TicketRef
+from sav_bridge.model import (
+    AgentReply,
+    AttachmentRef,
+    MessageKind,
+    PastTicket,
+    SocialMessage,
+    SocialUser,
+    TicketRef,
+)
 from sav_bridge.ticket_text import message_text, source_line, subject
 
 HELPDESK = "zendesk"
@@ -16,6 +24,8 @@ KIND_TAGS = {MessageKind.MENTION: "x_mention", MessageKind.REPLY: "x_mention", M
 AGENT_ROLES = frozenset({"agent", "admin"})
 WEBHOOK_NAME = "sav-bridge"
 TRIGGER_TITLE = "sav-bridge: send public agent replies to X"
+#: Care's priority levels are Zendesk's own words.
+PRIORITIES = {"low": "low", "normal": "normal", "high": "high", "urgent": "urgent"}
 
 
 def user_external_id(user: SocialUser) -> str:
@@ -72,6 +82,29 @@ def customer_comment(
 
 def internal_note(text: str) -> dict[str, Any]:
     return {"ticket": {"comment": {"body": text, "public": False}}}
+
+
+def past_tickets(tickets: Any, exclude: TicketRef | None, limit: int) -> list[PastTicket]:
+    """`GET /api/v2/users/{id}/tickets/requested` (newest first) as history entries, `exclude` left out."""
+    found = []
+    for ticket in tickets if isinstance(tickets, list) else []:
+        if not isinstance(ticket, dict) or "id" not in ticket:
+            continue
+        if exclude is not None and str(ticket["id"]) == exclude.id:
+            continue
+        via = ticket.get("via")
+        via = via if isinstance(via, dict) else {}
+        found.append(
+            PastTicket(
+                id=str(ticket["id"]),
+                subject=str(ticket.get("subject") or ticket.get("raw_subject") or ""),
+                status=str(ticket.get("status") or "").lower(),
+                created_at=str(ticket.get("created_at") or ""),
+                updated_at=str(ticket.get("updated_at") or ""),
+                channel=str(via.get("channel") or "").lower(),
+            )
+        )
+    return found[:limit]
 
 
 def agent_replies(

@@ -5,7 +5,12 @@ the vendor does where our gateway depends on it: `Idempotency-Key` replays on ti
 `external_id` search, closed tickets refusing updates (422), comments with sideloaded authors and
 cursor pagination, 429 with `Retry-After` via injected faults or the account's own limit (`rate_limit`). Files: `POST /api/v2/uploads?filename=`
 takes the raw bytes and answers a token; a comment naming tokens in `uploads` gets their `attachments`,
-whose `content_url` serves the bytes to an authenticated request only (private attachments).
+whose `content_url` serves the bytes to an authenticated request only (private attachments). Care's
+calls: the ticket PUT sets `priority`, `group_id`, `brand_id`, `assignee_id`/`assignee_email` and merges
+`custom_fields` by id, refusing (422) a group, brand, agent or field the account lacks; its `tags`
+REPLACE the ticket's and its `additional_tags` are ignored (Zendesk honours them on `update_many` only),
+while `PUT /tickets/{id}/tags` adds; `users/search?external_id=` and `users/{id}/tickets/requested`
+(sorted, `per_page`) answer the history.
 
 The core's `Sandbox` finds it through the entry point `zendesk` in group `sav_bridge.sandboxes` and
 builds it with `FakeZendesk.from_settings`; it names its own specs in the vendor folder.
@@ -81,6 +86,10 @@ class FakeZendesk(FakeVendor):
         self.files: dict[int, bytes] = {}
         #: The account's API limit (a plan's requests per minute), None: unlimited. Set by tests.
         self.rate_limit: RateLimit | None = None
+        #: What the account has for care's routing: group, brand and ticket field ids.
+        self.groups: set[int] = set()
+        self.brands: set[int] = set()
+        self.ticket_fields: set[int] = set()
         self.me = self.add_user("sav-bridge API", "admin", email)
         for method, pattern, handler in [
             ("GET", r"/api/v2/users/me", self._get_me),
@@ -89,6 +98,11 @@ class FakeZendesk(FakeVendor):
             ("POST", r"/api/v2/tickets", self._create_ticket),
             ("GET", r"/api/v2/tickets/(?P<id>\d+)", self._get_ticket),
             ("PUT", r"/api/v2/tickets/(?P<id>\d+)", self._update_ticket),
+            ("GET", r"/api/v2/tickets/(?P<id>\d+)/tags", self._ticket_tags),
+            ("PUT", r"/api/v2/tickets/(?P<id>\d+)/tags", self._add_tags),
+            ("POST", r"/api/v2/tickets/(?P<id>\d+)/tags", self._set_tags),
+            ("GET", r"/api/v2/users/search", self._search_users),
+            ("GET", r"/api/v2/users/(?P<id>\d+)/tickets/requested", self._requested_tickets),
             ("GET", r"/api/v2/tickets/(?P<id>\d+)/comments", self._list_comments),
             ("POST", r"/api/v2/uploads", self._upload),
             ("GET", r"/attachments/token/(?P<token>[^/]+)/", self._attachment_content),
@@ -108,7 +122,7 @@ class FakeZendesk(FakeVendor):
     ) -> FakeZendesk:
         """The account the `zendesk` section describes, checked against the specs in `vendor_dir`."""
         section = settings.helpdesk_section()
-        return cls(
+        fake = cls(
             section["email"],
             reveal(section["api_token"]),
             reveal(section["webhook_secret"]),
@@ -116,6 +130,15 @@ class FakeZendesk(FakeVendor):
             clock,
             section["url"],
         )
+        # The account has what the configuration maps care's names to (an admin made them first).
+        fake.groups.update(int(v) for v in (section.get("groups") or {}).values())
+        fake.brands.update(int(v) for v in (section.get("brands") or {}).values())
+        fake.ticket_fields.update(int(v) for v in (section.get("fields") or {}).values())
+        for agent_id in (section.get("assignees") or {}).values():
+            fake.users.setdefault(int(agent_id), {"id": int(agent_id), "name": f"Agent {agent_id}", "role": "agent",
+                                                  "email": f"agent{agent_id}@example.com", "external_id": None,
+                                                  "identities": []})  # fmt: skip
+        return fake
 
     def respond(self, request: httpx.Request) -> Answer:
         """Over the account's rate limit, Zendesk answers 429 with `Retry-After` in seconds (CONTRACTS §2.6)."""
@@ -248,7 +271,9 @@ class FakeZendesk(FakeVendor):
             "id": ticket_id, "subject": data.get("subject"), "status": data.get("status", "new"),
             "tags": list(data.get("tags", [])), "external_id": data.get("external_id"), "requester_id": requester,
             "via_followup_source_id": data.get("via_followup_source_id"), "created_at": self._now(),
-            "updated_at": self._now(),
+            "updated_at": self._now(), "priority": data.get("priority"), "group_id": None, "brand_id": None,
+            "assignee_id": None, "custom_fields": [],
+            "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
         }  # fmt: skip
         self.comments[ticket_id] = []
         self._add_comment(
@@ -277,6 +302,9 @@ class FakeZendesk(FakeVendor):
         if ticket["status"] == "closed":
             return self.error(422, "RecordInvalid: Status: closed prevents ticket update")
         data = body["ticket"]
+        refused = self._routing_refusal(data)
+        if refused is not None:
+            return refused
         if "comment" in data:
             c = data["comment"]
             self._add_comment(
@@ -288,7 +316,90 @@ class FakeZendesk(FakeVendor):
             )
         if "status" in data:
             ticket["status"] = data["status"]
+        self._route_ticket(ticket, data)
+        ticket["updated_at"] = self._now()
         return httpx.Response(200, json={"ticket": ticket})
+
+    def _agents(self) -> dict[int, dict[str, Any]]:
+        return {u["id"]: u for u in self.users.values() if u["role"] in ("agent", "admin")}
+
+    def _routing_refusal(self, data: dict[str, Any]) -> httpx.Response | None:
+        """Zendesk's 422 for a group, brand, agent or ticket field the account lacks (nothing is written)."""
+        for attribute, known in (("group_id", self.groups), ("brand_id", self.brands)):
+            if data.get(attribute) is not None and data[attribute] not in known:
+                return self.error(422, f"RecordInvalid: {attribute} {data[attribute]} does not exist")
+        agents = self._agents()
+        emails = {a["email"] for a in agents.values()}
+        if "assignee_email" in data and data["assignee_email"] not in emails:
+            return self.error(422, "RecordInvalid: Assignee is not an agent")
+        if data.get("assignee_id") is not None and data["assignee_id"] not in agents:
+            return self.error(422, "RecordInvalid: Assignee is not an agent")
+        unknown = [f["id"] for f in data.get("custom_fields", []) if f["id"] not in self.ticket_fields]
+        if unknown:
+            return self.error(422, f"RecordInvalid: ticket field {unknown[0]} does not exist")
+        return None
+
+    def _route_ticket(self, ticket: dict[str, Any], data: dict[str, Any]) -> None:
+        """Priority, group, brand, assignee, custom fields and (replacing) tags of a ticket PUT."""
+        if "assignee_email" in data:
+            ticket["assignee_id"] = next(
+                a["id"] for a in self._agents().values() if a["email"] == data["assignee_email"]
+            )
+        for attribute in ("priority", "group_id", "brand_id", "assignee_id"):
+            if attribute in data:
+                ticket[attribute] = data[attribute]
+        values = {f["id"]: f["value"] for f in ticket["custom_fields"]}
+        values.update({f["id"]: f.get("value") for f in data.get("custom_fields", [])})
+        ticket["custom_fields"] = [{"id": k, "value": v} for k, v in values.items()]
+        if "tags" in data:  # Zendesk's "set tags": the list replaces the ticket's
+            ticket["tags"] = [data["tags"]] if isinstance(data["tags"], str) else list(data["tags"])
+
+    def _ticket_tags(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        ticket = self.tickets.get(int(match["id"]))
+        if ticket is None:
+            return self.error(404, "RecordNotFound")
+        return httpx.Response(200, json={"tags": ticket["tags"]})
+
+    def _add_tags(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        """Add Tags: the tags join the ticket's (a tag already there stays once)."""
+        ticket = self.tickets.get(int(match["id"]))
+        if ticket is None:
+            return self.error(404, "RecordNotFound")
+        if ticket["status"] == "closed":
+            return self.error(422, "RecordInvalid: Status: closed prevents ticket update")
+        tags = (body or {}).get("tags")
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            return self.error(400, "tags must be an array of strings")
+        ticket["tags"] += [t for t in dict.fromkeys(tags) if t not in ticket["tags"]]
+        ticket["updated_at"] = self._now()
+        return httpx.Response(200, json={"tags": ticket["tags"]})
+
+    def _set_tags(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        """Set Tags (POST): the list replaces the ticket's, as the ticket PUT's `tags` does."""
+        ticket = self.tickets.get(int(match["id"]))
+        if ticket is None:
+            return self.error(404, "RecordNotFound")
+        ticket["tags"] = list((body or {}).get("tags") or [])
+        return httpx.Response(200, json={"tags": ticket["tags"]})
+
+    def _search_users(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        external = request.url.params.get("external_id")
+        if external is None:
+            return self.error(400, "the fake searches users by external_id only")
+        found = [u for u in self.users.values() if str(u["external_id"] or "").lower() == external.lower()]
+        return httpx.Response(200, json={"users": found, "count": len(found), "next_page": None})
+
+    def _requested_tickets(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        user_id = int(match["id"])
+        if user_id not in self.users:
+            return self.error(404, "RecordNotFound")
+        params = request.url.params
+        field = params.get("sort_by", "id")
+        found = sorted((t for t in self.tickets.values() if t["requester_id"] == user_id),
+                       key=lambda t: (t.get(field) or "", t["id"]) if field != "id" else t["id"],
+                       reverse=params.get("sort_order", "asc") == "desc")  # fmt: skip
+        size = int(params.get("per_page", 100))
+        return httpx.Response(200, json={"tickets": found[:size], "count": len(found), "next_page": None})
 
     def _list_comments(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
         ticket_id = int(match["id"])
