@@ -20,7 +20,7 @@ from sav_bridge.errors import ConfigError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
-_TAG = re.compile(r"^[^\s,]+$")
+_TAG = re.compile(r"^[A-Za-z0-9_:.-]{1,80}$")  # as care.personal_data.tag
 
 Day = tuple[
     tuple[int, int], ...
@@ -187,6 +187,6 @@ def _parse_moment(raw: Any, zone: ZoneInfo, key: str) -> datetime:
 
 
 def parse_tag(raw: Any, key: str) -> str:
-    if not isinstance(raw, str) or not _TAG.match(raw):
-        raise ConfigError(key, "must be one tag: no spaces or commas")
+    if not isinstance(raw, str) or not _TAG.fullmatch(raw):
+        raise ConfigError(key, "must be a tag: letters, digits, _ : . - (80 at most)")
     return raw

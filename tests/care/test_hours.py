@@ -212,7 +212,7 @@ def test_naive_datetimes_are_refused() -> None:
             "care.hours.closures[0].from",
             "local date",
         ),
-        ({"after_hours_tag": "after hours"}, "care.hours.after_hours_tag", "no spaces"),
+        ({"after_hours_tag": "after hours"}, "care.hours.after_hours_tag", "must be a tag"),
     ],
 )
 def test_bad_settings_name_their_key(raw: dict[str, Any], key: str, problem: str) -> None:
