@@ -36,6 +36,7 @@ from sav_bridge.care import _config
 from sav_bridge.care._tone import Tone, tone
 from sav_bridge.care._words import Phrases, fold
 from sav_bridge.errors import ConfigError
+from sav_bridge.model import TicketUpdate
 
 KEY = "care.mood"
 
@@ -81,6 +82,10 @@ class Mood:
     tags: tuple[str, ...]
     reasons: tuple[str, ...]
     points: tuple[float, ...] = ()
+
+    def update(self) -> TicketUpdate:
+        """What this mood asks of the ticket: its level as priority (never lowered) and its tags."""
+        return TicketUpdate(priority=self.level, tags=self.tags)
 
     def note(self) -> str:
         """The line for the ticket's internal note: "priority high: 3 messages in 10 minutes; 'inadmissible'"."""

@@ -135,19 +135,29 @@ class Routing:
         """What the rules ask of the ticket of this message, and which matched why."""
         update = TicketUpdate()
         matched: list[tuple[str, str]] = []
-        for rule in self.rules:
-            why = rule.why(text, language, channel, account, customer_tags)
-            if why is None:
-                continue
-            matched.append((rule.name, why))
-            update = _merge(update, rule.then)
-            if not rule.go_on:
-                break
+        for rule, why in self.trace(text, language, channel, account, customer_tags):
+            if why is not None:
+                matched.append((rule.name, why))
+                update = merge(update, rule.then)
         return Routed(update, tuple(matched))
 
+    def trace(
+        self, text: str, language: str, channel: str, account: str, customer_tags: Sequence[str] = ()
+    ) -> list[tuple[Rule, str | None]]:
+        """Each rule tried, in order, with why it matched (None: it did not); the rules after the one that
+        stopped routing are not tried, so not listed."""
+        tried: list[tuple[Rule, str | None]] = []
+        for rule in self.rules:
+            why = rule.why(text, language, channel, account, customer_tags)
+            tried.append((rule, why))
+            if why is not None and not rule.go_on:
+                break
+        return tried
 
-def _merge(earlier: TicketUpdate, later: TicketUpdate) -> TicketUpdate:
-    """Later rules add: what an earlier rule set stays, tags add up, the highest priority stands."""
+
+def merge(earlier: TicketUpdate, later: TicketUpdate) -> TicketUpdate:
+    """`later` adds to `earlier`: a group, brand, assignee or field already set stays, tags add up, the
+    highest priority stands (how a rule that continues meets the next, and routing meets mood)."""
     priorities = [p for p in (earlier.priority, later.priority) if p]
     return TicketUpdate(
         priority=max(priorities, key=PRIORITY_LEVELS.index) if priorities else None,
