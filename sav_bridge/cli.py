@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import httpx
 
 from sav_bridge import __version__, logs
+from sav_bridge.care.commands import add_commands as add_care_commands
 from sav_bridge.config import (
     BaseSettings,
     Settings,
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_x_commands(commands)
     add_operator_commands(commands)
+    add_care_commands(commands)
 
     for name in sorted(available()):
         helpdesk = commands.add_parser(name, help=f"{name} set-up")
@@ -214,6 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_check(args.config, os.environ, args.online, sys.stdout, sys.stderr))
         if args.command == "x":
             return x_command(args)
+        if args.command == "care":
+            from sav_bridge.care.commands import care_section, run
+
+            return run(args, care_section(args.config, os.environ), sys.stdout)
         if args.command in OPERATOR_COMMANDS:
             return run_operator_command(args, os.environ, sys.stdout, sys.stderr)
         if args.command == "console":
