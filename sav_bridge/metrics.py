@@ -74,6 +74,22 @@ class Metrics:
         self.policy_decisions = Counter(
             "sav_bridge_policy_decisions", "Posting-policy decisions", ["action"], registry=self.registry
         )
+        # Social care (sav_bridge.care).
+        self.care_acks = Counter(
+            "sav_bridge_care_acks", "Automatic acknowledgements sent on X", ["via"], registry=self.registry
+        )
+        self.care_raised = Counter(
+            "sav_bridge_care_raised", "Tickets whose priority care raised, by why (mood, routing, watch)",
+            ["reason"], registry=self.registry,
+        )  # fmt: skip
+        self.care_waiting = Gauge(
+            "sav_bridge_care_waiting", "Conversations whose customer waits for an agent's answer",
+            registry=self.registry,
+        )  # fmt: skip
+        self.care_late = Counter(
+            "sav_bridge_care_response_warnings", "Conversations that neared a response target without an "
+            "agent's answer (first or next)", ["target"], registry=self.registry,
+        )  # fmt: skip
         self.failures = Counter(
             "sav_bridge_failures", "Job attempts that failed", ["kind", "retryable"], registry=self.registry
         )

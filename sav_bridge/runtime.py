@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -43,9 +44,31 @@ from sav_bridge.store import Job, Store, open_store
 from sav_bridge.store.ingest import JOBS_ENQUEUED
 from sav_bridge.throttle import Throttle
 
+if TYPE_CHECKING:
+    from sav_bridge.care.wiring import CareParts
+
 USER_AGENT = "sav-bridge/0.1 (+https://github.com/sav-bridge)"
 
 log = logging.getLogger(__name__)
+
+
+def start_care(
+    settings: Settings,
+    store: Store,
+    helpdesk: Helpdesk,
+    x: XClient,
+    metrics: Metrics,
+    live: LivePolicy,
+    clock: Callable[[], float],
+) -> CareParts | None:
+    """Social care when the configuration has a `care` section; its libraries (holidays, babel, the tone
+    lexicons) are imported only then, so a gateway without care does not carry them."""
+    if not settings.care_raw:
+        return None
+    from sav_bridge.care.settings import CareSettings
+    from sav_bridge.care.wiring import build_care
+
+    return build_care(CareSettings.from_raw(settings.care_raw), store, helpdesk, x, metrics, live, clock)
 
 
 def dead_letter_handler(handlers: Mapping[str, DeadHandler]) -> DeadHandler:
@@ -77,6 +100,8 @@ class Runtime:
     health: Health | None = None
     #: The hosts `http` may reach (`sav_bridge.egress`); the console admits its provider's endpoints.
     egress: AllowList | None = None
+    #: Social care's parts (`care` section), None when it is off.
+    care: CareParts | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _deadline: float | None = None
@@ -114,7 +139,8 @@ class Runtime:
             settings.signature, lambda initials, agent: store.claim_effect(f"initials:{initials}", agent)
         )
         media = XMedia(http, settings.x.api_url, x.auth, settings.x.media, dm_auth=access.media)
-        inbound = InboundFlow(store, helpdesk, metrics, media)
+        care = start_care(settings, store, helpdesk, x, metrics, live, clock)
+        inbound = InboundFlow(store, helpdesk, metrics, media, care.pipeline if care else None)
         outbound = OutboundFlow(
             store, helpdesk, x, signer, metrics, live.decide, live.explain, settings.x.screen_name, media
         )
@@ -123,6 +149,7 @@ class Runtime:
             JOB_TICKET_CHANGED: outbound.ticket_changed,
             JOB_PUBLISH_REPLY: noting_pauses(outbound.publish, store),
             JOB_NOTE: outbound.note,
+            **(care.handlers(store) if care else {}),
         }
         outbox = Outbox(
             store,
@@ -130,7 +157,11 @@ class Runtime:
             settings.workers,
             metrics,
             on_dead=dead_letter_handler(
-                {JOB_SOCIAL_MESSAGE: inbound.on_dead, JOB_PUBLISH_REPLY: outbound.on_dead}
+                {
+                    JOB_SOCIAL_MESSAGE: inbound.on_dead,
+                    JOB_PUBLISH_REPLY: outbound.on_dead,
+                    **(care.dead_handlers() if care else {}),
+                }
             ),
             scrubbers={JOB_PUBLISH_REPLY: scrub_reply},
             destinations={
@@ -138,6 +169,7 @@ class Runtime:
                 JOB_TICKET_CHANGED: settings.helpdesk,
                 JOB_NOTE: settings.helpdesk,
                 JOB_PUBLISH_REPLY: "x",
+                **(care.destinations(settings.helpdesk) if care else {}),
             },
         )
         probes = health_probes(settings, store, http, access.keep_fresh if access.keeper else None)
@@ -158,6 +190,7 @@ class Runtime:
             access=access,
             health=health,
             egress=egress,
+            care=care,
         )
 
     def start_workers(self) -> None:
@@ -171,6 +204,8 @@ class Runtime:
         if self.health is not None:
             self._tasks.append(asyncio.create_task(self.health.run(self._stop)))
         self._tasks.append(asyncio.create_task(self.policy.follow(self._stop)))
+        if self.care is not None and self.settings.workers.count:
+            self._tasks.append(asyncio.create_task(self.care.watch.run(self._stop)))
         self._tasks.append(
             asyncio.create_task(retention.run(self.store, self.settings.retention, self._stop))
         )

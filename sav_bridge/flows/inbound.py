@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sav_bridge.channels.x.events import CHANNEL, ParsedBody
 from sav_bridge.channels.x.facts import LAST_EVENT_FACT
@@ -17,6 +17,9 @@ from sav_bridge.metrics import Metrics
 from sav_bridge.model import Attachment, Conversation, Media, MessageKind, SocialMessage
 from sav_bridge.store import Job, NewJob, Store
 from sav_bridge.store.ingest import Inbox
+
+if TYPE_CHECKING:
+    from sav_bridge.care.pipeline import Care
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +120,19 @@ class InboundFlow:
     """Handler of `x.message` jobs."""
 
     def __init__(
-        self, store: Store, helpdesk: Helpdesk, metrics: Metrics, media: XMedia | None = None
+        self,
+        store: Store,
+        helpdesk: Helpdesk,
+        metrics: Metrics,
+        media: XMedia | None = None,
+        care: Care | None = None,
     ) -> None:
         self.store = store
         self.helpdesk = helpdesk
         self.metrics = metrics
         self.media = media
+        #: Social care (`care` section): what follows a message once it is on its ticket.
+        self.care = care
 
     async def deliver(self, job: Job) -> list[NewJob] | None:
         message, attachments = await self._with_media(job.read(SocialMessage.from_json))
@@ -155,7 +165,10 @@ class InboundFlow:
                 else conv.last_summoning_message_id,
             )
         )
-        return None
+        if self.care is None:
+            return None
+        opened = conv.ticket is None or conv.ticket.id != ticket.id  # a new ticket, or a follow-up ticket
+        return await self.care.after_delivery(message, ticket, opened)
 
     async def _with_media(self, message: SocialMessage) -> tuple[SocialMessage, list[Attachment]]:
         """Download the message's media here, in the worker (never while X's webhook request is open).

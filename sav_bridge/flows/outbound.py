@@ -260,6 +260,8 @@ class OutboundFlow:
         else:
             links = await self._post_thread(reply, conv, decision.text, signature, image)
         self.metrics.replies_posted.labels(audience.value).inc()
+        # The customer has an answer: care's response-time watch stops counting (a no-op without care).
+        await self.store.care.answered(conv.thread_key, self.store.clock(), audience is Audience.DM)
         await self.store.audit(
             "post", subject, {"audience": audience.value, "ids": links, "initials": initials}
         )

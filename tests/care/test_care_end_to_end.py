@@ -1,0 +1,161 @@
+"""Social care through the sandboxes, as a head of customer care would check it: a mention at night gets
+the away DM with the right reopening time; an angry repeat complainer's ticket is raised and explained; a
+routing rule sends "carte bloquée" to the cards group; a new conversation starts with the customer's
+history; the watch raises a ticket nearing its first-response target; personal data posted in public is
+tagged and the agent told to move to DM."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.harness import CLAIRE, MARC, Gateway, start_gateway
+
+PARIS = ZoneInfo("Europe/Paris")
+CARDS_GROUP = 360000111
+CARE = f"""
+care:
+  team: {{fr: "L'équipe MaBanque", en: "The MaBanque team"}}
+  signature: " ^SAV"
+  hours:
+    timezone: Europe/Paris
+    weekly: {{mon: ["09:00-18:00"], tue: ["09:00-18:00"], wed: ["09:00-18:00"], thu: ["09:00-18:00"],
+             fri: ["09:00-18:00"], sat: ["09:00-12:00"], sun: []}}
+    holidays: {{country: FR}}
+  routing:
+    - name: cartes
+      when: {{words: ["carte bloquée", "carte perdue"]}}
+      then: {{group: cards, tags: [cartes]}}
+zendesk:
+  groups: {{cards: {CARDS_GROUP}}}
+"""
+
+
+def paris(*args: int) -> float:
+    return datetime(*args, tzinfo=PARIS).timestamp()
+
+
+@pytest.fixture
+async def care_gateway(database_url: str, vendor_dir: Path | None, tmp_path: Path) -> AsyncIterator[Gateway]:
+    config = tmp_path / "config.yaml"
+    config.write_text(CARE, encoding="utf-8")
+    gw = await start_gateway(database_url, vendor_dir, SAV_BRIDGE_CONFIG=str(config))
+    gw.zendesk.groups.add(CARDS_GROUP)
+    yield gw
+    await gw.client.aclose()
+    await gw.runtime.close()
+
+
+async def test_a_mention_at_night_gets_the_away_dm_with_the_reopening_time(care_gateway: Gateway) -> None:
+    gw = care_gateway
+    gw.clock.now = paris(2026, 11, 27, 22, 30)  # a Friday night
+    first = gw.x.customer_post(CLAIRE, "@MaBanque bonjour, mon virement n'apparaît pas")
+    await gw.post_x(first)
+    await gw.settle()
+    ticket_id = gw.only_ticket()
+    [dm] = gw.x.dms
+    assert dm["to"] == CLAIRE.id
+    assert "revient demain à 9 h" in dm["text"] and dm["text"].endswith(" ^SAV")
+    assert gw.x.brand_posts == []  # by DM by default, never publicly
+    assert "sav_after_hours" in gw.zendesk.tickets[ticket_id]["tags"]
+    notes = "\n".join(gw.zendesk.notes(ticket_id))
+    assert "Automatic acknowledgement sent as a DM" in notes and dm["text"] in notes
+    assert "outside office hours" in notes
+    # The customer writes again an hour later: no second acknowledgement within the cooldown.
+    gw.clock.advance(3600)
+    tweet_id = first["tweet_create_events"][0]["id_str"]
+    await gw.post_x(gw.x.customer_post(CLAIRE, "@MaBanque toujours rien ?", in_reply_to=tweet_id))
+    await gw.settle()
+    assert len(gw.x.dms) == 1 and gw.only_ticket() == ticket_id
+
+
+async def test_during_opening_hours_the_ack_promises_the_response_time(care_gateway: Gateway) -> None:
+    gw = care_gateway
+    gw.clock.now = paris(2026, 11, 25, 10, 0)  # a Wednesday morning
+    await gw.post_x(gw.x.customer_dm(MARC, "Hello, I cannot log in to the app since this morning"))
+    await gw.settle()
+    [dm] = gw.x.dms
+    assert dm["to"] == MARC.id and "The MaBanque team" in dm["text"] and "hour" in dm["text"]
+    assert "sav_after_hours" not in gw.zendesk.tickets[gw.only_ticket()]["tags"]
+
+
+async def test_an_angry_repeat_complainer_is_raised_and_explained(care_gateway: Gateway) -> None:
+    gw = care_gateway
+    gw.clock.now = paris(2026, 11, 25, 10, 0)
+    first = gw.x.customer_post(CLAIRE, "@MaBanque mon virement n'est toujours pas arrivé")
+    await gw.post_x(first)
+    tweet_id = first["tweet_create_events"][0]["id_str"]
+    await gw.settle(step=60)
+    ticket_id = gw.only_ticket()
+    assert gw.zendesk.tickets[ticket_id].get("priority") in (None, "normal")
+    for text in ("@MaBanque toujours rien !!!", "@MaBanque C'EST INADMISSIBLE, je veux être remboursée"):
+        gw.clock.advance(120)
+        await gw.post_x(gw.x.customer_post(CLAIRE, text, in_reply_to=tweet_id))
+        await gw.settle(step=60)
+    ticket = gw.zendesk.tickets[ticket_id]
+    assert ticket["priority"] in ("high", "urgent")
+    assert "sav_unhappy" in ticket["tags"]
+    notes = "\n".join(gw.zendesk.notes(ticket_id))
+    assert f"priority {ticket['priority']}" in notes
+    assert "3 messages in 10 minutes" in notes and "inadmissible" in notes
+
+
+async def test_a_routing_rule_sends_a_blocked_card_to_the_cards_group(care_gateway: Gateway) -> None:
+    gw = care_gateway
+    gw.clock.now = paris(2026, 11, 25, 10, 0)
+    await gw.post_x(gw.x.customer_post(CLAIRE, "@MaBanque ma carte bloquée au distributeur, que faire ?"))
+    await gw.settle()
+    ticket = gw.zendesk.tickets[gw.only_ticket()]
+    assert ticket["group_id"] == CARDS_GROUP and "cartes" in ticket["tags"]
+    assert "Routing rule «cartes»" in "\n".join(gw.zendesk.notes(ticket["id"]))
+
+
+async def test_a_new_conversation_starts_with_the_customers_history(care_gateway: Gateway) -> None:
+    gw = care_gateway
+    gw.clock.now = paris(2026, 11, 2, 10, 0)
+    await gw.post_x(gw.x.customer_dm(MARC, "Bonjour, question sur mon prêt"))
+    await gw.settle()
+    first_ticket = gw.only_ticket()
+    gw.zendesk.set_status(first_ticket, "closed")
+    gw.clock.now = paris(2026, 11, 25, 10, 0)
+    await gw.post_x(gw.x.customer_post(MARC, "@MaBanque re-bonjour, autre souci avec l'appli"))
+    await gw.settle()
+    [second] = [t for t in gw.zendesk.tickets if t != first_ticket]
+    history = next(n for n in gw.zendesk.notes(second) if n.startswith("📇 History"))
+    assert f"#{first_ticket}" in history and "closed" in history
+    assert "1 earlier conversation(s)" in history
+
+
+async def test_the_watch_raises_a_ticket_nearing_its_first_response_target(care_gateway: Gateway) -> None:
+    gw = care_gateway
+    gw.clock.now = paris(2026, 11, 25, 17, 30)  # Wednesday, 30 minutes before closing
+    await gw.post_x(gw.x.customer_dm(MARC, "Bonjour, ma carte ne marche plus en ligne"))
+    await gw.settle(step=60)
+    ticket_id = gw.only_ticket()
+    watch = gw.runtime.care.watch if gw.runtime.care else None
+    assert watch is not None
+    gw.clock.now = paris(2026, 11, 25, 23, 0)  # 30 business minutes later only: not yet
+    assert await watch.check() == 0
+    gw.clock.now = paris(2026, 11, 26, 9, 16)  # 45 business minutes: 15 before the hour
+    assert await watch.check() == 1
+    assert await watch.check() == 0  # once per wait
+    await gw.settle(step=60)
+    assert gw.zendesk.tickets[ticket_id]["priority"] == "high"
+    assert any("first-response target" in n for n in gw.zendesk.notes(ticket_id))
+
+
+async def test_personal_data_in_public_is_tagged_and_the_agent_told_to_move_to_dm(
+    care_gateway: Gateway,
+) -> None:
+    gw = care_gateway
+    gw.clock.now = paris(2026, 11, 25, 10, 0)
+    await gw.post_x(gw.x.customer_post(CLAIRE, "@MaBanque rappelez-moi au 06 12 34 56 78 svp"))
+    await gw.settle()
+    ticket_id = gw.only_ticket()
+    assert "sav_personal_data" in gw.zendesk.tickets[ticket_id]["tags"]
+    assert any("a phone number in public" in n for n in gw.zendesk.notes(ticket_id))
+    assert gw.x.brand_posts == []  # no public invitation unless configured
