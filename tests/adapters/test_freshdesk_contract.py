@@ -10,7 +10,17 @@ from sav_bridge_freshdesk.sandbox import FakeFreshdesk
 from sav_bridge.model import TicketRef
 from sav_bridge.sandbox.base import FakeVendor
 from sav_bridge.sandbox.faults import Fault
-from sav_bridge.testing.contract import LONG_WAIT, Declaration, HelpdeskContract, Route
+from sav_bridge.testing.contract import (
+    CARE_FIELD,
+    CARE_GROUP,
+    LONG_WAIT,
+    Declaration,
+    HelpdeskContract,
+    Route,
+)
+
+GROUP_ID = 43000123
+FIELD = "cf_product"
 
 
 def freshdesk(fake: FakeVendor) -> FakeFreshdesk:
@@ -25,6 +35,8 @@ class FreshdeskDeclaration(Declaration):
         "url": "https://mabanque.freshdesk.com",
         "api_key": "freshdesk-api-key-for-contract",
         "webhook_secret": "freshdesk-webhook-secret-for-contract",
+        "groups": f'{{"{CARE_GROUP}": {GROUP_ID}}}',
+        "fields": f'{{"{CARE_FIELD}": "{FIELD}"}}',
     }
     bad_credentials: ClassVar[Mapping[str, str]] = {"api_key": "revoked-key"}
     create_ticket = Route("POST", r"/api/v2/tickets")
@@ -33,6 +45,9 @@ class FreshdeskDeclaration(Declaration):
     signature_headers = ("x-sav-bridge-token",)
     # Freshdesk signs nothing: the automation rule's token header proves the sender, not the time or body.
     webhook_refusals = ("forged", "unsigned")
+    update_route = Route("PUT", r"/api/v2/tickets/\d+")
+    history_route = Route("GET", r"/api/v2/contacts")
+    care_group_id = GROUP_ID
 
     def quota_fault(self) -> Fault:
         # Freshdesk's per-minute account limit: 429, the wait in Retry-After, the budget in X-RateLimit-*.
@@ -72,6 +87,21 @@ class FreshdeskDeclaration(Declaration):
         self, fake: FakeVendor, ticket: TicketRef, at: float, secret: str | None = None
     ) -> tuple[dict[str, str], bytes]:
         return freshdesk(fake).doorbell(ticket.id, secret)
+
+    def tags(self, fake: FakeVendor, ticket: TicketRef) -> list[str]:
+        return list(freshdesk(fake).tickets[int(ticket.id)]["tags"])
+
+    def agent_tags(self, fake: FakeVendor, ticket: TicketRef, tag: str) -> None:
+        freshdesk(fake).tickets[int(ticket.id)]["tags"].append(tag)
+
+    def priority(self, fake: FakeVendor, ticket: TicketRef) -> object:
+        return freshdesk(fake).tickets[int(ticket.id)]["priority"]
+
+    def group(self, fake: FakeVendor, ticket: TicketRef) -> object:
+        return freshdesk(fake).tickets[int(ticket.id)]["group_id"]
+
+    def field(self, fake: FakeVendor, ticket: TicketRef) -> object:
+        return freshdesk(fake).tickets[int(ticket.id)]["custom_fields"].get(FIELD)
 
 
 class TestFreshdeskContract(HelpdeskContract):

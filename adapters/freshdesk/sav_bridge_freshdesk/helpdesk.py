@@ -9,6 +9,14 @@ go through `/notes`, never `/reply`, which e-mails the requester.
 Rate limits: a 429's `Retry-After` is the wait (60 s, Freshdesk's per-minute window, when it is
 absent); an answer saying `X-RateLimit-Remaining: 0` holds further calls until that window has passed,
 since Freshdesk counts refused calls too.
+
+Care (`update_ticket`, `customer_history`): a ticket update REPLACES the ticket's tags, and Freshdesk has
+no call that adds one nor a conditional update, so the plugin reads the ticket (its tags and priority),
+then writes the union of the tags with only what changes: a tag an agent adds between that read and
+the write is lost (a window of one round trip; a retry reads again). Priority 1-4 is only raised; the
+group, agent (`responder_id`, from `freshdesk.assignees` or the agent's e-mail) and `cf_` fields come
+from the section's maps. The history lists the X user's contact's tickets with `updated_since` far
+back, since without it Freshdesk lists only the last 30 days; it creates no contact.
 """
 
 from __future__ import annotations
@@ -23,8 +31,19 @@ from sav_bridge.config import BaseSettings, reveal
 from sav_bridge.errors import PermanentError, RetryableError
 from sav_bridge.helpdesks import WebhookAnswer, WebhookNotice, json_answer, packaged_schema
 from sav_bridge.http import RETRYABLE_STATUS, VendorErrors, send
-from sav_bridge.model import AgentReply, Attachment, AttachmentRef, Conversation, SocialMessage, TicketRef
+from sav_bridge.model import (
+    AgentReply,
+    Attachment,
+    AttachmentRef,
+    Conversation,
+    PastTicket,
+    SocialMessage,
+    SocialUser,
+    TicketRef,
+    TicketUpdate,
+)
 from sav_bridge.ticket_text import message_text
+from sav_bridge.ticket_update import Mappings, raised, union
 from sav_bridge_freshdesk import payloads, webhook
 from sav_bridge_freshdesk.provision import provision
 
@@ -37,6 +56,8 @@ REMAINING_HEADER = "x-ratelimit-remaining"
 WINDOW_SECONDS = 60.0
 PER_PAGE = 100
 DEFAULT_TIMEOUT = 15.0  # freshdesk.timeout_seconds in config.schema.json
+#: Care's logical names, by kind, and the `freshdesk` keys that map them (Freshdesk has no brands).
+MAPS = {"group": "groups", "assignee": "assignees", "field": "fields"}
 
 
 class FreshdeskHelpdesk:
@@ -52,6 +73,7 @@ class FreshdeskHelpdesk:
         webhook_secret: str,
         timeout: float = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.time,
+        mappings: Mappings | None = None,
     ) -> None:
         self._client = client
         self._timeout = httpx.Timeout(timeout)
@@ -63,6 +85,9 @@ class FreshdeskHelpdesk:
         self._me: int | None = None
         #: Agents by id (`None`: that user is no agent), read once each from the agents API.
         self._agents: dict[int, Mapping[str, Any] | None] = {}
+        self._maps = mappings or Mappings(self.name, {}, MAPS)
+        #: Agent ids by e-mail, for care's assignees named by e-mail.
+        self._agent_ids: dict[str, int] = {}
 
     @classmethod
     def config_schema(cls) -> dict[str, Any]:
@@ -78,6 +103,7 @@ class FreshdeskHelpdesk:
             reveal(section["api_key"]),
             reveal(section["webhook_secret"]),
             float(section.get("timeout_seconds", DEFAULT_TIMEOUT)),
+            mappings=Mappings.from_section(cls.name, section, MAPS),
         )
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -231,6 +257,61 @@ class FreshdeskHelpdesk:
 
     async def download_attachment(self, ref: AttachmentRef, max_bytes: int) -> Attachment:
         raise PermanentError(self.name, "this plugin does not list agents' files yet")
+
+    # -- care ------------------------------------------------------------------------------------
+    async def update_ticket(
+        self, ticket: TicketRef, update: TicketUpdate, key: str, retry: bool = False
+    ) -> None:
+        if update.brand is not None:
+            self._maps.skipped("brand", update.brand, "Freshdesk tickets have no brand")
+        current = await self._call("GET", f"/api/v2/tickets/{ticket.id}")
+        changes: dict[str, Any] = {}
+        tags = list(current.get("tags") or [])
+        if (merged := union(tags, update.tags)) != tags:
+            changes["tags"] = merged  # the whole list: Freshdesk replaces it
+        if (group := self._maps.get("group", update.group)) is not None and group != current.get("group_id"):
+            changes["group_id"] = group
+        agent = await self._agent_for(update.assignee)
+        if agent is not None and agent != current.get("responder_id"):
+            changes["responder_id"] = agent
+        have = current.get("custom_fields") or {}
+        fields = {
+            name: value for name, value in self._maps.fields(update.fields).items() if have.get(name) != value
+        }
+        if fields:
+            changes["custom_fields"] = fields
+        if (priority := raised(current.get("priority"), update.priority, payloads.PRIORITIES)) is not None:
+            changes["priority"] = priority
+        if changes:
+            await self._call("PUT", f"/api/v2/tickets/{ticket.id}", json=changes)
+
+    async def _agent_for(self, assignee: str | None) -> int | None:
+        """The agent id of a logical assignee (`freshdesk.assignees`) or of an agent's e-mail."""
+        if assignee is None or "@" not in assignee:
+            found = self._maps.get("assignee", assignee)
+            return int(found) if found is not None else None
+        if assignee not in self._agent_ids:
+            agents = await self._call("GET", "/api/v2/agents", params={"email": assignee})
+            ids = [int(a["id"]) for a in agents or [] if isinstance(a, dict) and isinstance(a.get("id"), int)]
+            if not ids:
+                self._maps.skipped("assignee", assignee, "no Freshdesk agent has this e-mail")
+                return None
+            self._agent_ids[assignee] = ids[0]
+        return self._agent_ids[assignee]
+
+    async def customer_history(
+        self, customer: SocialUser, exclude: TicketRef | None = None, limit: int = 5
+    ) -> list[PastTicket]:
+        if limit <= 0:
+            return []
+        external = payloads.unique_external_id(customer)
+        contacts = await self._call("GET", "/api/v2/contacts", params={"unique_external_id": external})
+        if not contacts:
+            return []
+        tickets = await self._call("GET", "/api/v2/tickets", params={
+            "requester_id": int(contacts[0]["id"]), "updated_since": payloads.SINCE_EVER,
+            "order_by": "created_at", "order_type": "desc", "per_page": min(limit + 1, PER_PAGE)})  # fmt: skip
+        return payloads.past_tickets(tickets, exclude, limit)
 
     # -- webhooks --------------------------------------------------------------------------------
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, now: float) -> None:

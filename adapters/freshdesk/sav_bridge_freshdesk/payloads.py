@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sav_bridge.model import AgentReply, MessageKind, SocialMessage, SocialUser, TicketRef
+from sav_bridge.model import AgentReply, MessageKind, PastTicket, SocialMessage, SocialUser, TicketRef
 from sav_bridge.ticket_text import message_text, source_line, subject
 
 HELPDESK = "freshdesk"
@@ -22,6 +22,14 @@ KEY_FIELD = "cf_sav_bridge_key"
 SOURCE = 2
 PRIORITY_LOW = 1
 STATUS_OPEN = 2
+#: Care's priority levels as Freshdesk's numbers (1 low, 2 medium, 3 high, 4 urgent).
+PRIORITIES = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
+STATUSES = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
+#: Ticket `source` codes (vendor CONTRACTS §3.2: the python-freshdesk model, and 9 and 10 from the API docs).
+SOURCES = {1: "email", 2: "portal", 3: "phone", 4: "forum", 5: "twitter", 6: "facebook", 7: "chat",
+           9: "feedback widget", 10: "outbound email"}  # fmt: skip
+#: `updated_since` for a requester's whole history: without it Freshdesk lists the last 30 days only.
+SINCE_EVER = "2000-01-01T00:00:00Z"
 #: Resolved and closed: a customer who writes again reopens the ticket.
 REOPEN_STATUSES = frozenset({4, 5})
 _TAG = re.compile(r"<[^>]*>")
@@ -70,6 +78,28 @@ def ticket_create(msg: SocialMessage, requester_id: int, key: str) -> dict[str, 
         "tags": [TAG, KIND_TAGS[msg.kind]],
         "custom_fields": {KEY_FIELD: key},
     }
+
+
+def past_tickets(tickets: Any, exclude: TicketRef | None, limit: int) -> list[PastTicket]:
+    """`GET /api/v2/tickets` (newest first) as history entries, status and source codes as words."""
+    found = []
+    for ticket in tickets if isinstance(tickets, list) else []:
+        if not isinstance(ticket, dict) or "id" not in ticket:
+            continue
+        if exclude is not None and str(ticket["id"]) == exclude.id:
+            continue
+        status, source = ticket.get("status"), ticket.get("source")
+        found.append(
+            PastTicket(
+                id=str(ticket["id"]),
+                subject=str(ticket.get("subject") or ""),
+                status=STATUSES.get(status, f"status {status}") if isinstance(status, int) else "unknown",
+                created_at=str(ticket.get("created_at") or ""),
+                updated_at=str(ticket.get("updated_at") or ""),
+                channel=SOURCES.get(source, f"source {source}") if isinstance(source, int) else "unknown",
+            )
+        )
+    return found[:limit]
 
 
 def customer_note(msg: SocialMessage, contact_id: int) -> dict[str, Any]:

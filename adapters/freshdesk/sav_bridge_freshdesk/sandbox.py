@@ -7,7 +7,11 @@ contact with one `unique_external_id`, a custom field refused until the admin ha
 conversations (`page`, `per_page` ≤ 100, a `Link: …; rel="next"` header), per-minute limits with
 `X-RateLimit-*` headers and a 429 with `Retry-After` once spent. Injected faults add 5xx, timeouts and
 lost answers (duplicates for a client that retries blindly). `/reply` e-mails the requester: the fake
-counts it in `emails_sent`, and `received()` counts every request by operation.
+counts it in `emails_sent`, and `received()` counts every request by operation. Care's calls: a ticket
+update REPLACES the ticket's tags (Freshdesk's trap: a client sending only its new tag erases the
+others), merges `custom_fields` and refuses (400) a group, agent or custom field the account lacks;
+the ticket listing shows only tickets created in the last 30 days unless `updated_since` is given,
+sorted by `order_by`/`order_type`; `GET /agents?email=` finds an agent.
 
 The core's `Sandbox` finds it through the entry point `freshdesk` in group `sav_bridge.sandboxes`.
 """
@@ -35,6 +39,8 @@ from sav_bridge_freshdesk import payloads, spec, webhook
 
 #: Freshdesk Pro: 400 calls a minute for the whole account.
 CALLS_PER_MINUTE = 400
+#: What `GET /api/v2/tickets` lists without `updated_since`: tickets created in the last 30 days.
+DEFAULT_WINDOW_SECONDS = 30 * 86400
 
 
 class FakeFreshdesk(FakeVendor):
@@ -62,6 +68,8 @@ class FakeFreshdesk(FakeVendor):
         self.contacts: dict[int, dict[str, Any]] = {}
         self.agents: dict[int, dict[str, Any]] = {}
         self.tickets: dict[int, dict[str, Any]] = {}
+        #: The account's groups (care routes tickets to them).
+        self.groups: set[int] = set()
         self.conversations: dict[int, list[dict[str, Any]]] = {}
         #: (ticket id, body) of every e-mail `/reply` sent to a requester.
         self.emails_sent: list[tuple[int, str]] = []
@@ -69,6 +77,7 @@ class FakeFreshdesk(FakeVendor):
         for method, pattern, handler in [
             ("GET", r"/api/v2/agents/me", self._get_me),
             ("GET", r"/api/v2/agents/(?P<id>\d+)", self._get_agent),
+            ("GET", r"/api/v2/agents", self._list_agents),
             ("GET", r"/api/v2/contacts", self._list_contacts),
             ("POST", r"/api/v2/contacts", self._create_contact),
             ("GET", r"/api/v2/tickets", self._list_tickets),
@@ -87,7 +96,16 @@ class FakeFreshdesk(FakeVendor):
     ) -> FakeFreshdesk:
         """The account the `freshdesk` section describes (`spec.py` checks requests, vendor folder or not)."""
         section = settings.helpdesk_section()
-        return cls(reveal(section["api_key"]), reveal(section["webhook_secret"]), clock, section["url"])
+        fields = (payloads.KEY_FIELD, *(section.get("fields") or {}).values())
+        fake = cls(
+            reveal(section["api_key"]), reveal(section["webhook_secret"]), clock, section["url"], fields
+        )
+        # The account has what the configuration maps care's names to (an admin made them first).
+        fake.groups.update(int(v) for v in (section.get("groups") or {}).values())
+        for agent_id in (section.get("assignees") or {}).values():
+            if int(agent_id) not in fake.agents:
+                fake.add_agent(f"Agent {agent_id}", f"agent{agent_id}@example.com", agent_id=int(agent_id))
+        return fake
 
     # -- the vendor's manners --------------------------------------------------------------------
     def authorised(self, request: httpx.Request) -> bool:
@@ -135,8 +153,8 @@ class FakeFreshdesk(FakeVendor):
         return datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     # -- helpers for tests and the demo ---------------------------------------------------------
-    def add_contact(self, name: str, **fields: Any) -> int:
-        contact_id = next(self._ids)
+    def add_contact(self, name: str, contact_id: int | None = None, **fields: Any) -> int:
+        contact_id = contact_id or next(self._ids)
         self.contacts[contact_id] = {"active": False, "address": None, "company_id": None, "created_at": self._now(),
                                      "custom_field": {}, "deleted": False, "description": None, "email": None,
                                      "helpdesk_agent": False, "id": contact_id, "job_title": None,
@@ -145,9 +163,9 @@ class FakeFreshdesk(FakeVendor):
                                      "updated_at": self._now(), **fields}  # fmt: skip
         return contact_id
 
-    def add_agent(self, name: str, email: str) -> int:
+    def add_agent(self, name: str, email: str, agent_id: int | None = None) -> int:
         """An agent of the account: a contact too, with `agent_1.json`'s shape."""
-        agent_id = self.add_contact(name, email=email, helpdesk_agent=True)
+        agent_id = self.add_contact(name, agent_id, email=email, helpdesk_agent=True)
         self.agents[agent_id] = {"available": True, "occasional": False, "signature": None, "id": agent_id,
                                  "ticket_scope": 1, "created_at": self._now(), "updated_at": self._now(),
                                  "contact": {"active": True, "email": email, "name": name,
@@ -199,6 +217,11 @@ class FakeFreshdesk(FakeVendor):
         agent = self.agents.get(int(match["id"]))
         return httpx.Response(200, json=agent) if agent else httpx.Response(404)
 
+    def _list_agents(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
+        wanted = request.url.params.get("email")
+        found = [a for a in self.agents.values() if wanted is None or a["contact"]["email"] == wanted]
+        return httpx.Response(200, json=found)
+
     def _list_contacts(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
         wanted = request.url.params.get("unique_external_id")
         found = [c for c in self.contacts.values() if wanted is None or c["unique_external_id"] == wanted]
@@ -218,8 +241,17 @@ class FakeFreshdesk(FakeVendor):
         params = request.url.params
         found = [t for t in self.tickets.values()
                  if "requester_id" not in params or str(t["requester_id"]) == params["requester_id"]]  # fmt: skip
-        if params.get("order_type", "desc") == "desc":
-            found.reverse()
+        if "updated_since" in params:
+            found = [t for t in found if t["updated_at"] >= params["updated_since"]]
+        else:  # Freshdesk's default: tickets created within the past 30 days only
+            since = datetime.fromtimestamp(self.clock() - DEFAULT_WINDOW_SECONDS, UTC).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            )
+            found = [t for t in found if t["created_at"] >= since]
+        field = params.get("order_by", "created_at")
+        found.sort(
+            key=lambda t: (t.get(field) or "", t["id"]), reverse=params.get("order_type", "desc") == "desc"
+        )
         size, page = int(params.get("per_page", 30)), int(params.get("page", 1))
         return httpx.Response(200, json=found[(page - 1) * size : page * size])
 
@@ -260,9 +292,28 @@ class FakeFreshdesk(FakeVendor):
         ticket = self._ticket(match)
         if ticket is None:
             return httpx.Response(404)
-        ticket.update(body)
+        refused = self._invalid(body)
+        if refused is not None:
+            return refused
+        custom = body.pop("custom_fields", {})
+        ticket.update(body)  # `tags` included: the list replaces the ticket's
+        ticket["custom_fields"] = ticket["custom_fields"] | custom
         ticket["updated_at"] = self._now()
         return httpx.Response(200, json=ticket)
+
+    def _invalid(self, body: dict[str, Any]) -> httpx.Response | None:
+        """Freshdesk's 400 for a custom field, group or agent the account lacks (nothing is written)."""
+        errors = [{"field": name, "message": "Unexpected/invalid field in request", "code": "invalid_field"}
+                  for name in body.get("custom_fields", {}) if name not in self.custom_fields]  # fmt: skip
+        if body.get("group_id") is not None and body["group_id"] not in self.groups:
+            errors.append({"field": "group_id", "message": "There is no group matching the given group_id",
+                           "code": "invalid_value"})  # fmt: skip
+        if body.get("responder_id") is not None and body["responder_id"] not in self.agents:
+            errors.append({"field": "responder_id", "message": "There is no agent matching the given responder_id",
+                           "code": "invalid_value"})  # fmt: skip
+        if not errors:
+            return None
+        return httpx.Response(400, json={"description": "Validation failed", "errors": errors})
 
     def _list_conversations(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
         ticket = self._ticket(match)

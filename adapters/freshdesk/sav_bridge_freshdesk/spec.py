@@ -62,6 +62,7 @@ _PAGING = ("page", "per_page")
 OPERATIONS: list[tuple[str, re.Pattern[str], dict[str, Any] | None, tuple[str, ...]]] = [
     ("GET", re.compile(r"/api/v2/agents/me"), None, ()),
     ("GET", re.compile(r"/api/v2/agents/\d+"), None, ()),
+    ("GET", re.compile(r"/api/v2/agents"), None, ("email", "mobile", "phone", "state", *_PAGING)),
     ("GET", re.compile(r"/api/v2/contacts"), None,
      ("email", "mobile", "phone", "company_id", "state", "updated_since", "unique_external_id", *_PAGING)),
     ("POST", re.compile(r"/api/v2/contacts"), CONTACT_CREATE, ()),
