@@ -133,12 +133,23 @@ def test_bad_configuration_names_the_key(raw: dict[str, object], key: str) -> No
     assert caught.value.key == key
 
 
-def test_importing_mood_loads_no_lexicon() -> None:
-    """The HTTP process imports care's modules but never scores: nltk (~30 MB) must wait for a French text."""
-    code = "import sys, sav_bridge.care.mood; print(any(m.split('.')[0] in ('nltk', 'textblob', 'textblob_fr', 'vaderSentiment') for m in sys.modules))"
-    assert (
-        subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        == "False"
+LOADED = "print(sorted({m.split('.')[0] for m in sys.modules} & {'nltk', 'textblob', 'textblob_fr', 'vaderSentiment'}))"
+
+
+def loaded_after(code: str) -> str:
+    run = [sys.executable, "-c", f"import sys\n{code}\n{LOADED}"]
+    return subprocess.run(run, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_lexicons_load_at_the_first_message_of_their_language_and_never_nltk() -> None:
+    """The HTTP process imports care's modules but never scores; the worker loads the French lexicon
+    without textblob and nltk (42 MB)."""
+    assert loaded_after("import sav_bridge.care.mood") == "[]"
+    french = (
+        "from sav_bridge.care.mood import MoodScorer\nMoodScorer().score('pas content', 'fr', 1, None, True)"
     )
+    assert loaded_after(french) == "['textblob_fr']"
+    english = (
+        "from sav_bridge.care.mood import MoodScorer\nMoodScorer().score('not happy', 'en', 1, None, True)"
+    )
+    assert loaded_after(english) == "['vaderSentiment']"
