@@ -12,6 +12,10 @@ from typing import Any
 
 from sav_bridge.errors import ConfigError
 
+#: The customer languages care reads and writes, and the channels a message comes by.
+LANGUAGES = ("fr", "en")
+CHANNELS = ("mention", "reply", "dm")
+
 
 def section(value: Any, key: str, known: Collection[str]) -> Mapping[str, Any]:
     """A mapping with only `known` keys; None is an empty one."""

@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from sav_bridge.care.mood import Mood, MoodScorer
-from sav_bridge.care.routing import CHANNELS, LANGUAGES, Routing, merge
+from sav_bridge.care._config import CHANNELS, LANGUAGES
 from sav_bridge.errors import ConfigError
-from sav_bridge.model import TicketUpdate
+
+if TYPE_CHECKING:  # imported when the command runs: every other command starts without them
+    from sav_bridge.care.mood import Mood
+    from sav_bridge.model import TicketUpdate
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -48,6 +50,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def run(args: argparse.Namespace, care: Mapping[str, Any], out: TextIO) -> int:
     """`care check`, on the configuration's validated `care` mapping (empty: built-in mood, no routing)."""
+    from sav_bridge.care.mood import MoodScorer
+    from sav_bridge.care.routing import Routing, merge
+
     scorer = MoodScorer.from_config(care.get("mood"))
     routing = Routing.from_config(care.get("routing"))
     default = care.get("default_language", "fr")

@@ -43,13 +43,12 @@ from typing import Any
 import re2
 
 from sav_bridge.care import _config
+from sav_bridge.care._config import CHANNELS, LANGUAGES
 from sav_bridge.care._words import Phrases, fold
 from sav_bridge.errors import ConfigError
 from sav_bridge.model import PRIORITY_LEVELS, TicketUpdate
 
 KEY = "care.routing"
-LANGUAGES = ("fr", "en")
-CHANNELS = ("mention", "reply", "dm")
 WHEN = ("language", "words", "patterns", "channel", "account", "customer_tags")
 THEN = ("group", "brand", "assignee", "tags", "priority", "fields")
 
