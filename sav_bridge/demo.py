@@ -15,9 +15,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
+from zoneinfo import ZoneInfo
 
 import httpx
 import uvicorn
@@ -93,9 +95,22 @@ def demo_stage(helpdesk: str | None) -> tuple[str, type[DemoStage]]:
     return name, stage
 
 
+def demo_care(workdir: Path) -> Path:
+    """The demo's `care` section: the example's habits, and an announced closure from now until 9:00 the
+    day after tomorrow (Paris), so the acknowledgement says when the team is back whatever the hour."""
+    now = datetime.now(ZoneInfo("Europe/Paris"))
+    back = (now + timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
+    path = workdir / "care.yaml"
+    path.write_text(
+        DEMO_CARE.format(start=now.strftime("%Y-%m-%dT%H:%M"), end=back.strftime("%Y-%m-%dT%H:%M")),
+        encoding="utf-8",
+    )
+    return path
+
+
 def demo_settings(workdir: Path, helpdesk: str, stage: type[DemoStage]) -> Settings:
     return load_settings(
-        None,
+        demo_care(workdir),
         {
             "SAV_BRIDGE_DATABASE_URL": f"sqlite:///{workdir / 'sav-bridge.db'}",
             "SAV_BRIDGE_SANDBOX": "true",
@@ -117,6 +132,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+DEMO_CARE = """
+care:
+  team: {{fr: "L'équipe MaBanque", en: "The MaBanque team"}}
+  signature: " ^SAV"
+  hours:
+    timezone: Europe/Paris
+    weekly: {{mon: ["09:00-18:00"], tue: ["09:00-18:00"], wed: ["09:00-18:00"], thu: ["09:00-18:00"],
+             fri: ["09:00-18:00"], sat: ["09:00-12:00"], sun: []}}
+    holidays: {{country: FR}}
+    closures: [{{from: "{start}", to: "{end}", reason: "séminaire d'équipe"}}]
+  routing:
+    - name: cartes
+      when: {{patterns: ['(?i)carte\\s+(?:\\w+\\s+){{0,2}}(?:bloqu|perdu|vol[ée])']}}
+      then: {{tags: [cartes], priority: high}}
+"""
 
 
 class Story:
@@ -196,6 +228,9 @@ async def play(story: Story) -> None:
     await story.from_x(mention)
     claire_ticket = hd.ticket_ids()[-1]
     story.show(story.ticket_line(claire_ticket))
+    for dm in x.dms:
+        story.show(f"acknowledged at once, by DM (the team is away): «{dm['text']}»")
+    story.notes(claire_ticket, 0)
 
     story.say("The same delivery arrives twice (X retries)")
     answer = await story.from_x(mention)
@@ -206,29 +241,38 @@ async def play(story: Story) -> None:
     marc_ticket = hd.ticket_ids()[-1]
     story.show(story.ticket_line(marc_ticket))
 
-    story.say("Claire follows up in the same thread")
+    story.say("Claire follows up in the same thread, angrier: care raises her ticket and says why")
     tweet_id = mention["tweet_create_events"][0]["id_str"]
+    notes_before = len(hd.notes(claire_ticket))
     await story.from_x(
-        x.customer_post(CLAIRE, "@MaBanque Toujours bloquée… vous êtes là ?", in_reply_to=tweet_id)
+        x.customer_post(
+            CLAIRE,
+            "@MaBanque TOUJOURS BLOQUÉE ! C'EST INADMISSIBLE, JE VAIS PORTER PLAINTE !!!",
+            in_reply_to=tweet_id,
+        )
     )
     comment = hd.last_customer_message(claire_ticket)
     story.show(f"comment added to #{claire_ticket} as Claire: «{comment.splitlines()[0]}»")
+    story.show(story.ticket_line(claire_ticket))
+    story.notes(claire_ticket, notes_before)
 
     story.say(f"Amélie answers Claire in {hd.vendor}")
+    notes_before = len(hd.notes(claire_ticket))
     await story.agent_answers(
         claire_ticket, amelie, "Bonjour Claire, désolés pour ce désagrément, nous regardons tout de suite."
     )
     for post in x.brand_posts:
         story.show(f"reply posted on X (in reply to {post.in_reply_to}): «{post.text}»")
-    story.notes(claire_ticket, 0)
+    story.notes(claire_ticket, notes_before)
 
     story.say("Jean-Pierre answers Marc: the conversation is a DM, so the answer is a DM")
+    dms_before, notes_before = len(x.dms), len(hd.notes(marc_ticket))
     await story.agent_answers(
         marc_ticket, jp, "Bonjour Marc, votre virement est en cours, il arrivera demain matin."
     )
-    for dm in x.dms:
+    for dm in x.dms[dms_before:]:
         story.show(f"DM sent on X to {dm['to']}: «{dm['text']}»")
-    story.notes(marc_ticket, 0)
+    story.notes(marc_ticket, notes_before)
 
     story.say("Amélie sends a reply too long for one post: a numbered thread, never cut")
     before, notes_before = len(x.brand_posts), len(hd.notes(claire_ticket))

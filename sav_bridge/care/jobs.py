@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import cast
 
 from sav_bridge.care.pipeline import JOB_CARE_ACK, update_from_json
 from sav_bridge.care.settings import CareSettings
@@ -17,7 +17,7 @@ from sav_bridge.channels.x.client import XClient
 from sav_bridge.channels.x.events import CHANNEL
 from sav_bridge.flows.once import Write, write_once
 from sav_bridge.flows.outbound import Explain, PolicyCheck, note_job
-from sav_bridge.helpdesks import Helpdesk, knows_history
+from sav_bridge.helpdesks import CareAware, Helpdesk, knows_history
 from sav_bridge.metrics import Metrics
 from sav_bridge.model import Audience, PastTicket, SocialUser, TicketRef
 from sav_bridge.store import Job, NewJob, Store
@@ -53,8 +53,8 @@ class CareJobs:
 
     async def update(self, job: Job) -> None:
         update = job.read(lambda p: update_from_json(p["update"]))
-        apply: Any = self.helpdesk.update_ticket
-        await apply(self._ticket(job), update, job.idempotency_key, job.attempts > 1)
+        plugin = cast(CareAware, self.helpdesk)  # only enqueued for plugins that have it (updates_tickets)
+        await plugin.update_ticket(self._ticket(job), update, job.idempotency_key, job.attempts > 1)
 
     async def ack(self, job: Job) -> list[NewJob]:
         """Send the acknowledgement (or the invitation to DM) if the policy in force lets it go."""
@@ -117,8 +117,10 @@ class CareJobs:
         )
         past: list[PastTicket] = []
         if payload.get("ask_helpdesk") and knows_history(self.helpdesk):
-            read: Any = self.helpdesk.customer_history
-            past = await read(customer, exclude=ticket, limit=self.settings.history_tickets)
+            plugin = cast(CareAware, self.helpdesk)
+            past = await plugin.customer_history(
+                customer, exclude=ticket, limit=self.settings.history_tickets
+            )
         text = history_note(
             customer, past, int(payload.get("other_conversations") or 0), payload.get("first_contact")
         )

@@ -96,7 +96,9 @@ class Care:
             if opened
             else None
         )
-        closed = s.hours.closed_reason(when)
+        ack = self._ack(message, ticket, seen.previous_at, seen.last_ack_at, at, when, language, None)
+        # Outside hours, said (and tagged) once per wait: with the acknowledgement or on a new ticket.
+        closed = s.hours.closed_reason(when) if opened or ack is not None else None
         reopening = s.hours.next_opening(when) if closed else None
         found = [kind for kind in self.personal(message.text) if kind in PERSONAL_WORDS] if public else []
         personal = bool(found) and s.personal.enabled
@@ -117,7 +119,12 @@ class Care:
         )
         lines = []
         if raise_to:
-            lines.append(f"🔺 {mood.note() if mood.level == raise_to else f'priority {raise_to}'}")
+            by_rule = (
+                f"priority {raise_to} (routing rule «{routed.matched[0][0]}»)"
+                if routed and routed.matched
+                else ""
+            )
+            lines.append(f"🔺 {mood.note() if mood.level == raise_to else by_rule or f'priority {raise_to}'}")
         elif mood.reasons and mood.level:
             lines.append(f"🔺 {mood.note()} (already asked)")
         for name, why in routed.matched if routed else ():
@@ -139,7 +146,10 @@ class Care:
                 self.metrics.care_raised.labels("mood" if mood.level == raise_to else "routing").inc()
         elif update:
             lines.append(f"Care suggests {_describe(update)} (this helpdesk plugin does not apply it).")
-        ack = self._ack(message, ticket, seen.previous_at, seen.last_ack_at, at, when, language, reopening)
+        if ack is not None:
+            ack = self._ack(
+                message, ticket, seen.previous_at, seen.last_ack_at, at, when, language, reopening
+            )
         if ack is not None:
             jobs.append(ack)
             await self.store.care.acknowledged(key)

@@ -37,7 +37,8 @@ class ZendeskStage:
         ticket = self.fake.tickets[int(ticket_id)]
         requester = self.fake.users[ticket["requester_id"]]
         return (f"Zendesk ticket #{ticket_id} [{ticket['status']}] «{ticket['subject']}» requester "
-                f"{requester['name']} ({requester['external_id']}), tags {', '.join(ticket['tags'])}")  # fmt: skip
+                f"{requester['name']} ({requester['external_id']}), priority {ticket.get('priority') or '-'}, "
+                f"tags {', '.join(ticket['tags'])}")  # fmt: skip
 
     def last_customer_message(self, ticket_id: str) -> str:
         body: str = self.fake.public_comments(ticket_id)[-1]["body"]
