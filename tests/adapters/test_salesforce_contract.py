@@ -8,12 +8,14 @@ from typing import ClassVar
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sav_bridge_salesforce.helpdesk import QUOTA_WAIT
+from sav_bridge_salesforce.payloads import tags_of
 from sav_bridge_salesforce.sandbox import FakeSalesforce
+from sav_bridge_salesforce.spec import to18
 
 from sav_bridge.model import TicketRef
 from sav_bridge.sandbox.base import FakeVendor
 from sav_bridge.sandbox.faults import Fault
-from sav_bridge.testing.contract import Declaration, HelpdeskContract, Route
+from sav_bridge.testing.contract import CARE_FIELD, CARE_GROUP, Declaration, HelpdeskContract, Route
 
 #: The connected app's key, made for this run (Salesforce keeps the certificate, the gateway the key).
 APP_KEY = (
@@ -24,6 +26,9 @@ APP_KEY = (
     .decode()
 )
 DATA = r"/services/data/v\d+\.\d"
+QUEUE = to18("00G5g000004QUEU")
+FIELD = "Product__c"
+TAGS = "Sav_Bridge_Tags__c"
 
 
 def salesforce(fake: FakeVendor) -> FakeSalesforce:
@@ -40,6 +45,8 @@ class SalesforceDeclaration(Declaration):
         "private_key": APP_KEY,
         "organization_id": "00D5g000004ABCDEAA",
         "webhook_secret": "salesforce-webhook-secret-for-contract",
+        "queues": f'{{"{CARE_GROUP}": "{QUEUE}"}}',
+        "fields": f'{{"{CARE_FIELD}": "{FIELD}"}}',
     }
     bad_credentials: ClassVar[Mapping[str, str]] = {"consumer_key": "3MVG9-not-the-app"}
     create_ticket = Route("PATCH", DATA + r"/sobjects/Case/Sav_Bridge_Key__c/.+")
@@ -51,6 +58,9 @@ class SalesforceDeclaration(Declaration):
     # Salesforce's quota 403 names no wait: the plugin's back-off is the wait.
     quota_wait = QUOTA_WAIT
     page_size = 20
+    update_route = Route("PATCH", DATA + r"/sobjects/Case/\w+")
+    history_route = Route("GET", DATA + r"/sobjects/Contact/X_User_Id__c/.+")
+    care_group_id = QUEUE
 
     def prepare(self, fake: FakeVendor) -> None:
         salesforce(fake).page_size = self.page_size
@@ -92,6 +102,22 @@ class SalesforceDeclaration(Declaration):
         org = salesforce(fake)
         published = [c["Id"] for c in org.case_comments(ticket.id) if c["IsPublished"]]
         return org.flow_callout(ticket.id, published[-1] if published else None, secret=secret, at=at)
+
+    def tags(self, fake: FakeVendor, ticket: TicketRef) -> list[str]:
+        return tags_of(salesforce(fake).cases[ticket.id][TAGS])
+
+    def agent_tags(self, fake: FakeVendor, ticket: TicketRef, tag: str) -> None:
+        case = salesforce(fake).cases[ticket.id]
+        case[TAGS] = ";".join([*tags_of(case[TAGS]), tag])
+
+    def priority(self, fake: FakeVendor, ticket: TicketRef) -> object:
+        return salesforce(fake).cases[ticket.id]["Priority"]
+
+    def group(self, fake: FakeVendor, ticket: TicketRef) -> object:
+        return salesforce(fake).cases[ticket.id]["OwnerId"]
+
+    def field(self, fake: FakeVendor, ticket: TicketRef) -> object:
+        return salesforce(fake).cases[ticket.id].get(FIELD)
 
 
 class TestSalesforceContract(HelpdeskContract):

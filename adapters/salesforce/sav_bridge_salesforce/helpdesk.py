@@ -13,6 +13,15 @@ Limits: Salesforce counts API requests per org over a rolling 24 hours and answe
 for `QUOTA_WAIT` seconds and raises `Paused`, so that jobs wait as long as it takes without using up
 their attempts (a rolling window may take hours to free); the concurrent long-request limit is a plain
 retry after `CONCURRENCY_WAIT` seconds. The plugin keeps the `Sforce-Limit-Info: api-usage=<used>/<limit>` of the last answer for the metrics.
+
+Care (`update_ticket`, `customer_history`): one `PATCH sobjects/Case/<id>` (a repeat writes the same
+values). Priority is a picklist (Low/Medium/High by default, `salesforce.priorities` for an org's own
+such as Critical), only ever raised: the case is read first when the update carries a priority or tags.
+A group is a queue and an assignee a user (`salesforce.queues`, `salesforce.assignees`), both the case's
+`OwnerId` (the assignee wins). Cases have no tags: they are kept in the text field `salesforce.tags_field`
+(shipped as Sav_Bridge_Tags__c, ';'-separated, read then written as the union, so an agent's edit between
+the two is lost: one round trip; null skips tags). The history is a SOQL query on the cases of the contact
+upserted for the X user (`contact_external_id`), newest first; it creates no contact.
 """
 
 from __future__ import annotations
@@ -31,8 +40,19 @@ from sav_bridge.config import BaseSettings, reveal
 from sav_bridge.errors import ConfigError, Paused, PermanentError, RetryableError
 from sav_bridge.helpdesks import WebhookAnswer, WebhookNotice, json_answer, packaged_schema
 from sav_bridge.http import VendorErrors, send
-from sav_bridge.model import AgentReply, Attachment, AttachmentRef, Conversation, SocialMessage, TicketRef
+from sav_bridge.model import (
+    AgentReply,
+    Attachment,
+    AttachmentRef,
+    Conversation,
+    PastTicket,
+    SocialMessage,
+    SocialUser,
+    TicketRef,
+    TicketUpdate,
+)
 from sav_bridge.ticket_text import message_text
+from sav_bridge.ticket_update import Mappings, raised, union
 from sav_bridge_salesforce import payloads, webhook
 from sav_bridge_salesforce.auth import Session, TokenSource, load_private_key
 from sav_bridge_salesforce.settings import with_defaults
@@ -48,6 +68,8 @@ SALESFORCE_ERRORS = VendorErrors(
 )
 SPENT = "the org's API requests over 24 hours are spent (jobs wait, none is lost)"
 LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+#: Care's logical names, by kind, and the `salesforce` keys that map them (cases have no brand).
+MAPS = {"group": "queues", "assignee": "assignees", "field": "fields"}
 
 
 def private_key_of(section: Mapping[str, Any]) -> rsa.RSAPrivateKey:
@@ -89,6 +111,9 @@ class SalesforceHelpdesk:
         self._case_field = str(settings["case_external_id"])
         self._dm_field = str(settings["reply_by_dm_field"])
         self._origin = str(settings["case_origin"])
+        self._tags_field = str(settings["tags_field"]) if settings.get("tags_field") else None
+        self._priorities = {**payloads.PRIORITIES, **(settings.get("priorities") or {})}
+        self._maps = Mappings.from_section(self.name, settings, MAPS)
         self._tolerance = tolerance
         self._clock = clock
         self._tokens = TokenSource(client, str(settings["login_url"]), str(settings["consumer_key"]),
@@ -287,6 +312,57 @@ class SalesforceHelpdesk:
 
     async def download_attachment(self, ref: AttachmentRef, max_bytes: int) -> Attachment:
         raise PermanentError(self.name, "this plugin does not list agents' files yet")
+
+    # -- care ------------------------------------------------------------------------------------
+    async def update_ticket(
+        self, ticket: TicketRef, update: TicketUpdate, key: str, retry: bool = False
+    ) -> None:
+        case_id = self._case_id(ticket)
+        if update.brand is not None:
+            self._maps.skipped("brand", update.brand, "Salesforce cases have no brand")
+        tags_field = self._tags_field if update.tags else None
+        if update.tags and tags_field is None:
+            self._maps.skipped("tags", ",".join(update.tags), "salesforce.tags_field is null")
+        wanted = [
+            name for name, needed in (("Priority", update.priority), (tags_field, tags_field)) if needed
+        ]
+        current: Mapping[str, Any] = {}
+        if wanted:
+            read, _ = await self._call(
+                "GET", f"sobjects/Case/{case_id}", params={"fields": ",".join(map(str, wanted))}
+            )
+            current = read if isinstance(read, dict) else {}
+        changes: dict[str, Any] = {}
+        if tags_field is not None:
+            have = payloads.tags_of(current.get(tags_field))
+            value, left_out = payloads.tags_value(union(have, update.tags))
+            for tag in left_out:
+                self._maps.skipped("tag", tag, f"{tags_field} holds {payloads.TAGS_MAX} characters")
+            if value != payloads.TAG_SEPARATOR.join(have):
+                changes[tags_field] = value
+        if (queue := self._maps.get("group", update.group)) is not None:
+            changes["OwnerId"] = queue
+        if update.assignee is not None and "@" in update.assignee:
+            self._maps.skipped("assignee", update.assignee, "salesforce.assignees maps names to user ids")
+        elif (user := self._maps.get("assignee", update.assignee)) is not None:
+            changes["OwnerId"] = user
+        changes.update(self._maps.fields(update.fields))
+        if (priority := raised(current.get("Priority"), update.priority, self._priorities)) is not None:
+            changes["Priority"] = priority
+        if changes:
+            await self._call("PATCH", f"sobjects/Case/{case_id}", json=changes)
+
+    async def customer_history(
+        self, customer: SocialUser, exclude: TicketRef | None = None, limit: int = 5
+    ) -> list[PastTicket]:
+        if limit <= 0:
+            return []
+        contact = await self._by_external_id("Contact", self._contact_field, customer.id)
+        if contact is None or not payloads.is_record_id(contact):
+            return []
+        page, _ = await self._call("GET", "query", params={"q": payloads.history_query(contact, limit + 1)})
+        records = page.get("records") if isinstance(page, dict) else None
+        return payloads.past_tickets([r for r in records or [] if isinstance(r, dict)], exclude, limit)
 
     # -- webhooks --------------------------------------------------------------------------------
     def verify_webhook(

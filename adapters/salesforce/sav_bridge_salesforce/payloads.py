@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sav_bridge.model import AgentReply, SocialMessage, SocialUser, TicketRef
+from sav_bridge.model import AgentReply, PastTicket, SocialMessage, SocialUser, TicketRef
 from sav_bridge.ticket_text import message_text, source_line, subject
 
 HELPDESK = "salesforce"
@@ -22,6 +22,14 @@ AGENT_USER_TYPE = "Standard"
 #: Characters an external id may keep in a URL path (a dot followed by a TLD-like suffix makes Salesforce 404).
 _URL_SAFE = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+
+#: Care's priority levels on the default Case Priority picklist (High, Medium, Low); `salesforce.priorities`
+#: overrides them for an org with more values (urgent: Critical).
+PRIORITIES = {"low": "Low", "normal": "Medium", "high": "High", "urgent": "High"}
+#: Cases have no tags: they are kept in a text field, separated as a multi-select picklist's values are.
+TAG_SEPARATOR = ";"
+TAGS_MAX = 255
+CASE_HISTORY_FIELDS = "Id, CaseNumber, Subject, Status, Origin, CreatedDate, LastModifiedDate"
 
 COMMENT_FIELDS = (
     "Id, ParentId, CommentBody, IsPublished, CreatedDate, CreatedById, "
@@ -89,6 +97,61 @@ def comments_query(case_id: str) -> str:
     if not is_record_id(case_id):
         raise ValueError(f"not a Salesforce record id: {case_id!r}")
     return f"SELECT {COMMENT_FIELDS} FROM CaseComment WHERE ParentId = '{case_id}' ORDER BY CreatedDate, Id"
+
+
+def history_query(contact_id: str, limit: int) -> str:
+    """A contact's cases, newest first (`contact_id` must be a record id)."""
+    if not is_record_id(contact_id):
+        raise ValueError(f"not a Salesforce record id: {contact_id!r}")
+    return (f"SELECT {CASE_HISTORY_FIELDS} FROM Case WHERE ContactId = '{contact_id}' "
+            f"ORDER BY CreatedDate DESC, Id DESC LIMIT {int(limit)}")  # fmt: skip
+
+
+def iso_utc(stamp: object) -> str:
+    """Salesforce's `2024-05-02T09:00:00.000+0000` as ISO 8601 UTC (`2024-05-02T09:00:00Z`)."""
+    text = str(stamp or "")
+    if text.endswith("+0000"):
+        text = text[: -len("+0000")]
+        text = (text.split(".")[0] if "." in text else text) + "Z"
+    return text
+
+
+def past_tickets(
+    records: Iterable[Mapping[str, Any]], exclude: TicketRef | None, limit: int
+) -> list[PastTicket]:
+    """The history query's records as history entries, `exclude` left out."""
+    found = []
+    for record in records:
+        if not isinstance(record.get("Id"), str):
+            continue
+        if exclude is not None and same_id(record["Id"], exclude.id):
+            continue
+        found.append(
+            PastTicket(
+                id=str(record["Id"]),
+                subject=str(record.get("Subject") or record.get("CaseNumber") or ""),
+                status=str(record.get("Status") or "").lower(),
+                created_at=iso_utc(record.get("CreatedDate")),
+                updated_at=iso_utc(record.get("LastModifiedDate")),
+                channel=str(record.get("Origin") or "").lower(),
+            )
+        )
+    return found[:limit]
+
+
+def tags_of(value: object) -> list[str]:
+    """The tags kept in the case's tags field."""
+    return [tag for tag in str(value or "").split(TAG_SEPARATOR) if tag]
+
+
+def tags_value(tags: list[str]) -> tuple[str, list[str]]:
+    """The field's new value, and the tags left out because the field is full (the first ones are kept)."""
+    kept: list[str] = []
+    for tag in tags:
+        if len(TAG_SEPARATOR.join([*kept, tag])) > TAGS_MAX:
+            return TAG_SEPARATOR.join(kept), tags[len(kept) :]
+        kept.append(tag)
+    return TAG_SEPARATOR.join(kept), []
 
 
 def same_text(record: Mapping[str, Any], text: str) -> bool:

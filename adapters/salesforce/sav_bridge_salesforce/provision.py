@@ -44,6 +44,7 @@ FIELDS = (
     ("contact_external_id", "Contact", "Text(40), External ID, Unique (case sensitive)"),
     ("case_external_id", "Case", "Text(80), External ID, Unique (case sensitive)"),
     ("reply_by_dm_field", "Case", 'Checkbox, default unchecked, label "Reply by DM"'),
+    ("tags_field", "Case", 'Text(255), label "sav-bridge tags" (care\'s tags, ";"-separated)'),
 )
 
 

@@ -15,7 +15,11 @@ the plugin expects, and checks every request against `spec.py`:
 - Upserts on the external-id fields the org has: 201 `created: true`, then 200 `created: false` (204 with
   no body before API 46.0), 300 with the records' URLs when the value matches several, 404 for a field the
   org lacks. Closed cases stay closed when commented on. Errors are arrays of `{message, errorCode, fields}`.
-- Comment listings answer the SOQL of `spec.parse_soql`, paged by `nextRecordsUrl` (`page_size` records).
+- Comment listings and a contact's cases answer the SOQL of `spec.parse_soql`, paged by `nextRecordsUrl`
+  (`page_size` records).
+- Care's case updates: `Priority` must be a value of the org's picklist (`priorities`; 400
+  `INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST` otherwise), `OwnerId` a user or a queue the org has (`queues`),
+  custom fields only those the org has (`case_fields`, `case_text_fields`).
 
 Helpers build what Salesforce sends the gateway: a SOAP outbound message (`outbound_message`, posted to
 `outbound_path()`) or the signed JSON callout of the shipped Apex class (`flow_callout`).
@@ -92,8 +96,11 @@ class FakeSalesforce(FakeVendor):
         page_size: int = 2000,
         session_seconds: float = 7200.0,
         case_fields: tuple[str, ...] = ("Sav_Bridge_Reply_By_DM__c",),
+        case_text_fields: tuple[str, ...] = ("Sav_Bridge_Tags__c",),
+        priorities: tuple[str, ...] = ("Low", "Medium", "High"),
     ) -> None:
-        """`case_fields`: the Case custom fields the org has besides its external id (checkboxes)."""
+        """`case_fields`: the Case checkboxes the org has besides its external id; `case_text_fields` its
+        text fields; `priorities` its Case Priority picklist."""
         super().__init__()
         self.login_url, self.instance_url = login_url.rstrip("/"), instance_url.rstrip("/")
         self.hosts = (urlsplit(self.login_url).netloc, urlsplit(self.instance_url).netloc)
@@ -107,7 +114,12 @@ class FakeSalesforce(FakeVendor):
         self.organization_id = spec.to18(organization_id)
         self.clock, self.api_version = clock, api_version
         self.external_ids = {"Contact": contact_external_id, "Case": case_external_id}
-        self.custom_fields = {"Contact": (contact_external_id,), "Case": (case_external_id, *case_fields)}
+        self.custom_fields = {"Contact": (contact_external_id,),
+                              "Case": (case_external_id, *case_fields, *case_text_fields)}  # fmt: skip
+        self.case_checkboxes, self.case_text_fields = case_fields, case_text_fields
+        self.priorities = priorities
+        #: The org's Case queues (a case's `OwnerId` may be one), by id.
+        self.queues: dict[str, dict[str, Any]] = {}
         self.daily_api_requests, self.page_size = daily_api_requests, page_size
         self.session_seconds = session_seconds
         #: How far ahead an assertion's exp may be (None: any future exp).
@@ -121,7 +133,7 @@ class FakeSalesforce(FakeVendor):
         self.cases: dict[str, dict[str, Any]] = {}
         self.comments: dict[str, dict[str, Any]] = {}
         self._tables = {"User": self.users, "Contact": self.contacts, "Case": self.cases,
-                        "CaseComment": self.comments}  # fmt: skip
+                        "CaseComment": self.comments, "Group": self.queues}  # fmt: skip
         #: Access token → (user id, expiry); usernames the connected app is pre-authorised for, or locked.
         self.sessions: dict[str, tuple[str, float]] = {}
         self.authorised_users: set[str] = {username}
@@ -154,7 +166,9 @@ class FakeSalesforce(FakeVendor):
             pem = reveal(section["private_key"])
         else:
             pem = Path(reveal(section["private_key_file"])).read_text(encoding="utf-8")
-        return cls(
+        fields = [str(name) for name in (section.get("fields") or {}).values() if str(name).endswith("__c")]
+        tags = [str(section["tags_field"])] if section.get("tags_field") else []
+        fake = cls(
             reveal(section["consumer_key"]), reveal(section["username"]), pem,
             reveal(section["organization_id"]), reveal(section["webhook_secret"]), clock,
             login_url=str(section["login_url"]),
@@ -162,7 +176,18 @@ class FakeSalesforce(FakeVendor):
             contact_external_id=str(section["contact_external_id"]),
             case_external_id=str(section["case_external_id"]),
             case_fields=(str(section["reply_by_dm_field"]),),
+            case_text_fields=tuple(dict.fromkeys([*tags, *fields])),
+            priorities=tuple(dict.fromkeys(["Low", "Medium", "High", *(section.get("priorities") or {}).values()])),
         )  # fmt: skip
+        # The org has what the configuration routes cases to (an admin made them first).
+        for name, queue_id in (section.get("queues") or {}).items():
+            fake.add_queue(name, str(queue_id))
+        for name, user_id in (section.get("assignees") or {}).items():
+            fake.users.setdefault(spec.to18(str(user_id)[:15]), {
+                "Id": spec.to18(str(user_id)[:15]), "Name": name, "FirstName": None, "LastName": name,
+                "Email": f"{name}@example.com", "Username": f"{name}@example.com.sandbox",
+                "UserType": "Standard", "IsActive": True})  # fmt: skip
+        return fake
 
     # -- the vendor's manners --------------------------------------------------------------------
     def error(
@@ -365,6 +390,18 @@ class FakeSalesforce(FakeVendor):
                     request, 400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {kind}"
                 )
             out[known.get(name.lower(), name)] = value
+        if kind == "Case" and "Priority" in out and out["Priority"] not in self.priorities:
+            return self.error(400, f"bad value for restricted picklist field: {out['Priority']}",
+                              code="INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", fields=["Priority"])  # fmt: skip
+        if kind == "Case" and out.get("OwnerId") is not None:
+            owner = out["OwnerId"]
+            kind_of = (
+                "Group" if isinstance(owner, str) and owner.startswith(spec.PREFIXES["Group"]) else "User"
+            )
+            refused = self._reference("Owner ID", "OwnerId", owner, kind_of)
+            if refused is not None:
+                return refused
+            out["OwnerId"] = spec.to18(owner[:15])
         if kind == "Case" and "ContactId" in out:
             refused = self._reference("Contact ID", "ContactId", out["ContactId"], "Contact")
             if refused is not None:
@@ -486,6 +523,8 @@ class FakeSalesforce(FakeVendor):
     # -- queries -----------------------------------------------------------------------------------
     def _query(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
         query = spec.parse_soql(request.url.params["q"])
+        if isinstance(query, spec.CaseQuery):
+            return self._case_history(query, match["v"])
         if not spec.RECORD_ID.fullmatch(query.parent_id):
             return self.error(
                 400, f"invalid ID field: {query.parent_id}", code="INVALID_QUERY_FILTER_OPERATOR"
@@ -507,6 +546,20 @@ class FakeSalesforce(FakeVendor):
         locator = self._new_id("QueryLocator")
         self._cursors[locator] = (rows, size)
         return self._page(locator, 0, match["v"])
+
+    def _case_history(self, query: spec.CaseQuery, version: str) -> httpx.Response:
+        """A contact's cases (`WHERE ContactId = …`), the selected fields only."""
+        if not spec.RECORD_ID.fullmatch(query.contact_id):
+            return self.error(
+                400, f"invalid ID field: {query.contact_id}", code="INVALID_QUERY_FILTER_OPERATOR"
+            )
+        contact = spec.to18(query.contact_id[:15])
+        found = [case for case in self.cases.values() if case["ContactId"] == contact]
+        for field, descending in reversed(query.order):
+            found.sort(key=lambda c: c[field], reverse=descending)
+        rows = [{"attributes": _attributes("Case", case, version), **{name: case[name] for name in query.fields}}
+                for case in found[: query.limit]]  # fmt: skip
+        return httpx.Response(200, json={"totalSize": len(rows), "done": True, "records": rows})
 
     def _query_more(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
         if match["locator"] not in self._cursors:
@@ -546,6 +599,12 @@ class FakeSalesforce(FakeVendor):
                                "UserType": user_type, "IsActive": True}  # fmt: skip
         return user_id
 
+    def add_queue(self, name: str, queue_id: str | None = None) -> str:
+        """A Case queue of the org (a `Group` of type Queue); cases routed to it have it as `OwnerId`."""
+        found = spec.to18(queue_id[:15]) if queue_id else self._new_id("Group")
+        self.queues[found] = {"Id": found, "Name": name, "DeveloperName": name, "Type": "Queue"}
+        return found
+
     def add_contact(self, last_name: str, *, external_id: str | None = None, **fields: Any) -> str:
         contact_id = self._new_id("Contact")
         first = fields.pop("FirstName", None)
@@ -565,7 +624,8 @@ class FakeSalesforce(FakeVendor):
                  "SuppliedCompany", "Type", "Reason", "Origin", "ClosedDate")  # fmt: skip
         case = {"Id": case_id, "CaseNumber": f"{next(self._case_numbers):08d}", **dict.fromkeys(empty),
                 "Priority": "Medium", "IsClosed": False, "IsEscalated": False, "OwnerId": self.api_user,
-                **dict.fromkeys(self.custom_fields["Case"][1:], False), self.external_ids["Case"]: key,
+                **dict.fromkeys(self.case_checkboxes, False), **dict.fromkeys(self.case_text_fields),
+                self.external_ids["Case"]: key,
                 **self._audit()}  # fmt: skip
         self.cases[case_id] = case
         self._set_case(case, fields)

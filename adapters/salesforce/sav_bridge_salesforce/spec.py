@@ -14,7 +14,8 @@ query parameter lists and the little SOQL grammar are ours, each from the page i
 
 A problem reads `"<errorCode>: <message>"`, with the code Salesforce answers such a request with
 (`error_code()` reads it back). A query the fake does not understand is a problem too (`MALFORMED_QUERY`):
-the fake knows the comment listing of the plugin's design, not SOQL at large.
+the fake knows the comment listing and the contact's case history of the plugin's design, not SOQL at
+large.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sav_bridge.sandbox.contracts import Violation
 
 #: Key prefixes: the first three characters of an id name its object.
 PREFIXES = {"Organization": "00D", "User": "005", "Contact": "003", "Case": "500", "CaseComment": "00a",
-            "QueryLocator": "01g", "OutboundMessage": "04k", "Notification": "04l"}  # fmt: skip
+            "QueryLocator": "01g", "OutboundMessage": "04k", "Notification": "04l", "Group": "00G"}  # fmt: skip
 RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 TOKEN_PATH = "/services/oauth2/token"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -205,6 +206,22 @@ class SoqlError(ValueError):
         self.code = code
 
 
+#: Case fields the history query may select.
+CASE_FIELDS = ("Id", "CaseNumber", "Subject", "Status", "Origin", "Priority", "IsClosed", "ClosedDate",
+               "ContactId", "OwnerId", "CreatedDate", "LastModifiedDate")  # fmt: skip
+_CONTACT = re.compile(r"ContactId\s*=\s*'(?P<value>[^'\\]*)'", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """`SELECT <fields> FROM Case WHERE ContactId = '…' [ORDER BY CreatedDate|Id [ASC|DESC], …] [LIMIT n]`."""
+
+    fields: tuple[str, ...]
+    contact_id: str
+    order: tuple[tuple[str, bool], ...] = ()
+    limit: int | None = None
+
+
 @dataclass(frozen=True)
 class CommentQuery:
     """`SELECT <fields> FROM CaseComment WHERE ParentId = '…' [AND IsPublished = …] [AND CreatedDate <op> …]
@@ -218,11 +235,13 @@ class CommentQuery:
     limit: int | None = None
 
 
-def parse_soql(q: str) -> CommentQuery:
-    """The comment listing `q` asks for; `SoqlError` for any other query."""
+def parse_soql(q: str) -> CommentQuery | CaseQuery:
+    """The comment listing or case history `q` asks for; `SoqlError` for any other query."""
     found = _SELECT.fullmatch(q)
     if not found:
         raise SoqlError("MALFORMED_QUERY", f"not a query the fake understands: {q[:120]!r}")
+    if found["object"].lower() == "case":
+        return _case_query(found)
     if found["object"].lower() != "casecomment":
         raise SoqlError(
             "MALFORMED_QUERY", f"the fake answers queries FROM CaseComment, not {found['object']}"
@@ -246,16 +265,36 @@ def parse_soql(q: str) -> CommentQuery:
         raise SoqlError(
             "MALFORMED_QUERY", "the fake lists the comments of one case: WHERE ParentId = '<case id>'"
         )
+    limit = int(found["limit"]) if found["limit"] else None
+    return CommentQuery(fields, values["parent"], values.get("published"), tuple(values["created"]),
+                        _order(found["order"]), limit)  # fmt: skip
+
+
+def _order(clause: str | None) -> tuple[tuple[str, bool], ...]:
     order = []
-    for item in found["order"].split(",") if found["order"] else []:
+    for item in clause.split(",") if clause else []:
         match = _ORDER.fullmatch(item.strip())
         if match is None:
             raise SoqlError("MALFORMED_QUERY", f"the fake orders by CreatedDate and Id, not {item.strip()!r}")
         order.append(("CreatedDate" if match["field"].lower() == "createddate" else "Id",
                       (match["dir"] or "").upper() == "DESC"))  # fmt: skip
+    return tuple(order)
+
+
+def _case_query(found: re.Match[str]) -> CaseQuery:
+    known = {name.lower(): name for name in CASE_FIELDS}
+    fields = []
+    for name in (part.strip() for part in found["fields"].split(",")):
+        if name.lower() not in known:
+            raise SoqlError("INVALID_FIELD", f"No such column '{name}' on entity 'Case'")
+        fields.append(known[name.lower()])
+    contact = _CONTACT.fullmatch((found["where"] or "").strip())
+    if contact is None:
+        raise SoqlError(
+            "MALFORMED_QUERY", "the fake lists the cases of one contact: WHERE ContactId = '<id>'"
+        )
     limit = int(found["limit"]) if found["limit"] else None
-    return CommentQuery(fields, values["parent"], values.get("published"), tuple(values["created"]),
-                        tuple(order), limit)  # fmt: skip
+    return CaseQuery(tuple(fields), contact["value"], _order(found["order"]), limit)
 
 
 def _field(name: str) -> str:
