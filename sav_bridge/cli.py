@@ -237,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             settings = load_settings(args.config, os.environ)
             logs.configure(settings.log_level, settings.secrets())
-            return serve(settings, args.host, args.port)
+            return serve(settings, args.host, args.port, args.config)
         helpdesk_settings = load_helpdesk_settings(args.config, os.environ)
         logs.configure(helpdesk_settings.log_level, helpdesk_settings.secrets())
         return asyncio.run(provision(helpdesk_settings, args.command, args.public_url, args.dry_run))
@@ -302,7 +302,9 @@ def demo_command(args: argparse.Namespace) -> int:
     return serve(settings, "127.0.0.1", args.port)
 
 
-def serve(settings: Settings, host: str | None, port: int | None) -> int:
+def serve(settings: Settings, host: str | None, port: int | None, config: str | None = None) -> int:
+    """Run the gateway; with `workers.process: separate` (the default) its workers run in a child process
+    started with the same `config` and environment (`sav_bridge.worker_process`)."""
     import uvicorn
 
     from sav_bridge import shutdown
@@ -318,7 +320,14 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
 
         sandbox = Sandbox(settings, vendor_dir_from_env(os.environ))
         transport = sandbox.transport()
-    app = create_app(settings, transport=transport, policy=policy)
+    worker_command = None
+    if settings.workers.process == "separate" and settings.workers.count:
+        from sav_bridge.worker_process import child_command
+
+        worker_command = child_command(config)
+    app = create_app(
+        settings, transport=transport, policy=policy, worker_command=worker_command, serving=True
+    )
     if sandbox is not None:
         sandbox.reach_gateway(httpx.ASGITransport(app=app))  # the fake X's CRC check calls this app
     listening = listen(host or settings.host, port or settings.port)

@@ -124,6 +124,9 @@ class WorkerSettings:
     #: Requests per minute by destination ("x", the helpdesk's name), shared by every replica
     #: (`sav_bridge.throttle`); a destination not named has no limit of ours, only the vendor's 429s.
     rate_limits: Mapping[str, float] = field(default_factory=dict)
+    #: Where `serve` runs them: "separate", a child process of its own (`sav_bridge.worker_process`), or
+    #: "inline", on the HTTP process's event loop.
+    process: str = "separate"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
-from prometheus_client import generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -160,7 +159,7 @@ def metrics_without_store(
             return await endpoint(request)
         except STORE_FAILURES as exc:
             log.warning("metrics without the database's figures: %s", type(exc).__name__)
-            registry = request.app.state.runtime.metrics.registry
-            return PlainTextResponse(generate_latest(registry), media_type="text/plain; version=0.0.4")
+            exposition = request.app.state.runtime.metrics.exposition()
+            return PlainTextResponse(exposition, media_type="text/plain; version=0.0.4")
 
     return answer

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Info, generate_latest
 
@@ -177,6 +177,17 @@ class Metrics:
             "sav_bridge_x_poll_failures", "Polling rounds that failed", ["timeline"], registry=self.registry
         )
         self.policy = Info("sav_bridge_policy", "The posting policy in force", registry=self.registry)
+        # The workers' own process (sav_bridge.worker_process, workers.process: separate).
+        self.worker_process_up = Gauge(
+            "sav_bridge_worker_process_up", "1 while the workers' process of this replica runs (workers.process: "
+            "separate; alert when it stays 0)", registry=self.registry,
+        )  # fmt: skip
+        self.worker_process_restarts = Counter(
+            "sav_bridge_worker_process_restarts", "Times the workers' process died and was started again "
+            "(its log says why)", registry=self.registry,
+        )  # fmt: skip
+        #: The worker process's latest metrics (`metrics_merge.snapshot`), when the workers run apart.
+        self.other: Callable[[], list[dict[str, Any]] | None] | None = None
 
     def show_destinations(self, destinations: Iterable[Destination], now: float) -> None:
         """Set the destination gauges from `Destinations.state()`."""
@@ -190,7 +201,18 @@ class Metrics:
         """The exposition text; `helpdesk_usage` is each helpdesk's API allocation as its vendor last said."""
         for state in ("pending", "running", "done", "dead"):
             self.queue_depth.labels(state).set(jobs_by_state.get(state, 0))
-        for helpdesk, usage in (helpdesk_usage or {}).items():
+        self.show_usage(helpdesk_usage or {})
+        return self.exposition()
+
+    def show_usage(self, helpdesk_usage: Mapping[str, Mapping[str, float]]) -> None:
+        for helpdesk, usage in helpdesk_usage.items():
             for measure, value in usage.items():
                 self.helpdesk_api_usage.labels(helpdesk, measure).set(value)
-        return generate_latest(self.registry)
+
+    def exposition(self) -> bytes:
+        """The exposition text as it stands, the worker process's counts merged in when it runs apart."""
+        if self.other is None:
+            return generate_latest(self.registry)
+        from sav_bridge.metrics_merge import merged
+
+        return merged(self, self.other())

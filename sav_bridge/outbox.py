@@ -70,12 +70,19 @@ class Outbox:
         self.on_dead = on_dead
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
+        self._forward: Callable[[], None] | None = None
         #: The jobs this process's workers hold now, by id: what `release` gives back at shutdown.
         self.held: dict[int, Job] = {}
 
     def wake(self) -> None:
         """Hint that a job was enqueued, so idle workers look now rather than at the next poll."""
         self._wake.set()
+        if self._forward is not None:
+            self._forward()
+
+    def forward_wakes(self, forward: Callable[[], None]) -> None:
+        """Pass each wake-up on to `forward` too: the workers of this replica run in another process."""
+        self._forward = forward
 
     def backoff(self, attempts: int, retry_after: float | None) -> float:
         if retry_after is not None:

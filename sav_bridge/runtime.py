@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 
@@ -46,8 +46,12 @@ from sav_bridge.throttle import Throttle
 
 if TYPE_CHECKING:
     from sav_bridge.care.wiring import CareParts
+    from sav_bridge.worker_process import WorkerProcess
 
 USER_AGENT = "sav-bridge/0.1 (+https://github.com/sav-bridge)"
+#: What a process runs (`start_workers`): everything, the HTTP side of a replica whose workers run in a
+#: process of their own (`workers.process: separate`), or that process.
+Role = Literal["all", "http", "work"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,8 @@ class Runtime:
     egress: AllowList | None = None
     #: Social care's parts (`care` section), None when it is off.
     care: CareParts | None = None
+    #: The workers' own process, when this runtime serves HTTP and they run apart (`sav_bridge.worker_process`).
+    apart: WorkerProcess | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _deadline: float | None = None
@@ -193,36 +199,50 @@ class Runtime:
             care=care,
         )
 
-    def start_workers(self) -> None:
-        for _ in range(self.settings.workers.count):
+    def start_workers(self, role: Role = "all") -> None:
+        """The background tasks of `role`: the outbox workers, X polling and the retention purge ("work"),
+        the health checks ("http"), or all of them; the policy is followed in either. With `apart` set,
+        "http" also starts that process, which runs the "work" side."""
+        work = role != "http"
+        if role == "http" and self.apart is not None:
+            self.apart.start(self)
+            self.metrics.other = lambda: self.apart.metrics if self.apart else None
+        for _ in range(self.settings.workers.count if work else 0):
             self._tasks.append(asyncio.create_task(self.outbox.run(self._stop)))
-        if self.settings.workers.count:  # jobs enqueued on any replica wake these workers (PostgreSQL)
+        if (
+            work and self.settings.workers.count
+        ):  # jobs enqueued on any replica wake these workers (PostgreSQL)
             listen = self.store.db.listen(JOBS_ENQUEUED, self.outbox.wake, self._stop)
             self._tasks.append(asyncio.create_task(listen))
-        if self.poller is not None and self.settings.workers.count:
+        if work and self.poller is not None and self.settings.workers.count:
             self._tasks.append(asyncio.create_task(self.poller.run(self._stop)))
-        if self.health is not None:
+        if role != "work" and self.health is not None:
             self._tasks.append(asyncio.create_task(self.health.run(self._stop)))
         self._tasks.append(asyncio.create_task(self.policy.follow(self._stop)))
-        if self.care is not None and self.settings.workers.count:
+        if work and self.care is not None and self.settings.workers.count:
             self._tasks.append(asyncio.create_task(self.care.watch.run(self._stop)))
-        self._tasks.append(
-            asyncio.create_task(retention.run(self.store, self.settings.retention, self._stop))
-        )
+        if work:
+            self._tasks.append(
+                asyncio.create_task(retention.run(self.store, self.settings.retention, self._stop))
+            )
 
     def begin_shutdown(self, deadline: float) -> None:
         """SIGTERM: workers finish the job in hand and claim no other, the poller and the checks stop;
         `close` then waits for them until `deadline` (`time.monotonic()`) at most."""
         self._deadline = deadline
         self._stop.set()
+        if self.apart is not None:
+            self.apart.begin_shutdown()
 
     async def close(self) -> None:
         """Stop the workers after their current job, waiting `server.shutdown_grace_seconds` at most (or
         until the deadline `begin_shutdown` set); a job still running then is cut short and its lease
         given back, so another replica takes it at once."""
         self._stop.set()
+        deadline = self._deadline or time.monotonic() + self.settings.shutdown_grace_seconds
+        if self.apart is not None:
+            await self.apart.stop(deadline)
         if self._tasks:
-            deadline = self._deadline or time.monotonic() + self.settings.shutdown_grace_seconds
             _, running = await asyncio.wait(self._tasks, timeout=max(0.0, deadline - time.monotonic()))
             for task in running:
                 task.cancel()
