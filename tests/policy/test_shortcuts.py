@@ -16,8 +16,11 @@ from sav_bridge.policy import phones
 from tests.policy.test_robustness import random_texts
 
 
-def _matcher_search(candidate: str, region: str, leniency: int) -> bool:
-    """What `_matched` answered before: the matcher's full search over the candidate."""
+def _matcher_search(
+    candidate: str, region: str, leniency: int, number: phonenumbers.PhoneNumber | None = None
+) -> bool:
+    """What `_matched` answered before: the matcher's full search over the candidate (which parses it
+    itself: `number`, the caller's parse, is not used)."""
     matches = phonenumbers.PhoneNumberMatcher(candidate, region, leniency=leniency)
     return any(m.start == 0 and m.end == len(candidate) for m in matches)
 
