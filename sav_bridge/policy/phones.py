@@ -241,7 +241,7 @@ def _confirm(written: Written, regions: Regions) -> tuple[str, dict[str, bool]] 
         national = number.country_code_source == CountryCodeSource.FROM_DEFAULT_COUNTRY
         if not phonenumbers.is_valid_number(number):
             readings.append((region, number, national))
-        elif (not guessed and _matched(written.text, region, leniency)) or (
+        elif (not guessed and _matched(written.text, region, leniency, number)) or (
             guessed and _suggested_region_reads(written, number, region)
         ):
             return _e164(number), {"phonenumbers_valid": True}
@@ -258,25 +258,36 @@ def _confirm(written: Written, regions: Regions) -> tuple[str, dict[str, bool]] 
             ):
                 return _e164(home), {"phonenumbers_valid": True, f"region:{home_region}": True}
         elif _written_as_planned(written, number, national) and _matched(
-            written.text, region, Leniency.POSSIBLE
+            written.text, region, Leniency.POSSIBLE, number
         ):
             return _e164(number), {"phonenumbers_possible": True}
     return None
 
 
-def _matched(candidate: str, region: str, leniency: int) -> bool:
+def _matched(candidate: str, region: str, leniency: int, number: PhoneNumber | None = None) -> bool:
     """Whether phonenumbers' matcher, at this leniency, takes the whole candidate for one number: it
     knows how numbers are written (a French number needs its trunk 0, so the order number 300275006
     is not one), and it is asked only once the cheap parse has said yes.
 
     The matcher's own check of a whole candidate, without its search for numbers inside it (a dozen
     more readings, none of which can span the whole candidate): private, pinned by requirements.lock,
-    and compared with the matcher's search by tests."""
+    and compared with the matcher's search by tests. `number` is the candidate as `parse(candidate,
+    region, keep_raw_input=True)` reads it, when the caller has it: the matcher would parse it again."""
     if phonenumbermatcher._SLASH_SEPARATED_DATES.search(candidate):
         return False
     matcher = phonenumbers.PhoneNumberMatcher(candidate, region, leniency=leniency)
-    match = matcher._parse_and_verify(candidate, 0)
-    return match is not None and match.start == 0 and match.end == len(candidate)
+    if number is None:
+        match = matcher._parse_and_verify(candidate, 0)
+        return match is not None and match.start == 0 and match.end == len(candidate)
+    # `_parse_and_verify` with the parse done: its checks of the candidate's form, then `_verify`
+    # (at offset 0 of a text that is the candidate, it looks at no character around it).
+    brackets = phonenumbermatcher._MATCHING_BRACKETS
+    if not brackets.fullmatch(candidate) or phonenumbermatcher._PUB_PAGES.search(candidate):
+        return False
+    try:
+        return phonenumbermatcher._verify(leniency, number, candidate, matcher)
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def _in_shared_plan(number: PhoneNumber) -> PhoneNumber | None:
@@ -318,9 +329,11 @@ def _suggested_region_reads(written: Written, number: PhoneNumber, region: str) 
     (a cheap look at the last groups first, then the matcher's EXACT_GROUPING), or in one piece right
     after a word that says phone ("call 4155552671")."""
     if written.groups == 1:
-        return written.cue and _matched(written.text, region, Leniency.VALID)
+        return written.cue and _matched(written.text, region, Leniency.VALID, number)
     formatted = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
-    return _grouped_like(written.text, formatted) and _matched(written.text, region, Leniency.EXACT_GROUPING)
+    return _grouped_like(written.text, formatted) and _matched(
+        written.text, region, Leniency.EXACT_GROUPING, number
+    )
 
 
 def _grouped_like(candidate: str, formatted: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import ahocorasick
@@ -117,9 +117,14 @@ def latin_fold() -> str:
     return "".join(table.get(code, chr(code)) for code in range(LATIN_END))
 
 
+# One decision folds its text several times (the language guess, references, allow rules, term
+# matches); the last few are kept so that it is folded once.
+@lru_cache(maxsize=16)
 def plain_fold(text: str) -> str:
     """Lower case and Latin accents folded, one character for one: offsets stay valid."""
     low = text.lower()
+    if low.isascii():
+        return low  # the fold leaves lower-case ASCII as it is
     return (low if len(low) == len(text) else text).translate(latin_fold())
 
 
