@@ -46,10 +46,35 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     check.add_argument(
         "--config", default=argparse.SUPPRESS, help="YAML configuration (default: $SAV_BRIDGE_CONFIG)"
     )
+    report = actions.add_parser(
+        "report",
+        help="first-response times, answered within the hour / 24 hours, moved to DM (from the database)",
+    )
+    report.add_argument("--since", required=True, type=_day, metavar="YYYY-MM-DD",
+                        help="conversations opened from this day (UTC)")  # fmt: skip
+    report.add_argument("--until", type=_day, metavar="YYYY-MM-DD",
+                        help="up to this day, excluded (default: now)")  # fmt: skip
+    report.add_argument("--json", action="store_true", help="one JSON document, for scripts")
+    report.add_argument(
+        "--config", default=argparse.SUPPRESS, help="YAML configuration (default: $SAV_BRIDGE_CONFIG)"
+    )
+
+
+def _day(value: str) -> float:
+    """A `--since`/`--until` day as epoch seconds (midnight UTC), or argparse's clear refusal."""
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a day written YYYY-MM-DD") from None
 
 
 def run(args: argparse.Namespace, care: Mapping[str, Any], out: TextIO) -> int:
-    """`care check`, on the configuration's validated `care` mapping (empty: built-in mood, no routing)."""
+    """`care check`, on the configuration's validated `care` mapping (empty: built-in mood, no routing);
+    `care report` on the configured database."""
+    if args.action == "report":
+        return _report(args, care, out)
     from sav_bridge.care.mood import MoodScorer
     from sav_bridge.care.routing import Routing, merge
 
@@ -143,3 +168,33 @@ def _document(
             "fields": dict(update.fields),
         },
     }
+
+
+def _report(args: argparse.Namespace, care: Mapping[str, Any], out: TextIO) -> int:
+    import asyncio
+    import os
+    import time
+
+    from sav_bridge.care import report
+    from sav_bridge.care.hours import OfficeHours
+    from sav_bridge.config import configured_database_url
+    from sav_bridge.store import open_store
+
+    hours = OfficeHours.from_config(care.get("hours"))
+    until = args.until if args.until is not None else time.time()
+    url = configured_database_url(getattr(args, "config", None), os.environ)
+
+    async def read() -> report.Report:
+        store = await open_store(url)
+        try:
+            return report.build(await store.care.opened_between(args.since, until), hours, args.since, until)
+        finally:
+            await store.close()
+
+    result = asyncio.run(read())
+    if args.json:
+        json.dump(result.as_json(), out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        out.write(result.table() + "\n")
+    return 0

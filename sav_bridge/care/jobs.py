@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 from typing import cast
 
-from sav_bridge.care.pipeline import JOB_CARE_ACK, update_from_json
+from sav_bridge.care.pipeline import JOB_CARE_ACK, JOB_CARE_HISTORY, JOB_CARE_UPDATE, update_from_json
 from sav_bridge.care.settings import CareSettings
 from sav_bridge.channels.x.client import XClient
 from sav_bridge.channels.x.events import CHANNEL
@@ -129,12 +129,16 @@ class CareJobs:
         ]
 
     async def on_dead(self, job: Job, error: str) -> None:
-        """An acknowledgement that will not go out: the agents read why on the ticket."""
-        if job.kind != JOB_CARE_ACK:
-            return
+        """A care job that will not succeed: the agents read why on the ticket (care's later jobs of the
+        conversation wait for an operator's replay or skip; its messages and replies do not)."""
         ticket = self._ticket(job)
-        thread_key = job.read(lambda p: str(p["thread_key"]))
-        text = f"⚠️ The automatic acknowledgement was not sent on X: {error}."
+        thread_key = job.ordering_key.split(":care")[0]
+        what = {
+            JOB_CARE_ACK: "The automatic acknowledgement was not sent on X",
+            JOB_CARE_UPDATE: "Social care could not update this ticket (priority, tags or routing)",
+            JOB_CARE_HISTORY: "Social care could not read the customer's history",
+        }.get(job.kind, "A social-care step failed")
+        text = f"⚠️ {what}: {error}."
         await self.store.enqueue(
             [note_job(ticket, text, f"{ticket.helpdesk}:{job.idempotency_key}:failed", thread_key)]
         )

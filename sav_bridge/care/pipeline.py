@@ -25,7 +25,7 @@ from typing import Any
 from sav_bridge.care.ack import customer_language
 from sav_bridge.care.settings import CareSettings
 from sav_bridge.care.texts import reopening_words
-from sav_bridge.flows.outbound import note_job, replies_ordering
+from sav_bridge.flows.outbound import note_job
 from sav_bridge.helpdesks import Helpdesk, dm_marker, knows_history, updates_tickets
 from sav_bridge.metrics import Metrics
 from sav_bridge.model import MessageKind, SocialMessage, TicketRef, TicketUpdate
@@ -140,7 +140,9 @@ class Care:
             )
         jobs: list[NewJob] = []
         if update and updates_tickets(self.helpdesk):
-            jobs.append(_update_job(ticket, update, f"{JOB_CARE_UPDATE}:{key}", message.thread_key))
+            jobs.append(
+                _update_job(ticket, update, f"{JOB_CARE_UPDATE}:{key}", care_ordering(message.thread_key))
+            )
             if raise_to:
                 await self.store.care.raised(message.thread_key, raise_to)
                 self.metrics.care_raised.labels("mood" if mood.level == raise_to else "routing").inc()
@@ -204,7 +206,7 @@ class Care:
             "ask_helpdesk": knows_history(self.helpdesk),
         }
         key = f"{JOB_CARE_HISTORY}:{message.thread_key}:{ticket.id}"
-        return NewJob(JOB_CARE_HISTORY, payload, key, message.thread_key)
+        return NewJob(JOB_CARE_HISTORY, payload, key, care_ordering(message.thread_key))
 
 
 def _ack_job(message: SocialMessage, ticket: TicketRef, text: str, via: str, key: str, what: str) -> NewJob:
@@ -217,7 +219,14 @@ def _ack_job(message: SocialMessage, ticket: TicketRef, text: str, via: str, key
         "via": via,
         "what": what,
     }
-    return NewJob(JOB_CARE_ACK, payload, key, replies_ordering(message.thread_key))
+    return NewJob(JOB_CARE_ACK, payload, key, f"{message.thread_key}:care-ack")
+
+
+def care_ordering(thread_key: str) -> str:
+    """Care's jobs keep their order among themselves, apart from the conversation's messages and replies:
+    a care job that fails for good (a group id the helpdesk refuses) holds only care's later jobs of that
+    conversation, never the customer's messages or the agents' replies. Acknowledgements have their own."""
+    return f"{thread_key}:care"
 
 
 def _update_job(ticket: TicketRef, update: TicketUpdate, key: str, ordering: str) -> NewJob:

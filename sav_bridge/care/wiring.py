@@ -33,7 +33,7 @@ class CareParts:
         }
 
     def dead_handlers(self) -> dict[str, DeadHandler]:
-        return {JOB_CARE_ACK: self.jobs.on_dead}
+        return {kind: self.jobs.on_dead for kind in (JOB_CARE_ACK, JOB_CARE_UPDATE, JOB_CARE_HISTORY)}
 
     def destinations(self, helpdesk: str) -> Mapping[str, str]:
         return {JOB_CARE_UPDATE: helpdesk, JOB_CARE_HISTORY: helpdesk, JOB_CARE_ACK: "x"}

@@ -159,3 +159,58 @@ async def test_personal_data_in_public_is_tagged_and_the_agent_told_to_move_to_d
     assert "sav_personal_data" in gw.zendesk.tickets[ticket_id]["tags"]
     assert any("a phone number in public" in n for n in gw.zendesk.notes(ticket_id))
     assert gw.x.brand_posts == []  # no public invitation unless configured
+
+
+async def test_a_routing_the_helpdesk_refuses_never_holds_the_customers_messages(
+    care_gateway: Gateway,
+) -> None:
+    gw = care_gateway
+    gw.zendesk.groups.discard(CARDS_GROUP)  # the mapped group was deleted in the helpdesk: 422 for good
+    gw.clock.now = paris(2026, 11, 25, 10, 0)
+    first = gw.x.customer_post(CLAIRE, "@MaBanque ma carte bloquée, help")
+    await gw.post_x(first)
+    await gw.settle()
+    ticket_id = gw.only_ticket()
+    assert (
+        "group_id" not in gw.zendesk.tickets[ticket_id] or gw.zendesk.tickets[ticket_id]["group_id"] is None
+    )
+    assert any("could not update this ticket" in n for n in gw.zendesk.notes(ticket_id))
+    tweet_id = first["tweet_create_events"][0]["id_str"]
+    await gw.post_x(gw.x.customer_post(CLAIRE, "@MaBanque vous êtes là ?", in_reply_to=tweet_id))
+    await gw.settle()
+    assert gw.zendesk.public_comments(ticket_id)[-1]["body"].startswith("@MaBanque vous êtes là ?")
+
+
+async def test_the_report_gives_first_response_times_and_moves_to_dm(
+    care_gateway: Gateway, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import json
+
+    from sav_bridge.cli import main
+
+    gw = care_gateway
+    gw.clock.now = paris(2026, 11, 25, 10, 0)
+    await gw.post_x(gw.x.customer_post(CLAIRE, "@MaBanque bonjour, une question sur mon compte"))
+    await gw.settle(step=60)
+    answered = gw.only_ticket()
+    gw.clock.now = paris(2026, 11, 25, 10, 5)
+    await gw.post_x(gw.x.customer_dm(MARC, "Bonjour, j'attends toujours ma carte"))
+    await gw.settle(step=60)
+    gw.clock.now = paris(2026, 11, 25, 10, 20)
+    agent = gw.zendesk.add_agent("Amélie Jourdain", "amelie@mabanque.fr")
+    gw.zendesk.agent_comment(answered, agent, "Bonjour Claire, écrivez-nous en DM svp.")
+    gw.zendesk.add_tag(answered, "sav_dm")
+    await gw.ring(answered)
+    await gw.settle(step=60)
+    monkeypatch.setenv("SAV_BRIDGE_DATABASE_URL", gw.settings.database_url)
+    week = ["care", "report", "--since", "2026-11-25", "--until", "2026-11-26"]
+    assert await asyncio.to_thread(main, [*week, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["conversations"], report["answered"], report["unanswered"]) == (2, 1, 1)
+    assert report["median_minutes"] == 20.0 and report["within_hour"] == 0.5
+    assert (report["public"], report["moved_to_dm"]) == (1, 1)
+    assert await asyncio.to_thread(main, week) == 0
+    rows = [line.split("  ", 1) for line in capsys.readouterr().out.splitlines()]
+    table = {name.strip(): value.strip() for name, value in rows}
+    assert table["answered within the hour"] == "50%" and table["first response, median"] == "20 min"
