@@ -13,7 +13,7 @@ and checks the masked text again; whatever is still found then blocks the reply.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from sav_bridge.policy.screen import (
 )
 from sav_bridge.policy.terms import Lexicon, Term, TermMatch, builtin_terms, guess_language, plain_fold
 
+MAX_PLANS = 1024  # kinds of look kept: a handful in practice
 RANK = {"allow": 0, "warn": 1, "redact": 2, "hold": 3, "require_dm": 4, "block": 5}
 LABELS = {
     "card": "payment card",
@@ -117,6 +118,7 @@ class Policy:
         self._rules = {
             a: RuleSet.of((r for r in self.rules if a in r.audiences), compiled, referring) for a in Audience
         }
+        self._plans: dict[tuple[frozenset[str], Audience], _Plan] = {}
 
     @classmethod
     def from_file(cls, path: Path) -> Policy:
@@ -149,36 +151,40 @@ class Policy:
         if not look:
             return ()  # most replies: one RE2 pass and nothing to look at
         rules = self._rules[audience]
+        plan = self._plan(look, audience)
         found: list[Finding] = []
-        kinds = personal_kinds(look, rules.pii_kinds)
         owned: list[tuple[int, int]] = []  # personal data a reference may not claim (a phone, a card)
-        if kinds:
-            for personal in pii.find(text, kinds, self.phone_region, self.service_numbers):
+        if plan.kinds:
+            for personal in pii.find(text, plan.kinds, self.phone_region, self.service_numbers):
                 found.extend(_pii_finding(rule, personal) for rule in rules.pii[personal.kind])
                 owned.append((personal.start, personal.end))
-        for index, reference in rules.references:
-            if reference_reason(index) in look:
-                found.extend(reference.findings(text, owned))
-        scoped = term_languages(look)  # one-language terms count only in a text of that language
-        aimed = CONTEXT in look  # "you …", "espèce de …": the plain scan will tell, unless disguised
-        if rules.terms and (
-            TERM in look or DISGUISE in look or aimed or (scoped and guess_language(text) in scoped)
-        ):
-            matches = self.lexicon.scan(text, thorough=TERM in look or not (DISGUISE in look or aimed))
-            if aimed and not matches:  # "you tooll": a doubled letter only the term view undoes
+        for reference in plan.references:
+            found.extend(reference.findings(text, owned))
+        if plan.scan and (plan.terms or guess_language(text) in plan.scoped):
+            matches = self.lexicon.scan(text, thorough=plan.thorough)
+            if plan.aimed and not matches:  # "you tooll": a doubled letter only the term view undoes
                 matches = self.lexicon.scan(text, thorough=True)
             for term in matches:
                 if not _initials(text, term):
                     found.extend(_term_finding(rule, term) for rule in rules.terms if rule.selects(term.term))
-        for index, pattern in rules.patterns:
-            if pattern_reason(index) in look:
-                found.extend(pattern.findings(text))
+        for pattern in plan.patterns:
+            found.extend(pattern.findings(text))
         if not found:
             return ()
         if rules.allow is not None:
             exempt = [m.span() for m in rules.allow.finditer(plain_fold(text))]
             found = [f for f in found if not any(s < f.end and f.start < e for s, e in exempt)]
         return tuple(sorted(found, key=lambda f: (f.start, -RANK[f.action])))
+
+    def _plan(self, look: frozenset[str], audience: Audience) -> _Plan:
+        """What the rules of `audience` run for what the screen saw, worked out once per kind of look."""
+        key = (look, audience)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = _Plan.of(look, self._rules[audience])
+            if len(self._plans) < MAX_PLANS:
+                self._plans[key] = plan
+        return plan
 
     def _require_dm(self, text: str, findings: tuple[Finding, ...]) -> Decision:
         """A public reply that may only go as a DM: held, or decided again for the DM audience."""
@@ -231,6 +237,36 @@ class Policy:
         if decision.switch_to_dm and decision.text is not None:
             lines.append("The reply was sent as a DM instead of a public post.")
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The detectors one audience's rules run for one set of reasons the screen gave."""
+
+    kinds: frozenset[str]  # personal data worth looking for
+    references: tuple[Reference, ...]
+    patterns: tuple[Pattern, ...]
+    scan: bool  # the term rules may find something: always with `terms`, else in a `scoped` language
+    terms: bool
+    scoped: frozenset[str]  # one-language terms count only in a text of that language
+    thorough: bool  # the term scan may skip its fast path
+    aimed: bool  # "you …", "espèce de …": the plain scan will tell, unless disguised
+
+    @classmethod
+    def of(cls, look: frozenset[str], rules: RuleSet) -> _Plan:
+        aimed = CONTEXT in look
+        scoped = term_languages(look)
+        terms = TERM in look or DISGUISE in look or aimed
+        return cls(
+            kinds=personal_kinds(look, rules.pii_kinds),
+            references=tuple(r for i, r in rules.references if reference_reason(i) in look),
+            patterns=tuple(p for i, p in rules.patterns if pattern_reason(i) in look),
+            scan=bool(rules.terms) and (terms or bool(scoped)),
+            terms=terms,
+            scoped=scoped,
+            thorough=TERM in look or not (DISGUISE in look or aimed),
+            aimed=aimed,
+        )
 
 
 def _initials(text: str, term: TermMatch) -> bool:

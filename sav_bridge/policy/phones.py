@@ -172,9 +172,8 @@ def _longest_number(
     lead = LEAD.search(text, max(0, start - 3), start)
     plus = lead is not None and "+" in lead.group(0)
     international = plus or text.startswith(("00", "011"), start)
-    labelled = REFERENCE_BEFORE.search(text, max(0, start - 24), start) is not None
+    labelled: bool | None = None
     cue: bool | None = None
-    digits = "".join(text[begin:end] for begin, end in groups[first:])
     ends = list(accumulate(end - begin for begin, end in groups[first:]))
     for last in range(len(groups) - 1, first - 1, -1):
         count = ends[last - first]
@@ -183,6 +182,8 @@ def _longest_number(
                 continue
         elif count not in regions.lengths or count < regions.shortest:
             continue
+        if labelled is None:
+            labelled = REFERENCE_BEFORE.search(text, max(0, start - 24), start) is not None
         if last == first and labelled and not plus:
             continue  # "commande 0612345678": a reference, not grouped as a phone number
         end = groups[last][1]
@@ -192,7 +193,7 @@ def _longest_number(
         strict = not whole or first > 0 or last < len(groups) - 1
         written = Written(
             _clean(text[begin:end]),
-            digits[:count],
+            "".join(text[b:e] for b, e in groups[first : last + 1]),
             last - first + 1,
             international,
             plus,

@@ -31,6 +31,8 @@ DISGUISE = "disguise"
 TERM = "term"
 CONTEXT = "context"  # the words an insult aimed at someone starts with: "you", "espèce de"
 PERSONAL = "personal"
+NOTHING: frozenset[str] = frozenset()
+MAX_LOOKS = 4096
 
 # Lookaround-free supersets of what `pii` looks for. Phone numbers depend on the region
 # (`phone_shape`); `\d` is ASCII in RE2, so digits written in other forms (fullwidth, mathematical,
@@ -180,6 +182,7 @@ class Screen:
             self._reasons.append(reason)
         self._set.Compile()
         self.everything = frozenset(self._reasons)
+        self._looks: dict[tuple[int, ...], frozenset[str]] = {}
 
     def look(self, text: str) -> frozenset[str]:
         """`disguise`, `term`, `term:<lang>` (a term of that language only), `personal:<kind>` (or
@@ -187,8 +190,14 @@ class Screen:
         `reference` detector), as the text warrants."""
         matched = self._set.Match(text)
         if matched is None:
-            return frozenset()
-        return frozenset(self._reasons[i] for i in matched)
+            return NOTHING
+        key = tuple(matched)
+        look = self._looks.get(key)
+        if look is None:
+            look = frozenset(self._reasons[i] for i in matched)
+            if len(self._looks) < MAX_LOOKS:  # a few dozen kinds in practice
+                self._looks[key] = look
+        return look
 
 
 def pattern_reason(index: int) -> str:
