@@ -9,10 +9,10 @@ duration and request id, never a body or a signature.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -145,4 +145,4 @@ def _request_id(scope: Scope) -> str:
             candidate: str = value.decode("latin-1")
             if REQUEST_ID.fullmatch(candidate):
                 return candidate
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as uuid4().hex, a third of its cost

@@ -177,14 +177,15 @@ class Inbox:
     ) -> bool:
         """Store an event, the jobs it causes and its (channel, id, thread) link; False (and nothing
         written) if this event was seen before."""
+        text = json.dumps(payload, ensure_ascii=False)
         inserted = await self.tx.execute(
             "INSERT INTO events (source, event_id, kind, payload, received_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (source, event_id) DO NOTHING",
-            (source, event_id, kind, json.dumps(payload, ensure_ascii=False), self.now),
+            (source, event_id, kind, text, self.now),
         )
         if not inserted:
             return False
-        self.enqueued += await insert_jobs(self.tx, jobs, self.now)
+        self.enqueued += await insert_jobs(self.tx, jobs, self.now, (payload, text))
         if link:
             await insert_link(self.tx, *link, "in", None, self.now)
         return True
@@ -214,18 +215,22 @@ class Inbox:
         self.facts.append((name, change))
 
 
-async def insert_jobs(tx: Tx, jobs: Iterable[NewJob], now: float) -> int:
+async def insert_jobs(
+    tx: Tx, jobs: Iterable[NewJob], now: float, dumped: tuple[Any, str] | None = None
+) -> int:
     """Enqueue `jobs` in `tx`; one whose idempotency key is known already, in the job table or in the
-    archive of jobs done long ago (`retention`), is skipped. Returns how many were new."""
+    archive of jobs done long ago (`retention`), is skipped. Returns how many were new. `dumped`: a
+    payload already written as JSON, and its text (an event's, which its job carries too)."""
     added = 0
     for job in jobs:
+        same = dumped is not None and job.payload is dumped[0]
         added += await tx.execute(
             "INSERT INTO jobs (kind, payload, idempotency_key, ordering_key, next_attempt_at, created_at,"
             " updated_at) SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS"
             " (SELECT 1 FROM jobs_archive WHERE idempotency_key = ?) ON CONFLICT (idempotency_key) DO NOTHING",
             (
                 job.kind,
-                json.dumps(job.payload, ensure_ascii=False),
+                dumped[1] if same and dumped is not None else json.dumps(job.payload, ensure_ascii=False),
                 job.idempotency_key,
                 job.ordering_key,
                 job.not_before if job.not_before is not None else now,
