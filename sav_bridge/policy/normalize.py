@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache
 from importlib import resources
 
 Offsets = list[tuple[int, int]]
@@ -72,11 +72,8 @@ class View:
     offsets: Offsets | None = None
     unsqueezed: str | None = None  # the text before repeated letters were squeezed
     spaced: tuple[tuple[int, int], ...] = ()  # spans of the original written letter by letter
-
-    @cached_property
-    def runs(self) -> tuple[int, ...] | None:
-        """How many times each character stood in a row before squeezing (worked out on a match only)."""
-        return None if self.unsqueezed is None else letter_runs(self.unsqueezed)
+    #: How many times each character stood in a row before squeezing (None: nothing was squeezed).
+    runs: tuple[int, ...] | None = None
 
     def has_runs(self, start: int, minimum: tuple[int, ...], loose: bool = False) -> bool:
         """Whether the letters from `start` repeat as the term's do, or are stretched (three or more).
@@ -90,7 +87,7 @@ class View:
             return True
         return all(
             have >= need if loose else have == need or have >= max(3, need)
-            for have, need in zip(self.runs[start:], minimum, strict=False)
+            for have, need in zip(self.runs[start : start + len(minimum)], minimum, strict=False)
         )
 
     def span(self, start: int, end: int) -> tuple[int, int]:
@@ -263,7 +260,7 @@ def _replaced(
 
 
 def _unspace(match: re.Match[str]) -> str:
-    letters = sum(c.isalpha() for c in match.group(0))
+    letters = sum(map(str.isalpha, match.group(0)))
     units = len(SEPARATORS.split(match.group(0)))
     if letters < 2 and (letters == 0 or units < 4):
         return match.group(0)  # "1 . 3 . 5", a version or a list, "4 x 4": not a word; "5 h 1 7" is one
@@ -330,7 +327,7 @@ def term_view(text: str, track: bool = False) -> View:
     squeezed, offsets = _replaced(runs, _squeeze, folded, offsets)
     if any(run.end() - run.start() >= 3 for run in runs):
         steps.append("repeated letters")
-    return View(squeezed, tuple(steps), offsets, folded, tuple(spaced))
+    return View(squeezed, tuple(steps), offsets, folded, tuple(spaced), _run_lengths(runs, len(squeezed)))
 
 
 def within_spaced(view: View, start: int, end: int) -> bool:
@@ -342,9 +339,13 @@ def within_spaced(view: View, start: int, end: int) -> bool:
 def letter_runs(text: str) -> tuple[int, ...]:
     """For each character of the squeezed text, how many times it stood in a row before squeezing."""
     runs = list(REPEATS.finditer(text))
+    return _run_lengths(runs, len(text) - sum(run.end() - run.start() - 1 for run in runs))
+
+
+def _run_lengths(runs: list[re.Match[str]], squeezed: int) -> tuple[int, ...]:
+    """`letter_runs` from the runs REPEATS found, for a squeezed text of that length."""
     if not runs:
-        return (1,) * len(text)
-    squeezed = len(text) - sum(run.end() - run.start() - 1 for run in runs)
+        return (1,) * squeezed
     counts = [1] * squeezed
     removed = 0
     for run in runs:

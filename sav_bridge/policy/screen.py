@@ -16,6 +16,7 @@ from functools import cache
 
 import re2
 
+from sav_bridge.policy.masking import MASK
 from sav_bridge.policy.normalize import (
     char_class,
     hiding_characters,
@@ -44,7 +45,9 @@ PERSONAL_DATA = {
     "card": rf"\d(?:{SEPARATOR}\d){{11}}",
     "nir": rf"\d(?:{SEPARATOR}\d){{11}}|[12]{SEPARATOR}\d\d{SEPARATOR}\d\d{SEPARATOR}2[ab]",
     "iban": rf"[a-z]{{2}}\d\d(?:{SEPARATOR}[a-z0-9]){{11}}",
-    "email": r"[^\s@]@[^\s@]+\.",
+    # Around the @, a letter, digit or sign an address may hold: never the mask, so that a masked
+    # address ("•••••@•••••.fr", checked again after redaction) is not looked at twice.
+    "email": rf"[^\s@{MASK}]@[^\s@{MASK}][^\s@]*\.",
 }
 # Only Latin letters and digits count as letters here: cheaper to compile than \pL by a hundred
 # times, and what it gets wrong (a Cyrillic letter taken for a boundary) only makes the screen look more.

@@ -315,7 +315,8 @@ class Lexicon:
                     doubled.append(match)
         yield from self._open_matches(text, view.text, view, language)
         yield from self._signed_words(text, language)
-        for mask in MASK_WORD.finditer(view.text):
+        masks = MASK_WORD.finditer(view.text) if "*" in view.text or "#" in view.text else ()
+        for mask in masks:
             shown = sum(c.isalpha() for c in mask.group(0))
             start, end = view.span(mask.start(), mask.end())
             # "f***", "m****": one letter says enough only of a term that blocks, never of a name
@@ -378,9 +379,15 @@ class Lexicon:
 
 def _steps_within(found: str, term: Term, view: View) -> tuple[str, ...]:
     """The normalisation steps that revealed this match, not those the rest of the text needed."""
-    if plain_fold(found) == plain_fold(term.text):
+    if plain_fold(found) == _folded_entry(term.text):
         return ()
     return term_view(found).steps or view.steps
+
+
+@lru_cache(maxsize=4096)
+def _folded_entry(text: str) -> str:
+    """`plain_fold` of a lexicon entry's text, asked again at each match of it."""
+    return plain_fold(text)
 
 
 def _allowed(term: Term, text: str, start: int, end: int) -> bool:
