@@ -601,5 +601,16 @@ def _common(raw: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
         "console": _console(raw.get("console", {})),
         "sections": sections,
         "secrets_key": Secret(raw["secrets_key"]) if raw.get("secrets_key") else None,
-        "care_raw": raw.get("care", {}),
+        "care_raw": _care_checked(raw.get("care", {})),
     }
+
+
+def _care_checked(care: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The `care` section, once what the schema cannot judge is checked too (a time zone, a country's
+    holidays, a template's variables, a routing pattern): every command refuses a bad one at start, naming
+    the key. Care's libraries are imported only for a configuration that has the section."""
+    if care:
+        from sav_bridge.care.settings import CareSettings
+
+        CareSettings.from_raw(care)
+    return care

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sav_bridge.care.settings import CareSettings
 from sav_bridge.config import load_settings
 from tests.harness import gateway_env
@@ -25,3 +27,18 @@ def test_the_shipped_example_turns_every_habit_on(tmp_path: Path) -> None:
 def test_without_a_care_section_care_is_off(tmp_path: Path) -> None:
     settings = load_settings(None, gateway_env(f"sqlite:///{tmp_path / 'db'}"))
     assert CareSettings.from_raw(settings.care_raw) is None
+
+
+def test_a_care_section_the_schema_cannot_judge_is_refused_at_start_naming_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sav_bridge.cli import main
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "care:\n  hours: {timezone: Mars/Olympus, weekly: {mon: ['09:00-18:00']}}\n", encoding="utf-8"
+    )
+    for key, value in gateway_env(f"sqlite:///{tmp_path / 'db'}").items():
+        monkeypatch.setenv(key, value)
+    assert main(["--config", str(config), "check"]) == 2
+    assert "care.hours.timezone: is not a known IANA time zone" in capsys.readouterr().err
