@@ -6,7 +6,8 @@ recognizers over the same texts in the same process, and prints the ratio: machi
 so only the ratio is meant to be compared between runs. Two corpora: everyday agent replies (names,
 amounts, dates, emoji; one in twenty carries personal data or a term), and the labelled evaluation
 set, where two texts in three do. It also prints Presidio's recall on the labelled set, for the same
-four kinds. Targets (issue 3): ≥ 20,000 decisions/s and ≥ 8× Presidio.
+four kinds. Targets: ≥ 20,000 decisions/s on both; ≥ 8× Presidio on everyday replies (issue 3), ≥ 3×
+on the labelled set, dense with personal data (issue 10).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from sav_bridge.model import Audience
 from sav_bridge.policy import Policy
 
 TARGET_RATE = 20_000
-TARGET_RATIO = 8.0
+EVERYDAY_RATIO = 8.0  # issue 3
+DENSE_RATIO = 3.0  # issue 10: most texts carry personal data or a term
 PRESIDIO_KINDS = {
     "CREDIT_CARD": "card",
     "IBAN_CODE": "iban",
@@ -125,7 +127,14 @@ def presidio_recall(recognizers: Sequence[Any]) -> dict[str, float]:
     return {kind: sum(hits) / len(hits) for kind, hits in sorted(found.items())}
 
 
-def compare(name: str, texts: list[str], policy: Policy, recognizers: list[Any] | None, rounds: int) -> None:
+def compare(
+    name: str,
+    texts: list[str],
+    policy: Policy,
+    recognizers: list[Any] | None,
+    rounds: int,
+    target_ratio: float,
+) -> None:
     public = Audience.PUBLIC
 
     def ours() -> None:
@@ -152,7 +161,7 @@ def compare(name: str, texts: list[str], policy: Policy, recognizers: list[Any] 
     ratio = our_rate / presidio_rate
     print(f"  Presidio card+IBAN+e-mail+phone: {presidio_rate:>9,.0f} texts/s")
     print(
-        f"  ratio: {ratio:.1f}× Presidio (target ≥ {TARGET_RATIO:.0f}×: {'met' if ratio >= TARGET_RATIO else 'NOT met'})"
+        f"  ratio: {ratio:.1f}× Presidio (target ≥ {target_ratio:.0f}×: {'met' if ratio >= target_ratio else 'NOT met'})"
     )
 
 
@@ -169,8 +178,15 @@ def main() -> None:
     except ImportError:
         recognizers = None
         print("Presidio is not installed: `pip install -e '.[bench]'` (make bench does it) for the ratio")
-    compare("everyday agent replies", everyday_replies(), policy, recognizers, args.rounds)
-    compare("labelled evaluation set (PII-heavy)", evaluation_texts(), policy, recognizers, args.rounds)
+    compare("everyday agent replies", everyday_replies(), policy, recognizers, args.rounds, EVERYDAY_RATIO)
+    compare(
+        "labelled evaluation set (PII-heavy)",
+        evaluation_texts(),
+        policy,
+        recognizers,
+        args.rounds,
+        DENSE_RATIO,
+    )
     if recognizers is not None:
         recall = ", ".join(f"{kind} {value:.3f}" for kind, value in presidio_recall(recognizers).items())
         print(f"\nPresidio recall on the labelled set (score ≥ 0.4): {recall}")
