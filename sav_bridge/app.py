@@ -45,6 +45,7 @@ from sav_bridge.logs import AccessLog
 from sav_bridge.ops import gauges as operator_gauges
 from sav_bridge.ops.api import ROUTES as operator_routes
 from sav_bridge.runtime import Runtime
+from sav_bridge.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ CRC_RECORD_INTERVAL = 60.0
 #: How long /readyz waits for the database (an orchestrator's probe gives up after a second or a few).
 READY_TIMEOUT = 2.0
 JSON_TYPES = frozenset({"application/json", "text/json"})
+#: The PostgreSQL pool of an HTTP process whose workers run apart: /readyz, /metrics, the console, the
+#: health checks (inbound batches have a connection of their own).
+HTTP_POOL_SIZE = 4
 
 
 def _runtime(request: Request) -> Runtime:
@@ -227,6 +231,9 @@ def create_app(
             _serve(app, runtime)
             yield
             return
+        if worker_command is not None and "store" not in runtime_options:
+            # The workers' queries run in their own process: this one needs few connections (PostgreSQL).
+            runtime_options["store"] = await open_store(settings.database_url, pool_size=HTTP_POOL_SIZE)
         owned = await Runtime.start(settings, **runtime_options)
         if worker_command is not None:
             from sav_bridge.worker_process import WorkerProcess

@@ -50,6 +50,8 @@ POOL_RECOVERY: dict[str, Any] = {"reconnect_timeout": 5.0, "timeout": 5.0}
 #: at a time per process, so one is enough. A batch waits this long for it, then fails (503).
 INBOUND_CONNECTIONS = 1
 INBOUND_WAIT = 3.0
+#: The most connections a process's PostgreSQL pool opens (they are opened as needed, one kept open).
+POOL_SIZE = 10
 
 Row = dict[str, Any]
 Params = Sequence[Any]
@@ -335,7 +337,9 @@ class PostgresDatabase:
         self._inbound = inbound or pool
 
     @classmethod
-    async def open(cls, url: str, max_size: int = 10, wait_seconds: float = CONNECT_WAIT) -> PostgresDatabase:
+    async def open(
+        cls, url: str, max_size: int = POOL_SIZE, wait_seconds: float = CONNECT_WAIT
+    ) -> PostgresDatabase:
         """Open the pool once the server answers; `Unavailable` naming host and port after `wait_seconds`."""
         await _wait_for_postgres(url, wait_seconds)
         pools: list[AsyncConnectionPool[Any]] = []
@@ -430,11 +434,11 @@ def _reason(exc: psycopg.Error) -> str:
     return " ".join(reason.split())
 
 
-async def open_database(url: str) -> SqliteDatabase | PostgresDatabase:
-    """Open the database named by a `database_url` setting."""
+async def open_database(url: str, pool_size: int = POOL_SIZE) -> SqliteDatabase | PostgresDatabase:
+    """Open the database named by a `database_url` setting (PostgreSQL: a pool of `pool_size` at most)."""
     if url.startswith("sqlite:///"):
         return await SqliteDatabase.open(url[len("sqlite:///") :] or ":memory:")
     scheme = urlsplit(url).scheme
     if scheme in ("postgres", "postgresql"):
-        return await PostgresDatabase.open("postgresql" + url[len(scheme) :])
+        return await PostgresDatabase.open("postgresql" + url[len(scheme) :], pool_size)
     raise ValueError(f"unsupported database_url scheme {scheme!r}")
