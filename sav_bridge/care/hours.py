@@ -21,10 +21,12 @@ from holidays import HolidayBase
 
 from sav_bridge.care import schedule
 from sav_bridge.care.schedule import Closure, Week
+from sav_bridge.errors import ConfigError
 
 # Further than this without one open minute counts as never: a closure of years is a team that is gone.
 HORIZON_DAYS = 3 * 366
 DEFAULT_TAG = "sav_after_hours"
+_KEYS = ("timezone", "weekly", "holidays", "extra_holidays", "closures", "after_hours_tag")
 _DAY = timedelta(days=1)
 
 Span = tuple[datetime, datetime]
@@ -47,6 +49,9 @@ class OfficeHours:
         Raises ConfigError naming the key (`care.hours.weekly.mon[0]`) on anything it cannot use."""
         if not raw:
             return cls()
+        for name in raw:
+            if name not in _KEYS:
+                raise ConfigError(f"{key}.{name}", "is not a known key")
         zone = schedule.parse_zone(raw.get("timezone"), f"{key}.timezone")
         return cls(
             zone=zone,

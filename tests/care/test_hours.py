@@ -213,6 +213,7 @@ def test_naive_datetimes_are_refused() -> None:
             "local date",
         ),
         ({"after_hours_tag": "after hours"}, "care.hours.after_hours_tag", "must be a tag"),
+        ({"closure": []}, "care.hours.closure", "is not a known key"),
     ],
 )
 def test_bad_settings_name_their_key(raw: dict[str, Any], key: str, problem: str) -> None:
