@@ -109,7 +109,9 @@ def find(text: str, region: str, taken: list[tuple[int, int]]) -> Iterator[Phone
         groups = [m.span() for m in DIGIT_GROUP.finditer(text, shape.start(), shape.end())]
         dates = [m.span() for m in DATE.finditer(text, shape.start(), shape.end())]
         blocked = taken + dates
-        free = [g for g in groups if not any(s < g[1] and g[0] < e for s, e in blocked)]
+        free = (
+            [g for g in groups if not any(s < g[1] and g[0] < e for s, e in blocked)] if blocked else groups
+        )
         if sum(end - start for start, end in free) < 8:
             continue  # a date, or what a card or an IBAN left
         regions = regions or regions_of(text, region)
@@ -273,7 +275,8 @@ def _matched(candidate: str, region: str, leniency: int, number: PhoneNumber | N
     The matcher's own check of a whole candidate, without its search for numbers inside it (a dozen
     more readings, none of which can span the whole candidate): private, pinned by requirements.lock,
     and compared with the matcher's search by tests. `number` is the candidate as `parse(candidate,
-    region, keep_raw_input=True)` reads it, when the caller has it: the matcher would parse it again."""
+    region, keep_raw_input=True)` reads it, when the caller has it (the matcher would parse it again);
+    above POSSIBLE, the caller has found it valid."""
     if phonenumbermatcher._SLASH_SEPARATED_DATES.search(candidate):
         return False
     matcher = phonenumbers.PhoneNumberMatcher(candidate, region, leniency=leniency)
@@ -286,9 +289,33 @@ def _matched(candidate: str, region: str, leniency: int, number: PhoneNumber | N
     if not brackets.fullmatch(candidate) or phonenumbermatcher._PUB_PAGES.search(candidate):
         return False
     try:
-        return phonenumbermatcher._verify(leniency, number, candidate, matcher)
+        if leniency == Leniency.POSSIBLE:
+            return phonenumbermatcher._verify(leniency, number, candidate, matcher)
+        return _verify_valid(leniency, number, candidate, matcher)
     except phonenumbers.NumberParseException:
         return False
+
+
+def _verify_valid(
+    leniency: int, number: PhoneNumber, candidate: str, matcher: phonenumbers.PhoneNumberMatcher
+) -> bool:
+    """phonenumbers' `_verify` at VALID, STRICT_GROUPING or EXACT_GROUPING for a number that
+    `is_valid_number` has already accepted: the same checks in the same order, but that one (it
+    reads the number against each of its region's number types: a third of a phone's cost)."""
+    if not phonenumbermatcher._contains_only_valid_x_chars(number, candidate):
+        return False
+    if leniency == Leniency.VALID:
+        return phonenumbermatcher._is_national_prefix_present_if_required(number)
+    if phonenumbermatcher._contains_more_than_one_slash_in_national_number(
+        number, candidate
+    ) or not phonenumbermatcher._is_national_prefix_present_if_required(number):
+        return False
+    grouped = (
+        phonenumbermatcher._all_number_groups_remain_grouped
+        if leniency == Leniency.STRICT_GROUPING
+        else phonenumbermatcher._all_number_groups_are_exactly_present
+    )
+    return matcher._check_number_grouping_is_valid(number, candidate, grouped)
 
 
 def _in_shared_plan(number: PhoneNumber) -> PhoneNumber | None:

@@ -26,6 +26,7 @@ from sav_bridge.policy.normalize import (
     zero_width_codes,
 )
 from sav_bridge.policy.phone_regions import shortest
+from sav_bridge.policy.probe import set_matcher
 from sav_bridge.policy.terms import Term, disguise_shapes, plain_fold
 
 DISGUISE = "disguise"
@@ -184,6 +185,7 @@ class Screen:
             self._set.Add(pattern)
             self._reasons.append(reason)
         self._set.Compile()
+        self._match = set_matcher(self._set)
         self.everything = frozenset(self._reasons)
         self._looks: dict[tuple[int, ...], frozenset[str]] = {}
 
@@ -191,8 +193,8 @@ class Screen:
         """`disguise`, `term`, `term:<lang>` (a term of that language only), `personal:<kind>` (or
         `personal:*`, any kind), `pattern:<n>` (the n-th custom pattern) and `reference:<n>` (the n-th
         `reference` detector), as the text warrants."""
-        matched = self._set.Match(text)
-        if matched is None:
+        matched = self._match(text)
+        if not matched:
             return NOTHING
         key = tuple(matched)
         look = self._looks.get(key)

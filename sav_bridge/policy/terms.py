@@ -173,12 +173,12 @@ def guess_language(text: str) -> str | None:
     one by one left out); None when it does not say. The screen's shortcut and the detectors both ask this, so they always agree."""
     folded = plain_fold(text)
     words = WORDS.findall(folded)
-    fr = sum(w in STOPWORDS["fr"] for w in words)
-    en = sum(w in STOPWORDS["en"] for w in words)
+    fr = sum(map(STOPWORDS["fr"].__contains__, words))
+    en = sum(map(STOPWORDS["en"].__contains__, words))
     if 0 <= en - fr <= words.count("a") + words.count("i"):  # letters, not words? count without them
         words = WORDS.findall(LETTER_BY_LETTER.sub(" ", folded))
-        fr = sum(w in STOPWORDS["fr"] for w in words)
-        en = sum(w in STOPWORDS["en"] for w in words)
+        fr = sum(map(STOPWORDS["fr"].__contains__, words))
+        en = sum(map(STOPWORDS["en"].__contains__, words))
     if fr == en:
         return None
     return "fr" if fr > en else "en"
