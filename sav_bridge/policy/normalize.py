@@ -50,6 +50,7 @@ SPACED = re.compile(
 WHITESPACE = re.compile(r"\s{2,}|[^\S ]")
 SEPARATORS = re.compile(r"[ ._\-·•/\\]+")
 REPEATS = re.compile(r"([a-z])\1+")
+LONG_RUN = re.compile(r"([a-z])\1\1")
 # A masked word ("f*ck", "m#rde"); a "#" before the first letter is a hashtag, not a mask.
 MASK_WORD = re.compile(r"(?<![\w*])[a-z][a-z*#]*[*#][a-z*#]*(?![\w*#])")
 # One letter of a short word hidden by another sign ("f.ck", "sh-t", "f%ck", "b_tch") or by an "x"
@@ -63,7 +64,7 @@ SOFT_MASK_WORD = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a third of a short view
 class View:
     """A normalised text; `offsets[i]` is the (start, end) span in the original of character i."""
 
@@ -284,6 +285,25 @@ def _drop(match: re.Match[str]) -> str:
 
 
 def term_view(text: str, track: bool = False) -> View:
+    folded, offsets, steps, spaced = _folded(text, track)
+    runs = list(REPEATS.finditer(folded))
+    squeezed, offsets = _replaced(runs, _squeeze, folded, offsets)
+    if any(run.end() - run.start() >= 3 for run in runs):
+        steps.append("repeated letters")
+    return View(squeezed, tuple(steps), offsets, folded, tuple(spaced), _run_lengths(runs, len(squeezed)))
+
+
+def term_steps(text: str) -> tuple[str, ...]:
+    """`term_view(text).steps` without the view: what a match's own characters needed."""
+    folded, _, steps, _ = _folded(text, track=False)
+    if LONG_RUN.search(folded):
+        steps.append("repeated letters")
+    return tuple(steps)
+
+
+def _folded(text: str, track: bool) -> tuple[str, Offsets | None, list[str], list[tuple[int, int]]]:
+    """The term view before repeated letters are squeezed, its offsets when tracked, the steps that
+    changed it and the spans of letters written one by one."""
     offsets: Offsets | None = (
         list(zip(range(len(text)), range(1, len(text) + 1), strict=True)) if track else None
     )
@@ -323,11 +343,7 @@ def term_view(text: str, track: bool = False) -> View:
         folded, offsets = _sub(LEET_WORD, _unleet, folded, offsets)
         if folded != before:
             steps.append("leet")
-    runs = list(REPEATS.finditer(folded))
-    squeezed, offsets = _replaced(runs, _squeeze, folded, offsets)
-    if any(run.end() - run.start() >= 3 for run in runs):
-        steps.append("repeated letters")
-    return View(squeezed, tuple(steps), offsets, folded, tuple(spaced), _run_lengths(runs, len(squeezed)))
+    return folded, offsets, steps, spaced
 
 
 def within_spaced(view: View, start: int, end: int) -> bool:

@@ -16,6 +16,7 @@ from functools import cache, lru_cache
 from importlib import resources
 
 import ahocorasick
+import re2
 
 from sav_bridge.policy import contexts
 from sav_bridge.policy.normalize import (
@@ -27,11 +28,12 @@ from sav_bridge.policy.normalize import (
     fold_term,
     hiding_characters,
     space_codes,
+    term_steps,
     term_table,
     term_view,
     within_spaced,
 )
-from sav_bridge.policy.probe import Probe
+from sav_bridge.policy.probe import Probe, set_matcher
 from sav_bridge.policy.signs import EMOJI, anchor, disguised_words, spells
 
 LATIN_END = 0x250
@@ -207,9 +209,12 @@ class Lexicon:
         self._open_patterns = tuple(
             re.compile(f"(?<![a-z0-9]){contexts.open_regex(term.text)}") for term in self._open
         )
-        # one RE2 search says whether any may be there (most texts the screen sends here hold none)
-        starts = (start for term in self._open for start in term.context.partition("\t")[0].split("|"))
-        self._open_starts = Probe(contexts.starts_regex(starts))
+        # one RE2 pass says which may be there (most texts the screen sends here hold none)
+        starts = re2.Set.SearchSet(re2.Options())
+        for term in self._open:
+            starts.Add(contexts.starts_regex(term.context.partition("\t")[0].split("|")))
+        starts.Compile()
+        self._open_starts = set_matcher(starts)
         for term in self.terms:
             if contexts.is_pattern(term.text):
                 continue
@@ -225,6 +230,11 @@ class Lexicon:
         for key, found in folded.items():
             if key.isalpha():
                 self._single_words.setdefault(len(key), []).append((key, found))
+        # The same by length and first letter: a masked word shows its first letter.
+        self._single_starting: dict[tuple[int, str], list[tuple[str, list[Entry]]]] = {}
+        for size, keyed in self._single_words.items():
+            for key, found in keyed:
+                self._single_starting.setdefault((size, key[0]), []).append((key, found))
         # The same, spelled out (doubled letters kept), for words with signs in place of letters:
         # by length, position and letter, so that a word is compared with the few that may fit.
         self._spelled: dict[tuple[int, int, str], dict[str, list[Term]]] = {}
@@ -266,10 +276,12 @@ class Lexicon:
     ) -> Iterator[TermMatch]:
         """Open patterns in `folded` (the text itself, lower case and accents folded, or the term
         `view` of it), reported as the phrase found; allow phrases take that phrase for `{}`."""
-        if not self._open_starts(folded):
+        if not self._open:
             return
-        for term, pattern in zip(self._open, self._open_patterns, strict=True):
-            yield from self._open_pattern(term, pattern, text, folded, view, language)
+        for index in sorted(self._open_starts(folded)):
+            yield from self._open_pattern(
+                self._open[index], self._open_patterns[index], text, folded, view, language
+            )
 
     def _open_pattern(
         self,
@@ -331,15 +343,15 @@ class Lexicon:
                 found.sort(key=lambda t: t.lang != guess_language(text))
             for term in found:
                 if self._in_scope(term, text, language) and not _allowed(term, text, start, end):
-                    yield TermMatch(term, start, end, (*term_view(text[start:end]).steps, "mask"))
+                    yield TermMatch(term, start, end, (*term_steps(text[start:end]), "mask"))
         for mask in SOFT_MASK_WORD.finditer(view.text):
             start, end = view.span(mask.start(), mask.end())
             before, after = mask.groups()
-            for key, entries in self._single_words.get(len(before) + len(after) + 1, ()):
+            for key, entries in self._single_starting.get((len(before) + len(after) + 1, before[0]), ()):
                 if key.startswith(before) and key.endswith(after):
                     for term, _ in entries:
                         if self._in_scope(term, text, language) and not _allowed(term, text, start, end):
-                            yield TermMatch(term, start, end, (*term_view(text[start:end]).steps, "mask"))
+                            yield TermMatch(term, start, end, (*term_steps(text[start:end]), "mask"))
 
     def _signed_words(self, text: str, language: list[str | None]) -> Iterator[TermMatch]:
         """Words with signs in place of letters ("b!tch"), read in the text itself."""
@@ -348,7 +360,7 @@ class Lexicon:
                 if spells(letters, key):
                     for term in terms:
                         if self._in_scope(term, text, language) and not _allowed(term, text, start, end):
-                            yield TermMatch(term, start, end, (*term_view(text[start:end]).steps, "signs"))
+                            yield TermMatch(term, start, end, (*term_steps(text[start:end]), "signs"))
 
     def _masked(self, word: str) -> Iterator[Term]:
         """Single-word entries a masked word may stand for. A mask hides one letter, or none where
@@ -359,7 +371,7 @@ class Lexicon:
             masks = sum(c in "*#" for c in shape)
             pattern = re.compile("".join(".?" if c in "*#" else re.escape(c) for c in shape))
             for n in range(len(shape), len(shape) - masks - 1, -1):  # a letter a mask first: "f*ck" is fuck
-                for key, entries in self._single_words.get(n, ()):
+                for key, entries in self._single_starting.get((n, shape[0]), ()):
                     if key not in seen and pattern.fullmatch(key):
                         seen.add(key)
                         yield from (term for term, _ in entries)
@@ -381,7 +393,7 @@ def _steps_within(found: str, term: Term, view: View) -> tuple[str, ...]:
     """The normalisation steps that revealed this match, not those the rest of the text needed."""
     if plain_fold(found) == _folded_entry(term.text):
         return ()
-    return term_view(found).steps or view.steps
+    return term_steps(found) or view.steps
 
 
 @lru_cache(maxsize=4096)
