@@ -605,6 +605,21 @@ def _common(raw: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def configured_care(path: str | Path | None, environ: Mapping[str, str]) -> Mapping[str, Any]:
+    """The `care` section alone, checked as `load_settings` checks it, for `sav-bridge care …`: trying care
+    rules needs no X or helpdesk secret. Empty when the configuration has none."""
+    schema = load_schema()
+    node = schema["properties"]["care"]
+    care = _raw(path, environ, schema).get("care")
+    if care is None:
+        return {}
+    section = {"type": "object", "properties": {"care": node}}
+    raw = {"care": care}
+    _apply_defaults(raw, section)
+    _validate(raw, section)
+    return _care_checked(raw["care"])
+
+
 def _care_checked(care: Mapping[str, Any]) -> Mapping[str, Any]:
     """The `care` section, once what the schema cannot judge is checked too (a time zone, a country's
     holidays, a template's variables, a routing pattern): every command refuses a bad one at start, naming

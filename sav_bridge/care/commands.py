@@ -117,12 +117,9 @@ def run(args: argparse.Namespace, care: Mapping[str, Any], out: TextIO) -> int:
 def care_section(config: str | None, environ: Mapping[str, str]) -> Mapping[str, Any]:
     """The `care` mapping of the configuration file (and SAV_BRIDGE_CARE__… variables), without asking for
     the X or helpdesk secrets that the gateway's own loading requires."""
-    from sav_bridge.config import _raw, load_schema  # the loader's reading, without its other sections
+    from sav_bridge.config import configured_care
 
-    raw = _raw(config, environ, load_schema()).get("care") or {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError("care", "must be a mapping")
-    return raw
+    return configured_care(config, environ)
 
 
 def _guess(text: str, default: str) -> str:
