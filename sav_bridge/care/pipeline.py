@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sav_bridge.care.ack import customer_language
+from sav_bridge.care.mood import Mood, MoodScorer
 from sav_bridge.care.settings import CareSettings
 from sav_bridge.care.texts import reopening_words
 from sav_bridge.flows.outbound import note_job
@@ -30,7 +31,7 @@ from sav_bridge.helpdesks import Helpdesk, dm_marker, knows_history, updates_tic
 from sav_bridge.metrics import Metrics
 from sav_bridge.model import MessageKind, SocialMessage, TicketRef, TicketUpdate
 from sav_bridge.store import NewJob, Store
-from sav_bridge.store.care import rank
+from sav_bridge.store.care import Seen, rank
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,9 @@ class Care:
         language = customer_language(message.text, s.default_language)
         mood = s.mood.score(message.text, language, seen.recent, message.author.followers, public)
         routed = (
-            s.routing.route(message.text, language, message.kind.value, message.account_id)
+            s.routing.route(
+                message.text, language, message.kind.value, message.account_id, known_tags(seen, mood, s.mood)
+            )
             if opened
             else None
         )
@@ -220,6 +223,15 @@ def _ack_job(message: SocialMessage, ticket: TicketRef, text: str, via: str, key
         "what": what,
     }
     return NewJob(JOB_CARE_ACK, payload, key, f"{message.thread_key}:care-ack")
+
+
+def known_tags(seen: Seen, mood: Mood, scorer: MoodScorer) -> tuple[str, ...]:
+    """What care knows of the customer, for routing's `customer_tags`: `returning` (an earlier
+    conversation through the gateway), `unhappy` and `influencer` (this message's mood)."""
+    tags = ["returning"] if seen.other_conversations else []
+    tags += ["unhappy"] if mood.level else []
+    tags += ["influencer"] if scorer.influencer_tag in mood.tags else []
+    return tuple(tags)
 
 
 def care_ordering(thread_key: str) -> str:
