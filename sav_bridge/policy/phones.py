@@ -104,8 +104,6 @@ def find(text: str, region: str, taken: list[tuple[int, int]]) -> Iterator[Phone
     """Phone numbers in `text` outside the `taken` spans (cards, IBANs, NIRs found first)."""
     regions: Regions | None = None
     for shape in PHONE_SHAPE.finditer(text):
-        if _not_a_phone(text, shape):
-            continue
         groups = [m.span() for m in DIGIT_GROUP.finditer(text, shape.start(), shape.end())]
         dates = [m.span() for m in DATE.finditer(text, shape.start(), shape.end())]
         blocked = taken + dates
@@ -114,6 +112,8 @@ def find(text: str, region: str, taken: list[tuple[int, int]]) -> Iterator[Phone
         )
         if sum(end - start for start, end in free) < 8:
             continue  # a date, or what a card or an IBAN left
+        if _not_a_phone(text, shape):
+            continue
         regions = regions or regions_of(text, region)
         for segment in _contiguous(groups, free):
             yield from _numbers_in(text, segment, regions, whole=segment == groups)

@@ -23,7 +23,6 @@ KINDS = ("card", "iban", "nir", "email", "phone")
 # Python's re here: our own fixed, linear patterns, and cheaper per call than RE2 on short texts.
 # `\d` is any Unicode digit, so fullwidth or mathematical digits pass this first look too.
 _SEVEN_DIGITS = re.compile(r"\d(?:\D{0,3}\d){6}")
-_WORTH_A_LOOK = re.compile(rf"[@＠]|{_SEVEN_DIGITS.pattern}")
 _NEEDS_VIEW = re.compile(pii_view_characters())
 # Between digits: a space of any kind (no-break spaces as French typography puts them, a line break too).
 CARD = re.compile(r"(?<![\d\w])(?:\d[\s\-./]?){11,18}\d(?![\d])")
@@ -69,9 +68,18 @@ class PiiMatch:
     revealed_by: tuple[str, ...] = ()
 
 
+# The ranges of each length, in the order of ISSUERS.
+_ISSUERS_BY_LENGTH = {
+    length: tuple(
+        (name, low, high, width) for name, low, high, width, lengths in ISSUERS if length in lengths
+    )
+    for length in range(12, 20)
+}
+
+
 def card_issuer(digits: str) -> str | None:
-    for name, low, high, width, lengths in ISSUERS:
-        if len(digits) in lengths and low <= int(digits[:width]) <= high:
+    for name, low, high, width in _ISSUERS_BY_LENGTH.get(len(digits), ()):
+        if low <= int(digits[:width]) <= high:
             return name
     return None
 
@@ -81,13 +89,14 @@ def find(
 ) -> list[PiiMatch]:
     """Every confirmed piece of personal data of the given kinds, with spans in `text`. Phone numbers
     whose E.164 form is one of `service_numbers` (the brand's own, `phones.service_key`) are not."""
-    if _WORTH_A_LOOK.search(text) is None:
+    digits = _SEVEN_DIGITS.search(text) is not None
+    if not digits and "@" not in text and "＠" not in text:
         return []  # most replies: no run of digits, no e-mail
     # What the PII view changes is never ASCII: most texts are their own view.
     view: View | None = None if text.isascii() or not _NEEDS_VIEW.search(text) else pii_view(text, track=True)
     seen = view.text if view else text
     found: list[PiiMatch] = []
-    if _SEVEN_DIGITS.search(seen):
+    if digits if view is None else _SEVEN_DIGITS.search(seen):
         if "card" in kinds:
             found += _cards(seen)
         if "iban" in kinds:
@@ -133,11 +142,12 @@ def _relocate(match: PiiMatch, view: View) -> PiiMatch:
 def _cards(text: str) -> Iterator[PiiMatch]:
     for m in CARD.finditer(text):
         digits = COMPACT.sub("", m.group(0))
-        # `luhn.checksum` is what `luhn.is_valid` asks, without its checks of the input: these are digits.
-        if not 12 <= len(digits) <= 19 or luhn.checksum(digits) != 0:
+        if not 12 <= len(digits) <= 19:
             continue
+        # The issuer first (most long runs of digits have none); `luhn.checksum` is what
+        # `luhn.is_valid` asks, without its checks of the input: these are digits.
         issuer = card_issuer(digits)
-        if issuer:
+        if issuer and luhn.checksum(digits) == 0:
             yield PiiMatch("card", m.start(), m.end(), digits, {"luhn": True, f"issuer:{issuer}": True})
 
 
