@@ -6,8 +6,9 @@ revision already written depends on them; a new type gets a new name.
 
 Adding one (README, Operations, Migrations): `.venv/bin/alembic revision -m "what and why" --rev-id 0007`
 from the repository root (pyproject's `[tool.alembic]`) writes `versions/0007_what_and_why.py` after the
-head; fill `upgrade()` and `downgrade()`, then run the tests (`tests/test_migrations.py` checks the
-chain, a database upgraded from every earlier revision and from the previous release's schema).
+head; fill `upgrade()` and `downgrade()`, move `HEAD` in `store/migrations.py` to it (the one-query check
+that lets a start on a current schema skip alembic), then run the tests (`tests/test_migrations.py` checks
+the chain, `HEAD`, a database upgraded from every earlier revision and from the previous release's schema).
 A revision once released is never edited: a change is a new revision.
 """
 
