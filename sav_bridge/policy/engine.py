@@ -174,8 +174,10 @@ class Policy:
         if not found:
             return ()
         if rules.allow is not None:
-            exempt = [m.span() for m in rules.allow.finditer(plain_fold(text))]
-            found = [f for f in found if not any(s < f.end and f.start < e for s, e in exempt)]
+            folded = plain_fold(text)
+            if any(phrase in folded for phrase in rules.allowed):
+                exempt = [m.span() for m in rules.allow.finditer(folded)]
+                found = [f for f in found if not any(s < f.end and f.start < e for s, e in exempt)]
         return tuple(sorted(found, key=lambda f: (f.start, -RANK[f.action])))
 
     def _plan(self, look: frozenset[str], audience: Audience) -> _Plan:

@@ -25,10 +25,13 @@ KINDS = ("card", "iban", "nir", "email", "phone")
 _SEVEN_DIGITS = re.compile(r"\d(?:\D{0,3}\d){6}")
 _NEEDS_VIEW = re.compile(pii_view_characters())
 # Between digits: a space of any kind (no-break spaces as French typography puts them, a line break too).
-CARD = re.compile(r"(?<![\d\w])(?:\d[\s\-./]?){11,18}\d(?![\d])")
+# Each pattern starts with what it consumes first, its look-behind after it ("(?<![\d\w]\d)" is
+# "(?<![\d\w])" before that digit): `re` then skips to the next digit in C instead of trying the
+# look-behind at every position (a third to half of the time on a tweet).
+CARD = re.compile(r"\d(?<![\d\w]\d)[\s\-./]?(?:\d[\s\-./]?){10,17}\d(?!\d)")
 IBAN_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[\s\-.]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])")
 NIR_CANDIDATE = re.compile(
-    r"(?<![\d])[12][\s.]?\d{2}[\s.]?\d{2}[\s.]?(?:\d{2}|2[ABab])[\s.]?\d{3}[\s.]?\d{3}[\s.]?\d{2}(?![\d])"
+    r"[12](?<!\d[12])[\s.]?\d{2}[\s.]?\d{2}[\s.]?(?:\d{2}|2[ABab])[\s.]?\d{3}[\s.]?\d{3}[\s.]?\d{2}(?!\d)"
 )
 # Local parts and domains may hold any letter ("théodore.gillet@…", internationalised addresses).
 EMAIL = re.compile(r"(?<![\w.+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,24}(?![\w-])")

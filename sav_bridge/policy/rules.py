@@ -175,6 +175,8 @@ class RuleSet:
     patterns: tuple[tuple[int, Pattern], ...]  # with the pattern's index in the screen
     allow: re.Pattern[str] | None
     references: tuple[tuple[int, Reference], ...] = ()  # with the detector's index in the screen
+    #: The phrases of `allow` (folded): a text that holds none of them needs no look for exceptions.
+    allowed: tuple[str, ...] = ()
 
     @classmethod
     def of(
@@ -210,4 +212,5 @@ class RuleSet:
             tuple(patterns),
             allow,
             tuple(referring),
+            tuple(allowed),
         )
