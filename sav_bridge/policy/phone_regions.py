@@ -12,6 +12,7 @@ from functools import cache
 
 import phonenumbers
 
+from sav_bridge.policy.probe import Probe
 from sav_bridge.policy.terms import guess_language
 
 # Regions a text names. Abbreviations in capitals only: "us" is a word.
@@ -29,6 +30,10 @@ REGION_NAMES = {
 REGION_OF = {name: region for region, names in REGION_NAMES.items() for name in names}
 REGION_WORD = re.compile(
     r"(?<!\w)(?:" + "|".join(re.escape(n) for n in sorted(REGION_OF, key=len, reverse=True)) + r")(?!\w)"
+)
+# The same names for one RE2 pass, without the word boundaries: most texts name no region at all.
+ANY_REGION_NAME = Probe(
+    "|".join("".join(c if c.isalnum() or c == " " else "\\" + c for c in name) for name in REGION_OF)
 )
 LANGUAGE_REGIONS = {"en": ("GB", "US"), "fr": ("FR", "BE", "CH")}
 MAX_REGIONS = 4
@@ -69,7 +74,7 @@ class Regions:
 
 def regions_of(text: str, region: str) -> Regions:
     """The policy's region, then the regions the text names, then those of its language."""
-    named = [REGION_OF[m.group(0)] for m in REGION_WORD.finditer(text)]
+    named = [REGION_OF[m.group(0)] for m in REGION_WORD.finditer(text)] if ANY_REGION_NAME(text) else []
     language = guess_language(text)
     suggested = dict.fromkeys([region, *named, *LANGUAGE_REGIONS.get(language or "", ())])
     return _regions(tuple(suggested)[:MAX_REGIONS])

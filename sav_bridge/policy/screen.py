@@ -97,7 +97,8 @@ def reference_pattern(words: Iterable[str], connectors: Iterable[str]) -> str:
 
     e, s = (f"[{re.escape(''.join(sorted(set(variants[c]))))}]" for c in "es")
     ending = f"(?:{e}?{s}|{e})?"
-    gap = f"(?:[^0-9a-z]|(?:{alternatives((*words, *connectors))}){ending})*"
+    # (A mask is no connector: a reference masked but its last digits is not looked at again.)
+    gap = f"(?:[^0-9a-z{MASK}]|(?:{alternatives((*words, *connectors))}){ending})*"
     return f"(?:{alternatives(words)}){ending}{gap}[a-z0-9._/-]*[0-9]"
 
 
