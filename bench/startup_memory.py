@@ -50,6 +50,7 @@ START_MB = rss_mb()  # before anything below is imported: the interpreter alone
 
 import argparse  # noqa: E402  (after the interpreter's own figure)
 import asyncio  # noqa: E402
+import gc  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
@@ -258,9 +259,19 @@ def worker_process(stages: Stages) -> None:
         runtime.start_workers(role="work")
         await asyncio.sleep(0.5)  # the workers' first claims
         stages.run("workers running", lambda: None)
+        stages.run("start-up's freed heap given back", settle)
         await runtime.close()
 
     asyncio.run(run())
+
+
+def settle() -> None:
+    """What `work` does once its workers run: start-up's objects frozen, the C heap's free pages returned."""
+    from sav_bridge import heap
+
+    gc.collect()
+    gc.freeze()
+    heap.give_back()
 
 
 ROLES = {"http": http_process, "work": worker_process}
