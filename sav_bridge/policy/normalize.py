@@ -284,6 +284,16 @@ def _drop(match: re.Match[str]) -> str:
     return ""
 
 
+_SPANS: Offsets = [(i, i + 1) for i in range(1024)]  # shared: the tuples are never changed
+
+
+def _identity(length: int) -> Offsets:
+    """Offsets of a text against itself: character i comes from (i, i + 1)."""
+    if length <= len(_SPANS):
+        return _SPANS[:length]
+    return [(i, i + 1) for i in range(length)]
+
+
 def term_view(text: str, track: bool = False) -> View:
     folded, offsets, steps, spaced = _folded(text, track)
     runs = list(REPEATS.finditer(folded))
@@ -304,9 +314,7 @@ def term_steps(text: str) -> tuple[str, ...]:
 def _folded(text: str, track: bool) -> tuple[str, Offsets | None, list[str], list[tuple[int, int]]]:
     """The term view before repeated letters are squeezed, its offsets when tracked, the steps that
     changed it and the spans of letters written one by one."""
-    offsets: Offsets | None = (
-        list(zip(range(len(text)), range(1, len(text) + 1), strict=True)) if track else None
-    )
+    offsets = _identity(len(text)) if track else None
     steps: list[str] = []
     table = term_table()
     folded = text.translate(table).lower()
@@ -379,7 +387,7 @@ def fold_term(term: str) -> tuple[str, tuple[int, ...]]:
 
 
 def pii_view(text: str, track: bool = False) -> View:
-    offsets: Offsets | None = [(i, i + 1) for i in range(len(text))] if track else None
+    offsets = _identity(len(text)) if track else None
     folded = text.translate(pii_table())
     steps = ["nfkc"] if folded != text else []
     without, offsets = _sub(ZERO_WIDTH, _drop, folded, offsets)

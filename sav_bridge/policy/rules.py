@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import re2
@@ -14,6 +15,7 @@ from sav_bridge.policy.masking import mask_number, mask_reference
 from sav_bridge.policy.references import References, context_words
 from sav_bridge.policy.terms import Term, plain_fold
 
+ANY: Any = object()  # a `terms` option the rule does not set
 _QUIET = re2.Options()
 _QUIET.log_errors = False  # RE2 would also log each syntax error to stderr from C++; we say it once
 
@@ -63,13 +65,24 @@ class Rule:
         """Whether a term found in the text is this rule's to report."""
         if term.rule is not None:
             return term.rule == self.id
-        options: Mapping[str, Any] = self.detector["terms"] or {}
-        if set(options) == {"extra"}:
-            return False
+        only_extra, languages, categories, severity = self._selection
         return (
-            term.lang in options.get("languages", (term.lang,))
-            and term.category in options.get("categories", (term.category,))
-            and term.severity == options.get("severity", term.severity)
+            not only_extra
+            and (languages is ANY or term.lang in languages)
+            and (categories is ANY or term.category in categories)
+            and (severity is ANY or term.severity == severity)
+        )
+
+    @cached_property
+    def _selection(self) -> tuple[bool, Any, Any, Any]:
+        """A `terms` detector's options, read once: only extra terms; the languages, categories and
+        severity it keeps (ANY when it does not say)."""
+        options: Mapping[str, Any] = self.detector["terms"] or {}
+        return (
+            set(options) == {"extra"},
+            options.get("languages", ANY),
+            options.get("categories", ANY),
+            options.get("severity", ANY),
         )
 
 
