@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from twitter_text import extract_urls
-
 from sav_bridge.channels.x.facts import EXHAUSTED_FACT
+from sav_bridge.channels.x.text_parser import extract_urls
 from sav_bridge.metrics import Metrics
 from sav_bridge.store import Store
 

@@ -20,7 +20,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from twitter_text import extract_urls_with_indices
+from sav_bridge.channels.x.text_parser import extract_urls_with_indices
 
 _URL = "\x00url\x00"
 _SPACES = re.compile(r"\s+")

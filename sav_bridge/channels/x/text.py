@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from twitter_text import parse_tweet
+from sav_bridge.channels.x.text_parser import parse_tweet
 
 MAX_WEIGHTED_LENGTH = 280
 DM_MAX_LENGTH = 10_000

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from twitter_text import extract_urls_with_indices
-
+from sav_bridge.channels.x.text_parser import extract_urls_with_indices
 from sav_bridge.sandbox.x.base import Customer, Post
 from sav_bridge.sandbox.x.media import Media, MediaFile, Served
 

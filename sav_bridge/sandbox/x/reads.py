@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from twitter_text import extract_urls_with_indices
 
+from sav_bridge.channels.x.text_parser import extract_urls_with_indices
 from sav_bridge.sandbox.x.base import FakeXBase, Post
 
 

@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from twitter_text import extract_urls
 
+from sav_bridge.channels.x.text_parser import extract_urls
 from sav_bridge.sandbox.base import Answer
 from sav_bridge.sandbox.x.base import Customer, FakeXBase, Post
 from sav_bridge.sandbox.x.envelopes import linked
