@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
+
+from sav_bridge import heap
 
 X_SPEC = "x/x-api-v2-openapi.json"
 
@@ -35,7 +38,14 @@ _OasLoader.yaml_implicit_resolvers = {
 @functools.lru_cache(maxsize=8)
 def load_spec(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
-    data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_OasLoader)
+    if path.suffix == ".json":
+        data = json.loads(text)
+    else:
+        # Rebuilt through JSON: PyYAML leaves the document's objects scattered among the freed nodes of
+        # its parse, which kept ~30 MB of a process's memory for a helpdesk's 1.6 MB spec; rebuilt, ~8 MB.
+        # JSON has no dates: a YAML timestamp (in examples) becomes its text, which no request check reads.
+        data = json.loads(json.dumps(yaml.load(text, Loader=_OasLoader), default=str))
+        heap.give_back()  # and what the parse freed, 3-4 MB more
     if not isinstance(data, dict) or "paths" not in data:
         raise ValueError(f"{path} is not an OpenAPI document")
     return data
@@ -51,22 +61,44 @@ class Violation:
 class OpenApiContract:
     """Request-body validation for one OpenAPI document; `prefix` is stripped from request paths."""
 
-    def __init__(self, spec: dict[str, Any], prefix: str = "", check_query: bool = False) -> None:
-        """`check_query` also checks query parameters: every name declared, every value of its schema
-        (arrays comma-separated, as X's `form`/`explode: false` parameters are)."""
-        self.spec = spec
+    def __init__(
+        self,
+        spec: dict[str, Any] | Callable[[], dict[str, Any]],
+        prefix: str = "",
+        check_query: bool = False,
+    ) -> None:
+        """`spec` is the document, or what reads it when the first request comes. `check_query` also
+        checks query parameters: every name declared, every value of its schema (arrays comma-separated,
+        as X's `form`/`explode: false` parameters are)."""
+        self._source = spec
         self.prefix = prefix
         self.check_query = check_query
-        self._registry: Registry[Any] = Registry().with_resource(
-            "urn:spec", Resource.from_contents(spec, default_specification=DRAFT4)
-        )
-        self._routes = [(self._pattern(p), p) for p in spec["paths"]]
 
     @classmethod
     def from_vendor(
         cls, vendor_dir: Path, relative: str, prefix: str = "", check_query: bool = False
     ) -> OpenApiContract:
-        return cls(load_spec(vendor_dir / relative), prefix, check_query)
+        """The document at `vendor_dir / relative`, read when a request first needs it: a parsed spec
+        costs a process 15-20 MB, which a fake that is never called (the HTTP process's, under `serve`)
+        need not carry. A missing file is still said at once."""
+        path = vendor_dir / relative
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such vendor spec")
+        return cls(functools.partial(load_spec, path), prefix, check_query)
+
+    @functools.cached_property
+    def spec(self) -> dict[str, Any]:
+        return self._source() if callable(self._source) else self._source
+
+    @functools.cached_property
+    def _registry(self) -> Registry[Any]:
+        resource: Resource[Any] = Resource.from_contents(self.spec, default_specification=DRAFT4)
+        registry: Registry[Any] = Registry().with_resource("urn:spec", resource)
+        return registry
+
+    @functools.cached_property
+    def _routes(self) -> list[tuple[re.Pattern[str], str]]:
+        return [(self._pattern(p), p) for p in self.spec["paths"]]
 
     @staticmethod
     def _pattern(template: str) -> re.Pattern[str]:
