@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import re
@@ -306,21 +307,27 @@ def _begin_waiting(conn: sqlite3.Connection) -> None:
 _PLACEHOLDER = re.compile(r"\?")
 
 
+@functools.lru_cache(maxsize=512)
+def _postgres_sql(sql: str) -> str:
+    """`?` placeholders as psycopg's `%s`, once per statement text (the same few hundred run all day)."""
+    return _PLACEHOLDER.sub("%s", sql)
+
+
 class _PostgresTx:
     def __init__(self, conn: Any) -> None:
         self._conn = conn
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        cursor = await self._conn.execute(_PLACEHOLDER.sub("%s", sql), tuple(params))
+        cursor = await self._conn.execute(_postgres_sql(sql), tuple(params))
         return int(cursor.rowcount)
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        cursor = await self._conn.execute(_PLACEHOLDER.sub("%s", sql), tuple(params))
+        cursor = await self._conn.execute(_postgres_sql(sql), tuple(params))
         row: Row | None = await cursor.fetchone()
         return row
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        cursor = await self._conn.execute(_PLACEHOLDER.sub("%s", sql), tuple(params))
+        cursor = await self._conn.execute(_postgres_sql(sql), tuple(params))
         rows: list[Row] = await cursor.fetchall()
         return rows
 
