@@ -448,6 +448,10 @@ async def measure(args: argparse.Namespace, url: str | None, feed: Iterator[byte
             dict(os.environ),
             folder / "bare.log",
         )
+        # The schema made first, as a restart or a deployment's migrate step finds it: a gateway's first
+        # start on an empty database also carries alembic (~21 MB) until it restarts.
+        migrate = [sys.executable, "-m", "sav_bridge.cli", "migrate"]
+        subprocess.run(migrate, env=gateway_env(db_url), capture_output=True, check=True)
         serve = ["serve", "--host", "127.0.0.1", "--port", str(gateway_port)]
         gateway = start(
             "gateway",
