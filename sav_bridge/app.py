@@ -5,7 +5,6 @@ a webhook is authenticated, stored with its jobs in one transaction, then answer
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -245,10 +244,7 @@ def create_app(
             owned.start_workers()
         _serve(app, owned)
         if serving:
-            # Never scanned by the garbage collector again: full collections of a heap this size took
-            # ~130 ms each, a pause every few seconds under load.
-            gc.collect()
-            gc.freeze()
+            heap.settle()
             heap.give_back()  # what building the policy freed: ~23 MB of resident memory (sav_bridge/heap.py)
         try:
             yield

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import os
@@ -182,8 +181,7 @@ async def work(config: str | None, control: socket.socket) -> int:
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICE)  # once started: a start-up is not delayed, the steady state yields to ingest
     runtime.start_workers(role="work")
-    gc.collect()
-    gc.freeze()  # what start-up built lives as long as the process: never scanned by the collector again
+    heap.settle()
     heap.give_back()  # what building the policy freed: ~23 MB of resident memory (sav_bridge/heap.py)
     loop = asyncio.get_running_loop()
     stopped = asyncio.Event()
