@@ -155,7 +155,7 @@ class Runtime:
             JOB_TICKET_CHANGED: outbound.ticket_changed,
             JOB_PUBLISH_REPLY: noting_pauses(outbound.publish, store),
             JOB_NOTE: outbound.note,
-            **(care.handlers(store) if care else {}),
+            **(care.handlers() if care else {}),
         }
         outbox = Outbox(
             store,

@@ -10,7 +10,6 @@ from sav_bridge.care.pipeline import JOB_CARE_ACK, JOB_CARE_HISTORY, JOB_CARE_UP
 from sav_bridge.care.settings import CareSettings
 from sav_bridge.care.watch import ResponseWatch
 from sav_bridge.channels.x.client import XClient
-from sav_bridge.flows.paused import noting_pauses
 from sav_bridge.helpdesks import Helpdesk
 from sav_bridge.metrics import Metrics
 from sav_bridge.model import Audience
@@ -25,10 +24,12 @@ class CareParts:
     jobs: CareJobs
     watch: ResponseWatch
 
-    def handlers(self, store: Store) -> dict[str, Handler]:
+    def handlers(self) -> dict[str, Handler]:
         return {
             JOB_CARE_UPDATE: self.jobs.update,
-            JOB_CARE_ACK: noting_pauses(self.jobs.ack, store),
+            # While X access is paused an acknowledgement waits like a reply (no attempt used); the reply
+            # path's note about it would be noise here.
+            JOB_CARE_ACK: self.jobs.ack,
             JOB_CARE_HISTORY: self.jobs.history,
         }
 

@@ -214,3 +214,25 @@ async def test_the_report_gives_first_response_times_and_moves_to_dm(
     rows = [line.split("  ", 1) for line in capsys.readouterr().out.splitlines()]
     table = {name.strip(): value.strip() for name, value in rows}
     assert table["answered within the hour"] == "50%" and table["first response, median"] == "20 min"
+
+
+async def test_an_acknowledgement_waits_while_x_refuses_access_then_goes_once(care_gateway: Gateway) -> None:
+    from sav_bridge.channels.x.access import PROBE_SECONDS, RECHECK_SECONDS
+    from tests.harness import ACCESS_TOKEN
+
+    gw = care_gateway
+    gw.clock.now = paris(2026, 11, 25, 10, 0)
+    gw.x.revoke_access()
+    await gw.post_x(gw.x.customer_dm(MARC, "Bonjour, mon virement n'est pas arrivé"))
+    for _ in range(20):  # more rounds than workers.max_attempts: waiting uses no attempt
+        await gw.drain()
+        gw.clock.advance(RECHECK_SECONDS + 1)
+    ticket_id = gw.only_ticket()
+    assert gw.x.dms == [] and (await gw.runtime.store.jobs_by_state()).get("dead", 0) == 0
+    assert gw.x.oauth1 is not None
+    gw.x.oauth1.token = ACCESS_TOKEN  # the administrator fixed the keys
+    gw.clock.advance(PROBE_SECONDS)
+    await gw.settle(step=RECHECK_SECONDS + 1)
+    [dm] = gw.x.dms
+    assert dm["to"] == MARC.id
+    assert any("Automatic acknowledgement sent" in n for n in gw.zendesk.notes(ticket_id))
