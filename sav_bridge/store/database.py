@@ -35,6 +35,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from sav_bridge.errors import Unavailable
+from sav_bridge.store.gate import RETRY_SECONDS, Gate
 from sav_bridge.store.turns import Turns
 
 log = logging.getLogger(__name__)
@@ -198,11 +199,15 @@ SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=FULL", f"busy_timeout={SQLITE
 class SqliteDatabase:
     dialect = "sqlite"
 
-    def __init__(self, conn: aiosqlite.Connection, inbound: sqlite3.Connection | None = None) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, inbound: sqlite3.Connection | None = None, gate: Gate | None = None
+    ) -> None:
         """`inbound`: a second connection to the same file for `write_batch` (none for a database in
-        memory, which only one connection sees: its batches then share the first)."""
+        memory, which only one connection sees: its batches then share the first); `gate`: inbound
+        batches first among the processes writing the file (`store.gate`)."""
         self._conn = conn
         self._turns = Turns()
+        self._gate = gate
         self._inbound = inbound
         self._inbound_thread = ThreadPoolExecutor(1, "sav-bridge-inbound") if inbound else None
 
@@ -218,6 +223,7 @@ class SqliteDatabase:
             for pragma in SQLITE_PRAGMAS:
                 await conn.execute(f"PRAGMA {pragma}")
             inbound = None if path == ":memory:" else _open_inbound(path)
+            gate = None if path == ":memory:" else Gate(f"{path}-gate")
         except (OSError, sqlite3.Error) as exc:
             if conn is not None:
                 await conn.close()
@@ -225,11 +231,13 @@ class SqliteDatabase:
             if isinstance(exc, FileExistsError):  # what mkdir says when a parent is a file
                 reason = "a parent of it is a file, not a folder"
             raise Unavailable("database", f"cannot open the SQLite file {path}: {reason}") from None
-        return cls(conn, inbound)
+        return cls(conn, inbound, gate)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteTx]:
         async with self._turns.turn():
+            if self._gate is not None and not self._gate.pass_through():
+                await asyncio.to_thread(self._gate.pass_through, True)  # a batch of another process first
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield _SqliteTx(self._conn)
@@ -252,16 +260,22 @@ class SqliteDatabase:
         conn = self._inbound
         if conn is None:
             raise RuntimeError("no inbound connection")
-        await self._begin_inbound(conn)
+        loop = asyncio.get_running_loop()
+        if self._gate is not None and not self._gate.hold():
+            await loop.run_in_executor(self._inbound_thread, self._gate.hold, True)
         try:
+            await self._begin_inbound(conn)
             yield _PlainSqliteTx(conn)
             # The commit waits for the disk (fsync): on the inbound thread, while the loop serves others.
-            await asyncio.get_running_loop().run_in_executor(self._inbound_thread, conn.execute, "COMMIT")
+            await loop.run_in_executor(self._inbound_thread, conn.execute, "COMMIT")
         except BaseException:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
             raise
+        finally:
+            if self._gate is not None:
+                self._gate.release()
 
     async def _begin_inbound(self, conn: sqlite3.Connection) -> None:
         """Take the write lock: at once when no other process holds it (our turn says no connection of
@@ -276,6 +290,8 @@ class SqliteDatabase:
         await loop.run_in_executor(self._inbound_thread, _begin_waiting, conn)
 
     async def close(self) -> None:
+        if self._gate is not None:
+            self._gate.close()
         if self._inbound is not None:
             self._inbound.close()
         if self._inbound_thread is not None:
@@ -297,11 +313,17 @@ def _open_inbound(path: str) -> sqlite3.Connection:
 
 
 def _begin_waiting(conn: sqlite3.Connection) -> None:
-    conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    finally:
-        conn.execute("PRAGMA busy_timeout=0")
+    """Ask for the write lock every `gate.RETRY_SECONDS` (not SQLite's busy handler, which sleeps 1, 2,
+    5, 10… ms): the gate keeps other transactions from starting meanwhile, so the wait is for one."""
+    deadline = time.monotonic() + SQLITE_BUSY_MS / 1000
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(RETRY_SECONDS)
 
 
 _PLACEHOLDER = re.compile(r"\?")
