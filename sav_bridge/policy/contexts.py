@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from functools import cache
 from importlib import resources
 
 from sav_bridge.policy.normalize import term_table
@@ -193,7 +192,8 @@ def _literal(text: str, elide: bool = True) -> str:
     return "".join(parts)
 
 
-@cache
 def builtin_rows() -> tuple[tuple[str, list[str]], ...]:
+    """The expanded built-in rows; read once by `terms.builtin_terms` (cached there), not kept here: the
+    terms do not share their strings, so a cache would keep ~3.5 MB for nothing."""
     data = resources.files("sav_bridge.policy").joinpath("data/contexts.tsv").read_text("utf-8")
     return tuple(expand(data.splitlines()))
