@@ -84,8 +84,10 @@ class WorkerProcess:
 
     def _send_wake(self) -> None:
         self._wake_pending = False
-        if self._writer is not None and not self._writer.is_closing():
-            self._writer.write(b"w")
+        writer = self._writer
+        # A wake-up still in the buffer (the child busy, or stuck) says it all: nothing piles up.
+        if writer is not None and not writer.is_closing() and not writer.transport.get_write_buffer_size():
+            writer.write(b"w")
 
     def begin_shutdown(self) -> None:
         """SIGTERM: the child stops claiming jobs now and finishes the one in hand; no restart after it."""
@@ -112,7 +114,11 @@ class WorkerProcess:
         pause = RESTART_FIRST
         while not self._stopping.is_set():
             started = time.monotonic()
-            code = await self._run_child(runtime)
+            try:
+                code = await self._run_child(runtime)
+            except Exception:  # never the end of supervision: the next child is started as after a crash
+                log.exception("worker process: supervision failed")
+                code = None
             if self._stopping.is_set():
                 break
             runtime.metrics.worker_process_restarts.inc()
