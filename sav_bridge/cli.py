@@ -237,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             settings = load_settings(args.config, os.environ)
             logs.configure(settings.log_level, settings.secrets())
-            return serve(settings, args.host, args.port, args.config)
+            return serve(settings, args.host, args.port, apart=True, config=args.config)
         helpdesk_settings = load_helpdesk_settings(args.config, os.environ)
         logs.configure(helpdesk_settings.log_level, helpdesk_settings.secrets())
         return asyncio.run(provision(helpdesk_settings, args.command, args.public_url, args.dry_run))
@@ -302,9 +302,12 @@ def demo_command(args: argparse.Namespace) -> int:
     return serve(settings, "127.0.0.1", args.port)
 
 
-def serve(settings: Settings, host: str | None, port: int | None, config: str | None = None) -> int:
-    """Run the gateway; with `workers.process: separate` (the default) its workers run in a child process
-    started with the same `config` and environment (`sav_bridge.worker_process`)."""
+def serve(
+    settings: Settings, host: str | None, port: int | None, apart: bool = False, config: str | None = None
+) -> int:
+    """Run the gateway. `apart` (the `serve` command): with `workers.process: separate`, the default, its
+    workers run in a child process started with the same `config` and environment
+    (`sav_bridge.worker_process`); the demo's console, whose settings are made in code, keeps them here."""
     import uvicorn
 
     from sav_bridge import shutdown
@@ -321,7 +324,7 @@ def serve(settings: Settings, host: str | None, port: int | None, config: str | 
         sandbox = Sandbox(settings, vendor_dir_from_env(os.environ))
         transport = sandbox.transport()
     worker_command = None
-    if settings.workers.process == "separate" and settings.workers.count:
+    if apart and settings.workers.process == "separate" and settings.workers.count:
         from sav_bridge.worker_process import child_command
 
         worker_command = child_command(config)
