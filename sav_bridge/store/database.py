@@ -291,7 +291,11 @@ class SqliteDatabase:
 
     async def close(self) -> None:
         if self._gate is not None:
-            self._gate.close()
+            gate, self._gate = (
+                self._gate,
+                None,
+            )  # its descriptors' numbers may be reused: never flock them again
+            gate.close()
         if self._inbound is not None:
             self._inbound.close()
         if self._inbound_thread is not None:
