@@ -72,7 +72,10 @@ async def read(runtime: Runtime, params: Mapping[str, str], limit: int | None = 
     since, until = unix_time(params.get("since")), unix_time(params.get("until"))
     before = count_or_none(params.get("before"))
     limit = limit or min(max(count_or_none(params.get("limit")) or 100, 1), 500)
-    rows = await runtime.store.audit_page("policy", since, until, params.get("version") or None, before, SCAN)
+    version = params.get("version") or None
+    if version is not None and "\x00" in version:  # no version is named so, and PostgreSQL refuses NUL
+        return AuditPage([], None)
+    rows = await runtime.store.audit_page("policy", since, until, version, before, SCAN)
     action, rule, agent = params.get("action"), params.get("rule"), params.get("agent")
     entries = [
         e for e in map(entry, rows)

@@ -122,3 +122,10 @@ def test_yaml_python_cannot_build_is_an_error_at_the_editor_not_a_500(live: Live
     )
     created = send(live, "POST", "/api/v1/policies", json={"yaml": yaml, "comment": ""}, headers=HEADERS)
     assert created == 422
+
+
+@pytest.mark.parametrize("path", ["/console/audit", "/api/v1/audit", "/console/audit.csv"])
+def test_an_audit_filter_with_a_nul_finds_nothing_instead_of_failing(live: Live, path: str) -> None:
+    """PostgreSQL refuses NUL in a query parameter: a version filter holding one matches no decision."""
+    query = urlencode({"version": "v1\x00"})
+    assert send(live, "GET", f"{path}?{query}", headers=HEADERS) < 500
