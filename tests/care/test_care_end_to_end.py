@@ -236,3 +236,26 @@ async def test_an_acknowledgement_waits_while_x_refuses_access_then_goes_once(ca
     [dm] = gw.x.dms
     assert dm["to"] == MARC.id
     assert any("Automatic acknowledgement sent" in n for n in gw.zendesk.notes(ticket_id))
+
+
+async def test_a_public_acknowledgement_only_ever_answers_a_post_that_mentions_the_brand(
+    database_url: str, vendor_dir: Path | None, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        CARE.replace('  signature: " ^SAV"\n', '  signature: " ^SAV"\n  ack: {via: public}\n'), "utf-8"
+    )
+    gw = await start_gateway(database_url, vendor_dir, SAV_BRIDGE_CONFIG=str(config))
+    try:
+        gw.clock.now = paris(2026, 11, 25, 10, 0)
+        mention = gw.x.customer_post(CLAIRE, "@MaBanque bonjour, une question sur mon compte")
+        await gw.post_x(mention)
+        await gw.post_x(gw.x.customer_dm(MARC, "Bonjour, j'ai une question"))
+        await gw.settle()
+        [post] = gw.x.brand_posts
+        assert post.in_reply_to == mention["tweet_create_events"][0]["id_str"] and post.text.endswith(" ^SAV")
+        [dm] = gw.x.dms  # a DM conversation is acknowledged by DM, whatever `via` says
+        assert dm["to"] == MARC.id
+    finally:
+        await gw.client.aclose()
+        await gw.runtime.close()
