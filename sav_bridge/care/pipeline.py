@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sav_bridge.care.ack import customer_language
 from sav_bridge.care.mood import Mood, MoodScorer
+from sav_bridge.care.routing import Routed, merge
 from sav_bridge.care.settings import CareSettings
 from sav_bridge.care.texts import reopening_words
 from sav_bridge.flows.outbound import note_job
@@ -50,16 +51,6 @@ PERSONAL_WORDS = {
 
 #: Which personal data a customer's text holds (kinds among PERSONAL_WORDS), from the posting policy.
 PersonalFinder = Callable[[str], Sequence[str]]
-
-
-@dataclass(frozen=True)
-class Decided:
-    """What care decided for one message (returned for tests and `care check`)."""
-
-    update: TicketUpdate
-    note: str
-    ack: str | None
-    language: str
 
 
 class Care:
@@ -92,46 +83,25 @@ class Care:
         await self.store.care.ticket(message.thread_key, ticket.id)
         language = customer_language(message.text, s.default_language)
         mood = s.mood.score(message.text, language, seen.recent, message.author.followers, public)
+        tags = known_tags(seen, mood, s.mood)
         routed = (
-            s.routing.route(
-                message.text, language, message.kind.value, message.account_id, known_tags(seen, mood, s.mood)
-            )
+            s.routing.route(message.text, language, message.kind.value, message.account_id, tags)
             if opened
             else None
         )
-        ack = self._ack(message, ticket, seen.previous_at, seen.last_ack_at, at, when, language, None)
+        acknowledge = self._ack_due(seen, at)
         # Outside hours, said (and tagged) once per wait: with the acknowledgement or on a new ticket.
-        closed = s.hours.closed_reason(when) if opened or ack is not None else None
+        closed = s.hours.closed_reason(when) if opened or acknowledge else None
         reopening = s.hours.next_opening(when) if closed else None
         found = [kind for kind in self.personal(message.text) if kind in PERSONAL_WORDS] if public else []
         personal = bool(found) and s.personal.enabled
 
-        level = _highest(mood.level, routed.update.priority if routed else None)
-        raise_to = level if level and rank(level) > rank(seen.level) else None
-        tags = [*mood.tags, *(routed.update.tags if routed else ())]
-        tags += [s.hours.after_hours_tag] if closed else []
-        tags += [s.personal.tag] if personal else []
-        base = routed.update if routed else TicketUpdate()
-        update = TicketUpdate(
-            priority=raise_to,
-            tags=tuple(dict.fromkeys(tags)),
-            group=base.group,
-            brand=base.brand,
-            assignee=base.assignee,
-            fields=base.fields,
-        )
-        lines = []
-        if raise_to:
-            by_rule = (
-                f"priority {raise_to} (routing rule «{routed.matched[0][0]}»)"
-                if routed and routed.matched
-                else ""
-            )
-            lines.append(f"🔺 {mood.note() if mood.level == raise_to else by_rule or f'priority {raise_to}'}")
-        elif mood.reasons and mood.level:
-            lines.append(f"🔺 {mood.note()} (already asked)")
-        for name, why in routed.matched if routed else ():
-            lines.append(f"🧭 Routing rule «{name}»: {why}")
+        asked = merge(routed.update if routed else TicketUpdate(), mood.update())
+        raise_to = asked.priority if rank(asked.priority) > rank(seen.level) else None
+        extra = ([s.hours.after_hours_tag] if closed else []) + ([s.personal.tag] if personal else [])
+        update = replace(asked, priority=raise_to, tags=tuple(dict.fromkeys((*asked.tags, *extra))))
+        lines = _raise_lines(raise_to, mood, routed)
+        lines += [f"🧭 Routing rule «{name}»: {why}" for name, why in (routed.matched if routed else ())]
         if closed:
             back = f"; the team is back {reopening_words(reopening, when, 'en', True)}" if reopening else ""
             lines.append(f"🌙 Received outside office hours ({closed}){back}.")
@@ -143,20 +113,15 @@ class Care:
             )
         jobs: list[NewJob] = []
         if update and updates_tickets(self.helpdesk):
-            jobs.append(
-                _update_job(ticket, update, f"{JOB_CARE_UPDATE}:{key}", care_ordering(message.thread_key))
-            )
+            ordering = care_ordering(message.thread_key)
+            jobs.append(_update_job(ticket, update, f"{JOB_CARE_UPDATE}:{key}", ordering))
             if raise_to:
                 await self.store.care.raised(message.thread_key, raise_to)
                 self.metrics.care_raised.labels("mood" if mood.level == raise_to else "routing").inc()
         elif update:
             lines.append(f"Care suggests {_describe(update)} (this helpdesk plugin does not apply it).")
-        if ack is not None:
-            ack = self._ack(
-                message, ticket, seen.previous_at, seen.last_ack_at, at, when, language, reopening
-            )
-        if ack is not None:
-            jobs.append(ack)
+        if acknowledge:
+            jobs.append(self._ack(message, ticket, when, language, reopening))
             await self.store.care.acknowledged(key)
         if personal and s.personal.invite_publicly and message.mentions_brand:
             text = s.personal.invites.get(language) or s.personal.invites[s.default_language]
@@ -168,26 +133,24 @@ class Care:
             jobs.append(self._history_job(message, ticket, seen.other_conversations, seen.first_contact))
         return jobs
 
+    def _ack_due(self, seen: Seen, at: float) -> bool:
+        """Whether this message is a conversation's first (or first after a long silence) with no
+        acknowledgement within the cooldown."""
+        ack = self.settings.ack
+        first = seen.previous_at is None or at - seen.previous_at >= ack.silence_hours * 3600
+        cooled = seen.last_ack_at is None or at - seen.last_ack_at >= ack.cooldown_hours * 3600
+        return ack.enabled and first and cooled
+
     def _ack(
         self,
         message: SocialMessage,
         ticket: TicketRef,
-        previous_at: float | None,
-        last_ack_at: float | None,
-        at: float,
         when: datetime,
         language: str,
         reopening: datetime | None,
-    ) -> NewJob | None:
-        """The acknowledgement job, when this message is a conversation's first (or first after a long
-        silence) and none went out within the cooldown."""
+    ) -> NewJob:
+        """The acknowledgement job: by DM, or publicly when configured and the post mentions the brand."""
         ack = self.settings.ack
-        if not ack.enabled:
-            return None
-        first = previous_at is None or at - previous_at >= ack.silence_hours * 3600
-        cooled = last_ack_at is None or at - last_ack_at >= ack.cooldown_hours * 3600
-        if not (first and cooled):
-            return None
         text = ack.render(language, message.author.name, reopening, at=when)
         public = ack.via == "public" and message.kind is not MessageKind.DM and message.mentions_brand
         via = "public" if public else "dm"
@@ -267,12 +230,14 @@ def update_from_json(data: dict[str, Any]) -> TicketUpdate:
     )
 
 
-def _highest(*levels: str | None) -> str | None:
-    best = None
-    for level in levels:
-        if level and rank(level) > rank(best):
-            best = level
-    return best
+def _raise_lines(raise_to: str | None, mood: Mood, routed: Routed | None) -> list[str]:
+    """Why the priority goes up (the mood's reasons, or the routing rule), or that the mood already had it."""
+    if raise_to is None:
+        return [f"🔺 {mood.note()} (already asked)"] if mood.level and mood.reasons else []
+    if mood.level == raise_to:
+        return [f"🔺 {mood.note()}"]
+    rule = f" (routing rule «{routed.matched[0][0]}»)" if routed and routed.matched else ""
+    return [f"🔺 priority {raise_to}{rule}"]
 
 
 def _describe(update: TicketUpdate) -> str:
