@@ -8,6 +8,8 @@
 - Done and skipped jobs leave the job table after `retention.done_job_days` for `jobs_archive` (kind, keys,
   attempts, times; never the payload). The idempotency key stays unique there, and enqueueing checks it,
   so a job done long ago is still never enqueued again. The archive is purged after `archive_days`.
+- Care's memory of each customer message (`care_messages`: when, acknowledged or not) lives as long as the
+  event ids; each conversation's response times (`care_conversations`, what `care report` reads) stay.
 - Effects and intents (what was posted, with its remote id) are kept: they are what makes a replay
   reconcile instead of posting twice.
 
@@ -43,9 +45,17 @@ class Purged:
     quarantined: int = 0
     jobs_archived: int = 0
     archive: int = 0
+    care_messages: int = 0
 
     def total(self) -> int:
-        return self.bodies + self.events + self.quarantined + self.jobs_archived + self.archive
+        return (
+            self.bodies
+            + self.events
+            + self.quarantined
+            + self.jobs_archived
+            + self.archive
+            + self.care_messages
+        )
 
 
 async def purge(store: Store, settings: RetentionSettings) -> Purged:
@@ -71,6 +81,12 @@ async def purge(store: Store, settings: RetentionSettings) -> Purged:
     purged.events = await _repeat(
         store,
         "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? LIMIT ?)",
+        dedup_before,
+    )
+    purged.care_messages = await _repeat(
+        store,
+        "DELETE FROM care_messages WHERE message_key IN (SELECT message_key FROM care_messages WHERE at < ?"
+        " LIMIT ?)",
         dedup_before,
     )
     purged.jobs_archived = await _archive_jobs(store, done_before)

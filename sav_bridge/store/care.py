@@ -100,8 +100,8 @@ class CareMemory:
                 "SELECT COUNT(*) AS n FROM care_conversations WHERE customer_id = ? AND thread_key <> ?",
                 (customer_id, thread_key),
             )
-            first = await tx.fetchone(
-                "SELECT MIN(at) AS at FROM care_messages WHERE customer_id = ?", (customer_id,)
+            first = await tx.fetchone(  # conversations outlive their messages (retention)
+                "SELECT MIN(opened_at) AS at FROM care_conversations WHERE customer_id = ?", (customer_id,)
             )
         return Seen(
             earlier_in_thread=int(_get(earlier, "n") or 0),

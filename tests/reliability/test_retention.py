@@ -111,3 +111,22 @@ async def test_a_large_purge_goes_in_bounded_steps(sqlite_url: str, monkeypatch:
         assert (done.bodies, done.events) == (35, 35) and await store.count("events") == 0
     finally:
         await store.close()
+
+
+async def test_cares_message_memory_goes_with_the_event_ids_and_conversations_stay(database_url: str) -> None:
+    clock = Clock()
+    store = await open_store(database_url, clock)
+    settings = RetentionSettings(raw_body_days=10, dedup_days=30)
+    try:
+        await store.care.record("x:1", "t1", "c1", clock.now, True, 600)
+        clock.now += 29 * DAY
+        assert (await purge(store, settings)).care_messages == 0
+        clock.now += 2 * DAY  # 31 days: the message row is gone, the conversation (the report's) stays
+        assert (await purge(store, settings)).care_messages == 1
+        async with store.db.transaction() as tx:
+            assert await tx.fetchone("SELECT COUNT(*) AS n FROM care_messages") == {"n": 0}
+        assert [c.thread_key for c in await store.care.opened_between(0, clock.now)] == ["t1"]
+        seen = await store.care.record("x:2", "t2", "c1", clock.now, True, 600)
+        assert seen.first_contact == clock.now - 31 * DAY  # the first contact is still known
+    finally:
+        await store.close()
