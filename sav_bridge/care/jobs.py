@@ -132,7 +132,7 @@ class CareJobs:
         """A care job that will not succeed: the agents read why on the ticket (care's later jobs of the
         conversation wait for an operator's replay or skip; its messages and replies do not)."""
         ticket = self._ticket(job)
-        thread_key = job.ordering_key.split(":care")[0]
+        thread_key = job.read(lambda p: str(p["thread_key"]))
         what = {
             JOB_CARE_ACK: "The automatic acknowledgement was not sent on X",
             JOB_CARE_UPDATE: "Social care could not update this ticket (priority, tags or routing)",

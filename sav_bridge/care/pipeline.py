@@ -78,9 +78,8 @@ class Care:
         public = message.kind is not MessageKind.DM
         key = f"{message.channel}:{message.id}"
         seen = await self.store.care.record(
-            key, message.thread_key, message.author.id, at, public, s.mood.burst_minutes * 60
+            key, message.thread_key, message.author.id, at, public, s.mood.burst_minutes * 60, ticket.id
         )
-        await self.store.care.ticket(message.thread_key, ticket.id)
         language = customer_language(message.text, s.default_language)
         mood = s.mood.score(message.text, language, seen.recent, message.author.followers, public)
         tags = known_tags(seen, mood, s.mood)
@@ -113,8 +112,7 @@ class Care:
             )
         jobs: list[NewJob] = []
         if update and updates_tickets(self.helpdesk):
-            ordering = care_ordering(message.thread_key)
-            jobs.append(_update_job(ticket, update, f"{JOB_CARE_UPDATE}:{key}", ordering))
+            jobs.append(update_job(ticket, update, f"{JOB_CARE_UPDATE}:{key}", message.thread_key))
             if raise_to:
                 await self.store.care.raised(message.thread_key, raise_to)
                 self.metrics.care_raised.labels("mood" if mood.level == raise_to else "routing").inc()
@@ -204,8 +202,10 @@ def care_ordering(thread_key: str) -> str:
     return f"{thread_key}:care"
 
 
-def _update_job(ticket: TicketRef, update: TicketUpdate, key: str, ordering: str) -> NewJob:
-    return NewJob(JOB_CARE_UPDATE, {"ticket_id": ticket.id, "update": update_to_json(update)}, key, ordering)
+def update_job(ticket: TicketRef, update: TicketUpdate, key: str, thread_key: str) -> NewJob:
+    """A ticket update, in care's own order for the conversation (`care_ordering`)."""
+    payload = {"ticket_id": ticket.id, "thread_key": thread_key, "update": update_to_json(update)}
+    return NewJob(JOB_CARE_UPDATE, payload, key, care_ordering(thread_key))
 
 
 def update_to_json(update: TicketUpdate) -> dict[str, Any]:

@@ -32,7 +32,6 @@ class PersonalData:
 
 @dataclass(frozen=True)
 class CareSettings:
-    team: Mapping[str, str]
     signature: str
     default_language: str
     first_response_minutes: float
@@ -54,14 +53,12 @@ class CareSettings:
         if not raw:
             return None
         team = raw.get("team", {"fr": "Notre équipe", "en": "Our team"})
-        teams = {"fr": team, "en": team} if isinstance(team, str) else dict(team)
         language = str(raw.get("default_language", "fr"))
         first = float(raw.get("first_response_minutes", 60))
         signature = str(raw.get("signature", " ^SAV"))
         personal = dict(raw.get("personal_data") or {})
         history = dict(raw.get("history") or {})
         return cls(
-            team=teams,
             signature=signature,
             default_language=language,
             first_response_minutes=first,
@@ -80,9 +77,4 @@ class CareSettings:
             hours=OfficeHours.from_config(raw.get("hours")),
             mood=MoodScorer.from_config(raw.get("mood")),
             routing=Routing.from_config(raw.get("routing")),
-        )
-
-    def team_name(self, language: str) -> str:
-        return (
-            self.team.get(language) or self.team.get(self.default_language) or next(iter(self.team.values()))
         )

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sav_bridge.care.pipeline import JOB_CARE_UPDATE, care_ordering, update_to_json
+from sav_bridge.care.pipeline import JOB_CARE_UPDATE, update_job
 from sav_bridge.care.settings import CareSettings
 from sav_bridge.flows.outbound import note_job
 from sav_bridge.helpdesks import Helpdesk, updates_tickets
@@ -94,9 +94,7 @@ class ResponseWatch:
         )
         if rank(s.watch_priority) > rank(waiting.level) and updates_tickets(self.helpdesk):
             update = TicketUpdate(priority=s.watch_priority)
-            payload = {"ticket_id": ticket.id, "update": update_to_json(update)}
-            ordering = care_ordering(waiting.thread_key)
-            jobs.append(NewJob(JOB_CARE_UPDATE, payload, f"{JOB_CARE_UPDATE}:{key}", ordering))
+            jobs.append(update_job(ticket, update, f"{JOB_CARE_UPDATE}:{key}", waiting.thread_key))
             text += f" Priority raised to {s.watch_priority}."
             self.metrics.care_raised.labels("watch").inc()
         jobs.append(note_job(ticket, text, f"{ticket.helpdesk}:{key}", waiting.thread_key))

@@ -65,9 +65,16 @@ class CareMemory:
         self.clock = clock
 
     async def record(
-        self, message_key: str, thread_key: str, customer_id: str, at: float, public: bool, window: float
+        self,
+        message_key: str,
+        thread_key: str,
+        customer_id: str,
+        at: float,
+        public: bool,
+        window: float,
+        ticket_id: str | None = None,
     ) -> Seen:
-        """Remember a customer message (once) and say what came before it."""
+        """Remember a customer message (once), and the ticket it is on, and say what came before it."""
         async with self.db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO care_messages (message_key, thread_key, customer_id, at, public)"
@@ -75,10 +82,11 @@ class CareMemory:
                 (message_key, thread_key, customer_id, at, int(public)),
             )
             await tx.execute(
-                "INSERT INTO care_conversations (thread_key, customer_id, opened_at, awaiting_since, public)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_key) DO UPDATE SET"
-                " awaiting_since = COALESCE(care_conversations.awaiting_since, excluded.awaiting_since)",
-                (thread_key, customer_id, at, at, int(public)),
+                "INSERT INTO care_conversations (thread_key, customer_id, ticket_id, opened_at, awaiting_since,"
+                " public) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (thread_key) DO UPDATE SET"
+                " awaiting_since = COALESCE(care_conversations.awaiting_since, excluded.awaiting_since),"
+                " ticket_id = COALESCE(excluded.ticket_id, care_conversations.ticket_id)",
+                (thread_key, customer_id, ticket_id, at, at, int(public)),
             )
             before = "thread_key = ? AND (at < ? OR (at = ? AND message_key < ?))"
             earlier = await tx.fetchone(
@@ -128,12 +136,6 @@ class CareMemory:
                 await tx.execute(
                     "UPDATE care_conversations SET level = ? WHERE thread_key = ?", (level, thread_key)
                 )
-
-    async def ticket(self, thread_key: str, ticket_id: str) -> None:
-        async with self.db.transaction() as tx:
-            await tx.execute(
-                "UPDATE care_conversations SET ticket_id = ? WHERE thread_key = ?", (ticket_id, thread_key)
-            )
 
     async def answered(self, thread_key: str, at: float, by_dm: bool) -> None:
         """An agent's reply reached the customer: the wait ends; a public conversation answered by DM
