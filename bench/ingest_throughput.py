@@ -11,7 +11,8 @@ webhook bodies (one mention each, as X signs them), then prints:
   per CPU-second (what a client too slow to saturate the bare server cannot inflate);
 - p50/p99/max latency of the gateway at a fixed 500 events/s, an open loop that counts from when each
   request was due, not when it went out (targets: p99 < 50 ms on SQLite, < 100 ms on PostgreSQL);
-- the gateway's resident memory under that load (target < 150 MB);
+- the gateway's memory under that load: each process's RSS, and the PSS of its processes together,
+  what the replica holds (target < 150 MB);
 - that every answered event is in the database (a 2xx means durable).
 
 The client is a minimal HTTP/1.1 keep-alive loop over asyncio streams sending prepared bytes (httpx costs
@@ -124,15 +125,14 @@ class Server:
                 total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         return total
 
-    def rss_mb(self) -> list[float]:
-        """Resident memory of each of the server's processes."""
-        sizes = []
+    def memory(self) -> Memory:
+        """Resident memory of each of the server's processes, and their proportional shares together."""
+        rss, pss = [], 0.0
         for one in self.processes():
             with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{one}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        sizes.append(int(line.split()[1]) / 1024)
-        return sizes
+                rss.append(proc_kb(f"/proc/{one}/status", "VmRSS:") / 1024)
+                pss += proc_kb(f"/proc/{one}/smaps_rollup", "Pss:") / 1024
+        return Memory(rss, pss)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -141,6 +141,22 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+@dataclass
+class Memory:
+    """RSS counts a page shared by the two processes (the interpreter, OpenSSL, RE2...) in each of them;
+    PSS shares it out, so the PSS of the pair is what the replica holds."""
+
+    rss: list[float]
+    pss: float
+
+
+def proc_kb(path: str, field: str) -> int:
+    for line in Path(path).read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    raise OSError(f"no {field} in {path}")
 
 
 def children(pid: int) -> list[int]:
@@ -339,12 +355,13 @@ async def throughput(server: Server, requests: Iterator[bytes], concurrency: int
     )
 
 
-async def sample_rss(server: Server, stop: asyncio.Event, peak: list[float]) -> None:
-    """The peak of each process's resident memory, and of their sum."""
+async def sample_memory(server: Server, stop: asyncio.Event, peak: Memory) -> None:
+    """The peak of each process's resident memory, and of the PSS of all of them."""
     while not stop.is_set():
-        sizes = server.rss_mb()
-        for n, size in enumerate([*sizes, sum(sizes)] if len(sizes) > 1 else sizes):
-            peak[n] = max(peak[n], size)
+        now = server.memory()
+        for n, size in enumerate(now.rss):
+            peak.rss[n] = max(peak.rss[n], size)
+        peak.pss = max(peak.pss, now.pss)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.25)
 
@@ -429,8 +446,8 @@ class Result:
     baseline: Tally
     bare_runs: list[Measure]
     gateway_runs: list[Measure]
-    idle_mb: list[float]
-    peak_mb: list[float]
+    idle: Memory
+    peak: Memory
     answered: int
     events: int
     jobs: dict[str, int]
@@ -461,9 +478,9 @@ async def measure(args: argparse.Namespace, url: str | None, feed: Iterator[byte
             folder / "gateway.log",
         )
         wait_for_workers(gateway)
-        idle_mb = gateway.rss_mb()
-        answered, peak, stop = 0, [0.0, 0.0, 0.0], asyncio.Event()
-        sampler = asyncio.create_task(sample_rss(gateway, stop, peak))
+        idle = gateway.memory()
+        answered, peak, stop = 0, Memory([0.0] * len(idle.rss), 0.0), asyncio.Event()
+        sampler = asyncio.create_task(sample_memory(gateway, stop, peak))
         try:
             for server in (bare, gateway):  # imports, first connections, first pages
                 answered += (await closed_loop(server.port, feed, 8, 1.5)).ok * (server is gateway)
@@ -487,7 +504,7 @@ async def measure(args: argparse.Namespace, url: str | None, feed: Iterator[byte
         if events < answered:
             print((folder / "gateway.log").read_text(errors="replace")[-3000:], file=sys.stderr)
     dialect = "postgresql" if url else "sqlite"
-    return Result(dialect, latency, baseline, bare_runs, gateway_runs, idle_mb, peak, answered, events, jobs)
+    return Result(dialect, latency, baseline, bare_runs, gateway_runs, idle, peak, answered, events, jobs)
 
 
 def report(args: argparse.Namespace, r: Result) -> None:
@@ -532,17 +549,21 @@ def report(args: argparse.Namespace, r: Result) -> None:
             f"  per CPU-second of the gateway's HTTP process only: ratio {max(per_http):.2f} "
             f"(per round {', '.join(f'{x:.2f}' for x in per_http)})"
         )
-    if len(r.idle_mb) > 1:
+    if len(r.idle.rss) > 1:
         print(
-            f"[{r.dialect}] gateway resident memory: HTTP process {r.idle_mb[0]:.0f} MB once started, peak "
-            f"{r.peak_mb[0]:.0f} MB; worker process {r.idle_mb[1]:.0f} / {r.peak_mb[1]:.0f} MB; together "
-            f"{sum(r.idle_mb):.0f} / {r.peak_mb[2]:.0f} MB (target < {TARGET_RSS_MB:g} MB a replica)"
+            f"[{r.dialect}] gateway resident memory (RSS), once started / peak: HTTP process "
+            f"{r.idle.rss[0]:.0f} / {r.peak.rss[0]:.0f} MB; worker process {r.idle.rss[1]:.0f} / "
+            f"{r.peak.rss[1]:.0f} MB"
         )
     else:
         print(
-            f"[{r.dialect}] gateway resident memory: {r.idle_mb[0]:.0f} MB once started, peak under load "
-            f"{r.peak_mb[0]:.0f} MB (target < {TARGET_RSS_MB:g} MB)"
+            f"[{r.dialect}] gateway resident memory (RSS): {r.idle.rss[0]:.0f} MB once started, peak under "
+            f"load {r.peak.rss[0]:.0f} MB"
         )
+    print(
+        f"[{r.dialect}] the replica (PSS of its processes together): {r.idle.pss:.0f} MB once started, peak "
+        f"{r.peak.pss:.0f} MB (target < {TARGET_RSS_MB:g} MB a replica)"
+    )
     print(
         f"[{r.dialect}] durable: {r.answered} events answered 2xx, {r.events} in the database; jobs meanwhile: "
         f"{', '.join(f'{n} {state}' for state, n in sorted(r.jobs.items()))}"
