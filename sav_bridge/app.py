@@ -32,7 +32,13 @@ from sav_bridge.console.pages import ROUTES as console_pages
 from sav_bridge.console.provider import IdentityProvider
 from sav_bridge.console.sandbox import sandbox_jwt
 from sav_bridge.console.session import SessionSealer, session_key
-from sav_bridge.edge import STORE_FAILURE_HANDLERS, ConcurrencyLimit, metrics_without_store, read_body
+from sav_bridge.edge import (
+    ConcurrencyLimit,
+    metrics_without_store,
+    read_body,
+    store_failure_handlers,
+    store_failures,
+)
 from sav_bridge.errors import (
     DeliveryError,
     MalformedRequest,
@@ -251,6 +257,7 @@ def create_app(
         finally:
             await owned.close()
 
+    failures = store_failures(settings.database_url)
     app = Starlette(
         routes=[
             Route("/webhooks/x", x_crc, methods=["GET"]),
@@ -259,14 +266,14 @@ def create_app(
             Route(CALLBACK_PATH, x_oauth_callback, methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics_without_store(metrics)),
+            Route("/metrics", metrics_without_store(metrics, failures)),
             *console_routes,
             *operator_routes,
             *console_pages,
             *console_forms,
             *oidc_routes,
         ],
-        exception_handlers={WebhookRejected: rejected, **STORE_FAILURE_HANDLERS},
+        exception_handlers={WebhookRejected: rejected, **store_failure_handlers(failures)},
         middleware=[
             Middleware(AccessLog),
             Middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests),

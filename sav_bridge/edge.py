@@ -22,16 +22,15 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import psycopg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sav_bridge.errors import PayloadTooLarge, Unavailable
+from sav_bridge.store.database import driver_failures
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +40,13 @@ ALWAYS_SERVED = frozenset({"/healthz", "/readyz", "/metrics"})
 BUSY_RETRY_AFTER = 1
 #: What a request is told to wait while the database cannot commit (a failover takes seconds).
 STORE_RETRY_AFTER = 5
-#: What the database drivers raise when the database cannot be reached or written, and what the store
-#: raises for a batch it could not commit: a request that meets one is answered 503, to be retried.
-STORE_FAILURES: tuple[type[Exception], ...] = (
-    Unavailable,
-    sqlite3.OperationalError,  # disk I/O error, database or disk is full, a read-only file, locked too long
-    psycopg.OperationalError,  # connection refused or lost, the server shutting down, the pool's wait ran out
-    psycopg.InterfaceError,  # a connection already closed
-    psycopg.errors.ReadOnlySqlTransaction,  # a replica that is not (yet) the primary
-)
+
+
+def store_failures(database_url: str) -> tuple[type[Exception], ...]:
+    """What the store raises for a batch it could not commit, and what the driver of the database at
+    `database_url` raises when it cannot be reached or written: a request that meets one is answered 503,
+    to be retried."""
+    return (Unavailable, *driver_failures(database_url))
 
 
 def size_text(limit: int) -> str:
@@ -144,12 +141,13 @@ async def store_unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
-#: The app's exception handlers for `STORE_FAILURES`.
-STORE_FAILURE_HANDLERS = {failure: store_unavailable for failure in STORE_FAILURES}
+def store_failure_handlers(failures: tuple[type[Exception], ...]) -> dict[Any, Any]:
+    """The app's exception handlers for `store_failures`."""
+    return {failure: store_unavailable for failure in failures}
 
 
 def metrics_without_store(
-    endpoint: Callable[[Request], Awaitable[Response]],
+    endpoint: Callable[[Request], Awaitable[Response]], failures: tuple[type[Exception], ...]
 ) -> Callable[[Request], Awaitable[Response]]:
     """`/metrics` that still answers while the database cannot be read: what this process counted (the
     requests answered 503 first of all), without the figures read from the database (the queue)."""
@@ -157,7 +155,7 @@ def metrics_without_store(
     async def answer(request: Request) -> Response:
         try:
             return await endpoint(request)
-        except STORE_FAILURES as exc:
+        except failures as exc:
             log.warning("metrics without the database's figures: %s", type(exc).__name__)
             exposition = request.app.state.runtime.metrics.exposition()
             return PlainTextResponse(exposition, media_type="text/plain; version=0.0.4")

@@ -2,7 +2,8 @@
 
 SQLite (default) runs on one aiosqlite connection in WAL mode with `synchronous=FULL`, so a committed
 event survives a power cut; writers are serialised by a lock, which SQLite would do anyway.
-PostgreSQL runs on a psycopg connection pool, for several replicas sharing one database.
+PostgreSQL runs on a psycopg connection pool, for several replicas sharing one database
+(`store.postgres`, imported only for a PostgreSQL URL: psycopg and its pool are ~10 MB of a process).
 
 Inbound work (webhooks) does not queue behind the workers on that connection: `write_batch` runs the
 units of concurrent requests in one transaction on a connection of its own (`store.ingest` gathers
@@ -13,10 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-import math
-import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -24,34 +22,20 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import aiosqlite
-import psycopg
-from psycopg import sql as pgsql
-from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from sav_bridge.errors import Unavailable
 from sav_bridge.store.gate import RETRY_SECONDS, Gate
 from sav_bridge.store.turns import Turns
 
+if TYPE_CHECKING:
+    from sav_bridge.store.postgres import PostgresDatabase
+
 log = logging.getLogger(__name__)
 
-#: How long start-up waits for PostgreSQL to answer (a database container starting beside us).
-CONNECT_WAIT = 5.0
-RETRY_PAUSE = 0.5
-#: How a pool lives through the server going away. psycopg_pool retries a lost connection after 1, 2,
-#: 4… s until `reconnect_timeout`: with its default (5 min) the next try may come a minute after the
-#: server is back; giving a slot up after 5 s lets the next request start over at once. A request waits
-#: `timeout` for a connection, then fails (503, to be retried) instead of hanging for the default 30 s.
-POOL_RECOVERY: dict[str, Any] = {"reconnect_timeout": 5.0, "timeout": 5.0}
-#: PostgreSQL connections kept for inbound batches, beside the pool the workers share: batches run one
-#: at a time per process, so one is enough. A batch waits this long for it, then fails (503).
-INBOUND_CONNECTIONS = 1
-INBOUND_WAIT = 3.0
 #: The most connections a process's PostgreSQL pool opens (they are opened as needed, one kept open).
 POOL_SIZE = 10
 
@@ -188,7 +172,8 @@ async def _in_savepoint(tx: Tx, unit: Unit) -> Outcome:
     return Outcome(value)
 
 
-def _batch_failed(exc: BaseException) -> Unavailable:
+def batch_failed(exc: BaseException) -> Unavailable:
+    """What `write_batch` raises when its driver could not commit the batch."""
     return Unavailable("database", f"inbound events not stored: {type(exc).__name__}: {exc}")
 
 
@@ -253,7 +238,7 @@ class SqliteDatabase:
             async with self._turns.turn(urgent=True):
                 return await run_batch(self._inbound_transaction, units, finish)
         except sqlite3.Error as exc:
-            raise _batch_failed(exc) from None
+            raise batch_failed(exc) from None
 
     @asynccontextmanager
     async def _inbound_transaction(self) -> AsyncIterator[_PlainSqliteTx]:
@@ -330,141 +315,19 @@ def _begin_waiting(conn: sqlite3.Connection) -> None:
         time.sleep(RETRY_SECONDS)
 
 
-_PLACEHOLDER = re.compile(r"\?")
+def is_postgres(url: str) -> bool:
+    """Whether a `database_url` setting names PostgreSQL."""
+    return urlsplit(url).scheme in ("postgres", "postgresql")
 
 
-@functools.lru_cache(maxsize=512)
-def _postgres_sql(sql: str) -> str:
-    """`?` placeholders as psycopg's `%s`, once per statement text (the same few hundred run all day)."""
-    return _PLACEHOLDER.sub("%s", sql)
+def driver_failures(url: str) -> tuple[type[Exception], ...]:
+    """What the driver of the database at `url` raises when it cannot be reached or written (the edge
+    answers those 503, to be retried); psycopg's are imported only for PostgreSQL."""
+    if is_postgres(url):
+        from sav_bridge.store.postgres import FAILURES
 
-
-class _PostgresTx:
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
-
-    async def execute(self, sql: str, params: Params = ()) -> int:
-        cursor = await self._conn.execute(_postgres_sql(sql), tuple(params))
-        return int(cursor.rowcount)
-
-    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        cursor = await self._conn.execute(_postgres_sql(sql), tuple(params))
-        row: Row | None = await cursor.fetchone()
-        return row
-
-    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        cursor = await self._conn.execute(_postgres_sql(sql), tuple(params))
-        rows: list[Row] = await cursor.fetchall()
-        return rows
-
-
-class PostgresDatabase:
-    dialect = "postgresql"
-
-    def __init__(
-        self, pool: AsyncConnectionPool[Any], url: str = "", inbound: AsyncConnectionPool[Any] | None = None
-    ) -> None:
-        """`inbound`: the pool of `write_batch` (one connection the workers never take); none: `pool`."""
-        self._pool = pool
-        self._url = url
-        self._inbound = inbound or pool
-
-    @classmethod
-    async def open(
-        cls, url: str, max_size: int = POOL_SIZE, wait_seconds: float = CONNECT_WAIT
-    ) -> PostgresDatabase:
-        """Open the pool once the server answers; `Unavailable` naming host and port after `wait_seconds`."""
-        await _wait_for_postgres(url, wait_seconds)
-        pools: list[AsyncConnectionPool[Any]] = []
-        for size in (max_size, INBOUND_CONNECTIONS):
-            pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-                url, min_size=1, max_size=size, open=False, kwargs={"row_factory": dict_row}, **POOL_RECOVERY
-            )
-            pools.append(pool)
-            try:
-                await pool.open(wait=True, timeout=10)
-            except PoolTimeout:
-                for opened in pools:
-                    await opened.close()
-                raise Unavailable(
-                    "database", f"{_where(url)} stopped answering while the pool opened"
-                ) from None
-        return cls(pools[0], url, pools[1])
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[_PostgresTx]:
-        async with self._pool.connection() as conn, conn.transaction():
-            yield _PostgresTx(conn)
-
-    async def write_batch(self, units: Sequence[Unit], finish: Finish | None = None) -> list[Outcome]:
-        try:
-            return await run_batch(self._inbound_transaction, units, finish)
-        except (psycopg.Error, PoolTimeout) as exc:
-            raise _batch_failed(exc) from None
-
-    @asynccontextmanager
-    async def _inbound_transaction(self) -> AsyncIterator[_PostgresTx]:
-        async with self._inbound.connection(INBOUND_WAIT) as conn, conn.transaction():
-            yield _PostgresTx(conn)
-
-    async def close(self) -> None:
-        if self._inbound is not self._pool:
-            await self._inbound.close()
-        await self._pool.close()
-
-    async def listen(self, channel: str, heard: Callable[[], None], stop: asyncio.Event) -> None:
-        """LISTEN on a connection of its own (a pooled one would be handed to others), reconnecting after
-        a failure; the caller's periodic check covers any notice missed meanwhile."""
-        while not stop.is_set():
-            try:
-                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
-                    await conn.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(channel)))
-                    while not stop.is_set():
-                        async for _ in conn.notifies(timeout=1.0):
-                            heard()
-            except psycopg.Error as exc:
-                log.warning("no PostgreSQL notices on %s for now: %s", channel, _reason(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), RETRY_PAUSE * 10)
-
-
-async def _wait_for_postgres(url: str, seconds: float) -> None:
-    """Try to connect until `seconds` have passed (a database starting beside us), then give up in one line.
-
-    Done with plain connections rather than the pool, whose background retries would log each failure
-    and outlive a start-up that has already failed.
-    """
-    deadline = time.monotonic() + seconds
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            conn = await psycopg.AsyncConnection.connect(url, connect_timeout=max(2, math.ceil(remaining)))
-        except psycopg.Error as exc:
-            if time.monotonic() + RETRY_PAUSE >= deadline:
-                raise Unavailable(
-                    "database",
-                    f"cannot connect to {_where(url)}: {_reason(exc)} (gave up after {seconds:g} s)",
-                ) from None
-            await asyncio.sleep(RETRY_PAUSE)
-        else:
-            await conn.close()
-            return
-
-
-def _where(url: str) -> str:
-    try:
-        info = conninfo_to_dict(url)
-    except psycopg.Error:
-        return "PostgreSQL (unparsable database_url)"
-    host = info.get("host") or "localhost"
-    return f"PostgreSQL at {host}:{info.get('port') or 5432}"
-
-
-def _reason(exc: psycopg.Error) -> str:
-    """libpq's own reason ("Connection refused", "password authentication failed…"), first line only."""
-    first = (str(exc).strip().splitlines() or ["no answer"])[0]
-    reason = first.rsplit("failed: ", 1)[-1].strip()
-    return " ".join(reason.split())
+        return FAILURES
+    return (sqlite3.OperationalError,)  # disk I/O error, database or disk full, read-only, locked too long
 
 
 async def open_database(url: str, pool_size: int = POOL_SIZE) -> SqliteDatabase | PostgresDatabase:
@@ -473,5 +336,7 @@ async def open_database(url: str, pool_size: int = POOL_SIZE) -> SqliteDatabase 
         return await SqliteDatabase.open(url[len("sqlite:///") :] or ":memory:")
     scheme = urlsplit(url).scheme
     if scheme in ("postgres", "postgresql"):
+        from sav_bridge.store.postgres import PostgresDatabase
+
         return await PostgresDatabase.open("postgresql" + url[len(scheme) :], pool_size)
     raise ValueError(f"unsupported database_url scheme {scheme!r}")
