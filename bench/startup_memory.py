@@ -192,11 +192,12 @@ def http_process(stages: Stages) -> None:
     stages.run("serve's imports (app, uvicorn)", lambda: [importlib.import_module(m) for m in serve_imports])
     from sav_bridge.app import create_app
     from sav_bridge.helpdesks import load_helpdesk
-    from sav_bridge.policy import Policy
+    from sav_bridge.policy.live import PolicyFile
     from sav_bridge.worker_process import child_command
 
     stages.run("helpdesk plugin", lambda: load_helpdesk(settings.helpdesk))
-    policy = stages.run("posting policy built", lambda: Policy.from_file(settings.policy_path))
+    # The workers apart, this process validates the policy and compiles it only on demand.
+    policy = stages.run("posting policy validated", lambda: PolicyFile.read(settings.policy_path))
     stages.run("store opened (schema checked)", lambda: asyncio.run(cli.preflight(settings)))
     transport = None
     if settings.sandbox:
@@ -209,7 +210,12 @@ def http_process(stages: Stages) -> None:
     app = stages.run(
         "app built",
         lambda: create_app(
-            settings, transport=transport, policy=policy, worker_command=command, serving=True
+            settings,
+            transport=transport,
+            policy=policy,
+            worker_command=command,
+            serving=True,
+            policy_on_demand=True,
         ),
     )
     asyncio.run(started(app, stages))

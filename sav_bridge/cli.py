@@ -313,9 +313,17 @@ def serve(
     from sav_bridge import shutdown
     from sav_bridge.app import create_app
     from sav_bridge.policy import Policy
+    from sav_bridge.policy.live import PolicyFile
 
     load_helpdesk(settings.helpdesk)  # an unknown plugin stops start-up here, naming those installed
-    policy = Policy.from_file(settings.policy_path)  # an invalid policy stops start-up here, in one line
+    worker_command = None
+    if apart and settings.workers.process == "separate" and settings.workers.count:
+        from sav_bridge.worker_process import child_command
+
+        worker_command = child_command(config)
+    # An invalid policy stops start-up here, in one line. With the workers apart this process decides
+    # nothing by itself: the policy is validated, and compiled only if the console asks (`policy.live`).
+    policy = (PolicyFile.read if worker_command else Policy.from_file)(settings.policy_path)
     asyncio.run(preflight(settings))
     transport = sandbox = None
     if settings.sandbox:
@@ -323,13 +331,13 @@ def serve(
 
         sandbox = Sandbox(settings, vendor_dir_from_env(os.environ))
         transport = sandbox.transport()
-    worker_command = None
-    if apart and settings.workers.process == "separate" and settings.workers.count:
-        from sav_bridge.worker_process import child_command
-
-        worker_command = child_command(config)
     app = create_app(
-        settings, transport=transport, policy=policy, worker_command=worker_command, serving=True
+        settings,
+        transport=transport,
+        policy=policy,
+        worker_command=worker_command,
+        serving=True,
+        policy_on_demand=worker_command is not None,
     )
     if sandbox is not None:
         sandbox.reach_gateway(httpx.ASGITransport(app=app))  # the fake X's CRC check calls this app

@@ -38,7 +38,7 @@ from sav_bridge.helpdesks import Helpdesk, build_helpdesk, load_helpdesk
 from sav_bridge.metrics import Metrics
 from sav_bridge.outbox import DeadHandler, Outbox
 from sav_bridge.policy import Policy
-from sav_bridge.policy.live import LivePolicy
+from sav_bridge.policy.live import LivePolicy, PolicyFile
 from sav_bridge.signature import Signer
 from sav_bridge.store import Job, Store, open_store
 from sav_bridge.store.ingest import JOBS_ENQUEUED
@@ -118,13 +118,19 @@ class Runtime:
         settings: Settings,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
-        policy: Policy | None = None,
+        policy: Policy | PolicyFile | None = None,
         store: Store | None = None,
+        policy_on_demand: bool = False,
     ) -> Runtime:
         """Open the store and the clients; `policy` is loaded from `settings.policy_path` unless given, and
-        `store` opened from `settings.database_url` unless given (tests: a database that fails)."""
+        `store` opened from `settings.database_url` unless given (tests: a database that fails).
+        `policy_on_demand`: the policy in force is compiled when first used (`policy.live`), for an HTTP
+        process whose workers run in a process of their own."""
         store = store if store is not None else await open_store(settings.database_url, clock)
-        live = await LivePolicy.start(store.policies, policy or Policy.from_file(settings.policy_path))
+        if policy is None:
+            read = PolicyFile.read if policy_on_demand else Policy.from_file
+            policy = read(settings.policy_path)
+        live = await LivePolicy.start(store.policies, policy, on_demand=policy_on_demand)
         egress = AllowList.from_settings(settings)
         http = outbound_client(
             settings,

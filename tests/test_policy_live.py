@@ -10,7 +10,7 @@ import pytest
 
 from sav_bridge.model import Audience
 from sav_bridge.policy import Policy
-from sav_bridge.policy.live import LivePolicy
+from sav_bridge.policy.live import LivePolicy, PolicyFile
 from sav_bridge.store import open_store
 from tests.conftest import postgres_schema_url
 from tests.harness import CLAIRE, Clock, start_gateway
@@ -55,6 +55,40 @@ async def test_a_restart_keeps_the_active_version_not_the_file(database_url: str
     await store.policies.activate((await store.policies.create(NO_RULES, "alice", "")).id, "bob")
     again = await LivePolicy.start(store.policies, Policy.from_file(DEFAULT))
     assert again.version == "2026.12-test (v2)" and len(await store.policies.all()) == 2
+    await store.close()
+
+
+async def test_on_demand_the_version_in_force_is_named_and_followed_as_compiled_then_compiled_when_used(
+    database_url: str,
+) -> None:
+    """serve's HTTP process, whose workers run apart, compiles the policy only when the console asks:
+    meanwhile /readyz and the metrics name the same version, and it follows activations the same way."""
+    store = await open_store(database_url, Clock())
+    compiled = await LivePolicy.start(store.policies, Policy.from_file(DEFAULT))
+    lazy = await LivePolicy.start(store.policies, PolicyFile.read(DEFAULT), on_demand=True)
+    assert (
+        (lazy.version, lazy.source)
+        == (compiled.version, compiled.source)
+        == ("2026.12-1 (v1)", "policy version 1")
+    )
+    broken = await store.policies.create(NO_RULES.replace("action: redact", "action: shout"), "mallory", "")
+    await store.policies.activate(broken.id, "mallory")  # a hand-edited row: never followed
+    assert [await compiled.refresh(), await lazy.refresh()] == [False, False]
+    assert lazy.version_id == compiled.version_id == 1
+    draft = await store.policies.create(NO_RULES, "alice", "")
+    await store.policies.activate(draft.id, "bob")
+    assert [await compiled.refresh(), await lazy.refresh()] == [True, True]
+    assert (
+        (lazy.version, lazy.source)
+        == (compiled.version, compiled.source)
+        == (
+            f"2026.12-test (v{draft.id})",
+            f"policy version {draft.id}",
+        )
+    )
+    decision = lazy.decide(CARD, Audience.PUBLIC)
+    assert decision == compiled.decide(CARD, Audience.PUBLIC) and decision.action == "allow"
+    assert lazy.current.version == lazy.version
     await store.close()
 
 

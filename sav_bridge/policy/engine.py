@@ -75,6 +75,14 @@ def _screen(
     return Screen(_lexicon(extras).terms, patterns, phone_region, references)
 
 
+def drop_unused_terms() -> None:
+    """Forget the built-in terms while no lexicon holds them: validating a document reads them (does a
+    terms rule select any?), and a process that compiles its policy on demand (`policy.live`) need not
+    keep them (~6 MB) until it compiles one."""
+    if not _lexicon.cache_info().currsize:
+        builtin_terms.cache_clear()
+
+
 class Policy:
     """A validated policy document, compiled for fast decisions."""
 
