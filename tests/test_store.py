@@ -31,6 +31,33 @@ async def test_same_event_twice_is_stored_once_with_its_jobs(store: tuple[Store,
     assert (await s.message_link("x", "100") or {})["thread_key"] == "t1"
 
 
+async def test_an_event_writes_its_jobs_and_link_only_when_new_and_never_a_job_already_known(
+    store: tuple[Store, Clock],
+) -> None:
+    """What an inbound event writes (on PostgreSQL in one statement): every job of a new event, none
+    whose key is already queued, the first link of a message only, and nothing for an event seen."""
+    s, _ = store
+    queued = job("shared")
+    assert await s.accept_event("x", "e1", "mention", {"a": 1}, [queued], link=("x", "100", "t1"))
+    assert await s.accept_event("x", "e2", "mention", {"a": 2}, [job("two-a"), queued, job("two-b")])
+    assert await s.accept_event("x", "e3", "reply", {"a": 3}, [], link=("x", "100", "t-other"))
+    assert not await s.accept_event("x", "e2", "mention", {"a": 2}, [job("two-c")], link=("x", "200", "t2"))
+    async with s.db.transaction() as tx:
+        keys = [
+            row["idempotency_key"]
+            for row in await tx.fetchall("SELECT idempotency_key FROM jobs ORDER BY id")
+        ]
+        links = await tx.fetchall("SELECT social_id, thread_key FROM message_links ORDER BY social_id")
+        payloads = await tx.fetchall("SELECT event_id, payload FROM events ORDER BY event_id")
+    assert keys == ["shared", "two-a", "two-b"]
+    assert [(r["social_id"], r["thread_key"]) for r in links] == [("100", "t1")]
+    assert [(r["event_id"], r["payload"]) for r in payloads] == [
+        ("e1", '{"a": 1}'),
+        ("e2", '{"a": 2}'),
+        ("e3", '{"a": 3}'),
+    ]
+
+
 async def test_migrations_are_idempotent(database_url: str) -> None:
     first = await open_store(database_url)
     await first.close()

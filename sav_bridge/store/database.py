@@ -49,7 +49,9 @@ def storable_text(text: str) -> str:
 
 
 class Tx(Protocol):
-    """One open transaction."""
+    """One open transaction; `dialect` as its `Database`'s, for the rare statement written per dialect."""
+
+    dialect: str
 
     async def execute(self, sql: str, params: Params = ()) -> int: ...
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
@@ -90,6 +92,8 @@ class Database(Protocol):
 
 
 class _SqliteTx:
+    dialect = "sqlite"
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 
@@ -111,6 +115,8 @@ class _PlainSqliteTx:
     """A transaction on the inbound connection (plain sqlite3). Its statements run right here on the
     event loop's thread: each takes microseconds once the batch holds the write lock, whereas a hop to
     a driver thread per statement waits for the GIL (up to 5 ms each under load)."""
+
+    dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -44,6 +45,15 @@ MAX_BATCH = 128
 #: PostgreSQL's NOTIFY channel a commit that enqueued jobs wakes every replica's workers on (a hint only:
 #: the workers poll behind it). Sent in the enqueueing transaction, so it is heard once the jobs are visible.
 JOBS_ENQUEUED = "sav_bridge_jobs_enqueued"
+#: A new job, unless its idempotency key is known already, in the job table or in the archive of jobs
+#: done long ago (`retention`); `_job_params` gives its values.
+INSERT_JOB = (
+    "INSERT INTO jobs (kind, payload, idempotency_key, ordering_key, next_attempt_at, created_at, updated_at)"
+    " SELECT ?, ?, ?, ?, ?, ?, ?"
+)
+NOT_ARCHIVED = "NOT EXISTS (SELECT 1 FROM jobs_archive WHERE idempotency_key = ?)"
+JOB_KNOWN = "ON CONFLICT (idempotency_key) DO NOTHING"
+NEW_JOB = f"{INSERT_JOB} WHERE {NOT_ARCHIVED} {JOB_KNOWN}"
 
 
 class GroupCommit:
@@ -178,6 +188,8 @@ class Inbox:
         """Store an event, the jobs it causes and its (channel, id, thread) link; False (and nothing
         written) if this event was seen before."""
         text = json.dumps(payload, ensure_ascii=False)
+        if self.tx.dialect == "postgresql":
+            return await self._accept_at_once(source, event_id, kind, (payload, text), list(jobs), link)
         inserted = await self.tx.execute(
             "INSERT INTO events (source, event_id, kind, payload, received_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (source, event_id) DO NOTHING",
@@ -188,6 +200,28 @@ class Inbox:
         self.enqueued += await insert_jobs(self.tx, jobs, self.now, (payload, text))
         if link:
             await insert_link(self.tx, *link, "in", None, self.now)
+        return True
+
+    async def _accept_at_once(
+        self,
+        source: str,
+        event_id: str,
+        kind: str,
+        dumped: tuple[Any, str],
+        jobs: list[NewJob],
+        link: tuple[str, str, str] | None,
+    ) -> bool:
+        """`accept` in one statement (PostgreSQL): on the inbound batch's one connection every statement
+        is a round trip the whole batch waits for, and an event, its job and its link made three."""
+        params: list[Any] = [source, event_id, kind, dumped[1], self.now]
+        for job in jobs:
+            params += _job_params(job, self.now, dumped)
+        if link:
+            params += [*link, "in", None, self.now]
+        row = await self.tx.fetchone(_accept_sql(len(jobs), link is not None), params)
+        if not row or not row["new_event"]:
+            return False
+        self.enqueued += int(row["new_jobs"])
         return True
 
     async def quarantine(self, source: str, digest: str, body: str, reason: str) -> bool:
@@ -223,23 +257,46 @@ async def insert_jobs(
     payload already written as JSON, and its text (an event's, which its job carries too)."""
     added = 0
     for job in jobs:
-        same = dumped is not None and job.payload is dumped[0]
-        added += await tx.execute(
-            "INSERT INTO jobs (kind, payload, idempotency_key, ordering_key, next_attempt_at, created_at,"
-            " updated_at) SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS"
-            " (SELECT 1 FROM jobs_archive WHERE idempotency_key = ?) ON CONFLICT (idempotency_key) DO NOTHING",
-            (
-                job.kind,
-                dumped[1] if same and dumped is not None else json.dumps(job.payload, ensure_ascii=False),
-                job.idempotency_key,
-                job.ordering_key,
-                job.not_before if job.not_before is not None else now,
-                now,
-                now,
-                job.idempotency_key,
-            ),
-        )
+        added += await tx.execute(NEW_JOB, _job_params(job, now, dumped))
     return added
+
+
+def _job_params(job: NewJob, now: float, dumped: tuple[Any, str] | None) -> tuple[Any, ...]:
+    """`INSERT_JOB`'s and `NOT_ARCHIVED`'s values for `job`; `dumped`: a payload already written as JSON,
+    and its text (an event's, which its job carries too)."""
+    same = dumped is not None and job.payload is dumped[0]
+    return (
+        job.kind,
+        dumped[1] if same and dumped is not None else json.dumps(job.payload, ensure_ascii=False),
+        job.idempotency_key,
+        job.ordering_key,
+        job.not_before if job.not_before is not None else now,
+        now,
+        now,
+        job.idempotency_key,
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _accept_sql(jobs: int, link: bool) -> str:
+    """`Inbox.accept`'s inserts as one PostgreSQL statement (data-modifying CTEs, one snapshot): the jobs
+    and the link are written only if the event was new, and the statement says what it wrote."""
+    new_event = "EXISTS (SELECT 1 FROM event)"
+    parts = [
+        "WITH event AS (INSERT INTO events (source, event_id, kind, payload, received_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (source, event_id) DO NOTHING RETURNING 1)"
+    ]
+    parts += [
+        f"job{n} AS ({INSERT_JOB} WHERE {new_event} AND {NOT_ARCHIVED} {JOB_KNOWN} RETURNING 1)"
+        for n in range(jobs)
+    ]
+    if link:
+        parts.append(
+            "link AS (INSERT INTO message_links (channel, social_id, thread_key, direction, ticket_comment,"
+            f" created_at) SELECT ?, ?, ?, ?, ?, ? WHERE {new_event} ON CONFLICT (channel, social_id) DO NOTHING)"
+        )
+    new_jobs = " + ".join(f"(SELECT count(*) FROM job{n})" for n in range(jobs)) or "0"
+    return ", ".join(parts) + f" SELECT (SELECT count(*) FROM event) AS new_event, {new_jobs} AS new_jobs"
 
 
 async def notify_enqueued(tx: Tx) -> None:

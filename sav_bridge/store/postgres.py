@@ -57,6 +57,8 @@ def _postgres_sql(sql: str) -> str:
 
 
 class _PostgresTx:
+    dialect = "postgresql"
+
     def __init__(self, conn: Any) -> None:
         self._conn = conn
 
