@@ -8,6 +8,7 @@ duration and request id, never a body or a signature.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -17,7 +18,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MASK = "***"
@@ -68,7 +69,34 @@ class QuietLibraries(logging.Filter):
 
 
 class UtcJsonFormatter(JsonFormatter):
-    """JSON lines whose `time` is ISO-8601 in UTC with milliseconds ("2026-11-25T02:17:38.123Z")."""
+    """JSON lines whose `time` is ISO-8601 in UTC with milliseconds ("2026-11-25T02:17:38.123Z"): `time`,
+    `level`, `logger`, `message`, then the record's extra fields.
+
+    A plain record (a text message, no exception, no stack: every access line) is written by a short path
+    that gives the same line as python-json-logger's general one, at half its cost; any other goes the
+    general way."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+        self._not_extra = frozenset(self.reserved_attrs) | {"asctime", "message"}
+        self._encoder = json.JSONEncoder(default=JsonEncoder().default, ensure_ascii=self.json_ensure_ascii)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.exc_text or record.stack_info or not isinstance(record.msg, str):
+            return super().format(record)
+        line = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in self._not_extra and not key.startswith("_"):
+                line[key] = value
+        return self._encoder.encode(line)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         moment = datetime.fromtimestamp(record.created, UTC)
@@ -78,8 +106,7 @@ class UtcJsonFormatter(JsonFormatter):
 def configure(level: str, secrets: Iterable[str], stream: object = None) -> None:
     """JSON lines on stderr for the whole process; called once by the CLI."""
     handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-    handler.setFormatter(UtcJsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields={
-        "asctime": "time", "levelname": "level", "name": "logger"}))  # fmt: skip
+    handler.setFormatter(UtcJsonFormatter())
     handler.addFilter(QuietLibraries())
     handler.addFilter(RedactSecrets(secrets))
     # What the lines never show is not gathered either (the logging HOWTO's "Optimization"): the

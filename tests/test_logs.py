@@ -7,9 +7,11 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from pythonjsonlogger.json import JsonFormatter
 
 from sav_bridge import logs
 from sav_bridge.channels.x.signing import SIGNATURE_HEADER
@@ -92,3 +94,26 @@ def test_uvicorn_lines_carry_no_terminal_colours(captured: io.StringIO) -> None:
     [record] = lines(captured)
     assert record["message"] == "Started server process [7]" and "color_message" not in record
     assert "\x1b" not in captured.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("message", "args", "extra"),
+    [
+        ("plain %s", ("text",), {}),
+        ("accents é ü %d", (3,), {"path": "/webhooks/x", "status": 200, "duration_ms": 1.5, "none": None}),
+        ("nested", None, {"fields": {"k": [1, "é"]}, "when": datetime(2026, 1, 1), "error": ValueError("x")}),
+        ("private", None, {"_hidden": 1, "request_id": "abc-42"}),
+    ],
+)
+def test_a_plain_record_s_short_path_writes_the_line_python_json_logger_writes(
+    message: str, args: tuple[object, ...] | None, extra: dict[str, object]
+) -> None:
+    formatter = logs.UtcJsonFormatter()
+    logger = logging.getLogger("sav_bridge.test")
+
+    def record() -> logging.LogRecord:
+        return logger.makeRecord(logger.name, logging.INFO, "f.py", 1, message, args, None, extra=extra)
+
+    general = JsonFormatter.format(formatter, record())
+    assert formatter.format(record()) == general
+    assert json.loads(general)["logger"] == "sav_bridge.test"
