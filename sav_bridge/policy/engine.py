@@ -34,6 +34,7 @@ from sav_bridge.policy.screen import (
     reference_pattern,
     reference_reason,
     term_languages,
+    written_plainly,
 )
 from sav_bridge.policy.terms import Lexicon, Term, TermMatch, builtin_terms, guess_language, plain_fold
 
@@ -165,7 +166,7 @@ class Policy:
         found: list[Finding] = []
         owned: list[tuple[int, int]] = []  # personal data a reference may not claim (a phone, a card)
         if plan.kinds:
-            for personal in pii.find(text, plan.kinds, self.phone_region, self.service_numbers):
+            for personal in pii.find(text, plan.kinds, self.phone_region, self.service_numbers, plan.plain):
                 found.extend(_pii_finding(rule, personal) for rule in rules.pii[personal.kind])
                 owned.append((personal.start, personal.end))
         for reference in plan.references:
@@ -256,6 +257,7 @@ class _Plan:
     """The detectors one audience's rules run for one set of reasons the screen gave."""
 
     kinds: frozenset[str]  # personal data worth looking for
+    plain: bool  # no character the PII view changes
     references: tuple[Reference, ...]
     patterns: tuple[Pattern, ...]
     scan: bool  # the term rules may find something: always with `terms`, else in a `scoped` language
@@ -271,6 +273,7 @@ class _Plan:
         terms = TERM in look or DISGUISE in look or aimed
         return cls(
             kinds=personal_kinds(look, rules.pii_kinds),
+            plain=written_plainly(look),
             references=tuple(r for i, r in rules.references if reference_reason(i) in look),
             patterns=tuple(p for i, p in rules.patterns if pattern_reason(i) in look),
             scan=bool(rules.terms) and (terms or bool(scoped)),

@@ -44,6 +44,7 @@ from sav_bridge.policy.phone_regions import Regions, regions_of
 
 # Company and tax identifiers are Luhn-valid digit runs too: a number right after one is not a card or phone.
 IDENTIFIER_BEFORE = re.compile(r"(?i)\b(?:siret|siren|rcs|tva|vat|n°\s*tva)\b[\s:°.n]*$")
+IDENTIFIER_WORDS = ("siret", "siren", "rcs", "tva", "vat")  # one of them is in each match of it
 # Worth asking phonenumbers (~50 µs a reading) only about a run of 8+ digits, not glued to a word or to
 # a number with a decimal point ("v10.0.19045.3803", "3,14159265").
 # (Its look-behinds come after the first digit, "\b" as "(?<!\w\d)": `re` then skips to the next digit
@@ -106,6 +107,8 @@ def find(text: str, region: str, taken: list[tuple[int, int]]) -> Iterator[Phone
     """Phone numbers in `text` outside the `taken` spans (cards, IBANs, NIRs found first)."""
     regions: Regions | None = None
     for shape in PHONE_SHAPE.finditer(text):
+        if taken and any(s <= shape.start() and shape.end() <= e for s, e in taken):
+            continue  # a card's, an IBAN's or a NIR's digits: no group of it is free
         groups = [m.span() for m in DIGIT_GROUP.finditer(text, shape.start(), shape.end())]
         dates = [m.span() for m in DATE.finditer(text, shape.start(), shape.end())]
         blocked = taken + dates
@@ -123,6 +126,9 @@ def find(text: str, region: str, taken: list[tuple[int, int]]) -> Iterator[Phone
 
 def after_identifier(text: str, start: int) -> bool:
     """Whether `start` is right after "SIRET", "SIREN", "RCS", "TVA" or "VAT": a company's number."""
+    before = text[max(0, start - 16) : start]
+    if before.isascii() and not any(word in before.lower() for word in IDENTIFIER_WORDS):
+        return False  # what the pattern needs is not there (outside ASCII, case folding has more to it)
     return IDENTIFIER_BEFORE.search(text, max(0, start - 16), start) is not None
 
 

@@ -15,6 +15,7 @@ from functools import cache
 
 from stdnum import iban, luhn, numdb
 from stdnum.fr import nir
+from stdnum.iso7064 import mod_97_10
 
 from sav_bridge.policy import phones
 from sav_bridge.policy.normalize import View, pii_view, pii_view_characters
@@ -88,15 +89,22 @@ def card_issuer(digits: str) -> str | None:
 
 
 def find(
-    text: str, kinds: frozenset[str], phone_region: str = "FR", service_numbers: frozenset[str] = frozenset()
+    text: str,
+    kinds: frozenset[str],
+    phone_region: str = "FR",
+    service_numbers: frozenset[str] = frozenset(),
+    plain: bool = False,
 ) -> list[PiiMatch]:
     """Every confirmed piece of personal data of the given kinds, with spans in `text`. Phone numbers
-    whose E.164 form is one of `service_numbers` (the brand's own, `phones.service_key`) are not."""
+    whose E.164 form is one of `service_numbers` (the brand's own, `phones.service_key`) are not.
+    `plain`: the caller knows the text holds no character the PII view changes (the screen said so)."""
     digits = _SEVEN_DIGITS.search(text) is not None
     if not digits and "@" not in text and "＠" not in text:
         return []  # most replies: no run of digits, no e-mail
     # What the PII view changes is never ASCII: most texts are their own view.
-    view: View | None = None if text.isascii() or not _NEEDS_VIEW.search(text) else pii_view(text, track=True)
+    view: View | None = (
+        None if plain or text.isascii() or not _NEEDS_VIEW.search(text) else pii_view(text, track=True)
+    )
     seen = view.text if view else text
     found: list[PiiMatch] = []
     if digits if view is None else _SEVEN_DIGITS.search(seen):
@@ -162,13 +170,34 @@ def iban_length(country: str) -> int | None:
     return 4 + sum(int(n) for n in re.findall(r"(\d+)!", bban)) if bban else None
 
 
+@cache
+def _bban_shape(country: str) -> re.Pattern[str] | None:
+    """What python-stdnum's registry says the rest of an IBAN of this country looks like."""
+    info = numdb.get("iban").info(country)[0][1]
+    return iban._struct_to_re(info.get("bban", "")) if info else None
+
+
+def valid_iban(number: str) -> bool:
+    """`stdnum.iban.is_valid` for a compact, upper-case ASCII IBAN: its own checks in its own order
+    (mod 97, the country's BBAN structure, the country's module), without compacting the number
+    again and looking the country up in its registry at every call (half its cost). Private parts of
+    python-stdnum, pinned by requirements.lock; tests compare it with `is_valid`."""
+    if not mod_97_10.is_valid(number[4:] + number[:4]):
+        return False
+    shape = _bban_shape(number[:2])
+    if shape is None or not shape.match(number[4:]):
+        return False
+    module = iban._get_cc_module(number[:2])
+    return module is None or bool(module.is_valid(number))
+
+
 def _ibans(text: str) -> Iterator[PiiMatch]:
     for m in IBAN_CANDIDATE.finditer(text):
         raw = m.group(0)
         length = iban_length(raw[:2])
         compact = COMPACT.sub("", raw).upper()
         # The pattern may run into a following word: the country says where the IBAN ends.
-        if length is None or len(compact) < length or not iban.is_valid(compact[:length]):
+        if length is None or len(compact) < length or not valid_iban(compact[:length]):
             continue
         end = [i for i, c in enumerate(raw) if c.isalnum()][length - 1] + 1
         yield PiiMatch("iban", m.start(), m.start() + end, compact[:length], {"iban_mod97": True})

@@ -223,6 +223,12 @@ def personal_kinds(look: frozenset[str], kinds: frozenset[str]) -> frozenset[str
     return kinds & {reason.partition(":")[2] for reason in look if reason.startswith(f"{PERSONAL}:")}
 
 
+def written_plainly(look: frozenset[str]) -> bool:
+    """Whether the screen saw no character the PII view changes (digits or letters in other forms,
+    invisible characters): the text is then its own PII view."""
+    return f"{PERSONAL}:*" not in look
+
+
 def term_languages(look: frozenset[str]) -> frozenset[str]:
     """The languages of the one-language terms the screen saw ("retard" counts only in English)."""
     return frozenset(reason.partition(":")[2] for reason in look if reason.startswith(f"{TERM}:"))

@@ -182,7 +182,10 @@ def guess_language(text: str) -> str | None:
     words = WORDS.findall(folded)
     fr = sum(map(STOPWORDS["fr"].__contains__, words))
     en = sum(map(STOPWORDS["en"].__contains__, words))
-    if 0 <= en - fr <= words.count("a") + words.count("i"):  # letters, not words? count without them
+    # Letters, not words? Count without them. "a" and "i" are the only stop words of one letter, so
+    # without either the counts stay what they are.
+    letters = words.count("a") + words.count("i")
+    if letters and 0 <= en - fr <= letters:
         words = WORDS.findall(LETTER_BY_LETTER.sub(" ", folded))
         fr = sum(map(STOPWORDS["fr"].__contains__, words))
         en = sum(map(STOPWORDS["en"].__contains__, words))
@@ -315,23 +318,27 @@ class Lexicon:
         the fast path, which sees no doubled letter, then agrees."""
         language: list[str | None] = []
         view = term_view(text, track=True)
+        steps: dict[str, tuple[str, ...]] = {}  # several entries often match the same characters
         for end, (length, entries) in self._folded.iter(view.text):
             start = end - length + 1
             for term, runs in entries:
                 if not self._in_scope(term, text, language):
                     continue
-                match = self._located(term, view, start, end + 1, text)
-                spaced = within_spaced(view, match.start, match.end)
+                first, last = view.span(start, end + 1)
+                spaced = within_spaced(view, first, last)
                 if not (spaced or _bounded(view.text, start, end + 1, term.match)) or _allowed(
-                    term, text, match.start, match.end
+                    term, text, first, last
                 ):
                     continue
+                # (what revealed it is worked out only for a match that is kept)
                 if view.has_runs(start, runs, loose=spaced):
-                    yield match
+                    yield TermMatch(term, first, last, _steps_within(text[first:last], term, view, steps))
                 elif term.context and view.has_runs(start, runs, loose=True):
-                    doubled.append(match)
+                    doubled.append(
+                        TermMatch(term, first, last, _steps_within(text[first:last], term, view, steps))
+                    )
         yield from self._open_matches(text, view.text, view, language)
-        yield from self._signed_words(text, language)
+        yield from self._signed_words(text, language, steps)
         masks = MASK_WORD.finditer(view.text) if "*" in view.text or "#" in view.text else ()
         for mask in masks:
             shown = sum(c.isalpha() for c in mask.group(0))
@@ -348,7 +355,7 @@ class Lexicon:
                 found.sort(key=lambda t: t.lang != guess_language(text))
             for term in found:
                 if self._in_scope(term, text, language) and not _allowed(term, text, start, end):
-                    yield TermMatch(term, start, end, (*term_steps(text[start:end]), "mask"))
+                    yield TermMatch(term, start, end, (*_steps_of(text[start:end], steps), "mask"))
         for mask in SOFT_MASK_WORD.finditer(view.text):
             start, end = view.span(mask.start(), mask.end())
             before, after = mask.groups()
@@ -356,16 +363,18 @@ class Lexicon:
                 if key.startswith(before) and key.endswith(after):
                     for term, _ in entries:
                         if self._in_scope(term, text, language) and not _allowed(term, text, start, end):
-                            yield TermMatch(term, start, end, (*term_steps(text[start:end]), "mask"))
+                            yield TermMatch(term, start, end, (*_steps_of(text[start:end], steps), "mask"))
 
-    def _signed_words(self, text: str, language: list[str | None]) -> Iterator[TermMatch]:
+    def _signed_words(
+        self, text: str, language: list[str | None], steps: dict[str, tuple[str, ...]]
+    ) -> Iterator[TermMatch]:
         """Words with signs in place of letters ("b!tch"), read in the text itself."""
         for start, end, letters in disguised_words(text):
             for key, terms in self._spelled.get((len(letters), *anchor(letters)), {}).items():
                 if spells(letters, key):
                     for term in terms:
                         if self._in_scope(term, text, language) and not _allowed(term, text, start, end):
-                            yield TermMatch(term, start, end, (*term_steps(text[start:end]), "signs"))
+                            yield TermMatch(term, start, end, (*_steps_of(text[start:end], steps), "signs"))
 
     def _masked(self, word: str) -> Iterator[Term]:
         """Single-word entries a masked word may stand for. A mask hides one letter, or none where
@@ -381,10 +390,6 @@ class Lexicon:
                         seen.add(key)
                         yield from (term for term, _ in entries)
 
-    def _located(self, term: Term, view: View, start: int, end: int, text: str) -> TermMatch:
-        first, last = view.span(start, end)
-        return TermMatch(term, first, last, _steps_within(text[first:last], term, view))
-
     @staticmethod
     def _in_scope(term: Term, text: str, language: list[str | None]) -> bool:
         if term.scope != "lang":
@@ -394,11 +399,22 @@ class Lexicon:
         return language[0] == term.lang
 
 
-def _steps_within(found: str, term: Term, view: View) -> tuple[str, ...]:
-    """The normalisation steps that revealed this match, not those the rest of the text needed."""
+def _steps_within(
+    found: str, term: Term, view: View, known: dict[str, tuple[str, ...]] | None = None
+) -> tuple[str, ...]:
+    """The normalisation steps that revealed this match, not those the rest of the text needed
+    (`known`: the steps of the characters already asked about in this text)."""
     if plain_fold(found) == _folded_entry(term.text):
         return ()
-    return term_steps(found) or view.steps
+    return (term_steps(found) if known is None else _steps_of(found, known)) or view.steps
+
+
+def _steps_of(found: str, known: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """`term_steps(found)`, worked out once per text for the same characters."""
+    steps = known.get(found)
+    if steps is None:
+        steps = known[found] = term_steps(found)
+    return steps
 
 
 @lru_cache(maxsize=4096)

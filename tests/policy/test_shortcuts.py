@@ -1,6 +1,7 @@
-"""The engine's shortcut on dense text decides exactly what the full reading decides: a whole phone
+"""The engine's shortcuts on dense text decide exactly what the full reading decides: a whole phone
 candidate is checked with phonenumbers' matcher's own verification rather than its search for numbers
-inside it (a dozen more readings). Each test runs the engine both ways on the same texts."""
+inside it (a dozen more readings); an IBAN with python-stdnum's own checks, its registry read once per
+country. Each test runs both ways on the same input."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from stdnum import iban
 
 from bench.policy_quality import load_rows
-from sav_bridge.policy import phones
+from sav_bridge.policy import phones, pii
 from tests.policy.test_robustness import random_texts
 
 
@@ -97,3 +99,45 @@ def test_phone_shortcuts_on_the_evaluation_set() -> None:
         if (pair := _both_ways(text, region))[0] != pair[1]
     ]
     assert differences == []
+
+
+# Countries python-stdnum checks further (BE, ES, ME, NO), others, and ones it does not know (ZZ, US).
+COUNTRIES = ["FR", "DE", "ES", "GB", "IT", "NL", "BE", "NO", "ME", "PT", "PL", "AT", "CH", "XK", "ZZ", "US"]
+
+
+@st.composite
+def ibans(draw: st.DrawFn) -> str:
+    """A valid IBAN of a country python-stdnum knows (its check digits worked out by stdnum), then
+    perhaps a character changed, one more or one less: compact and in capitals, as `pii` asks."""
+    country = draw(st.sampled_from(COUNTRIES))
+    length = pii.iban_length(country) or draw(st.integers(15, 34))
+    bban = draw(st.text("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=length - 4, max_size=length - 4))
+    if draw(st.booleans()):
+        bban = "".join(draw(st.sampled_from("0123456789")) if c.isalpha() else c for c in bban)
+    number = country + iban.calc_check_digits(country + "00" + bban) + bban
+    edit = draw(st.sampled_from(["", "", "change", "longer", "shorter"]))
+    at = draw(st.integers(0, len(number) - 1))
+    character = draw(st.sampled_from("0123456789ABCZ"))
+    if edit == "change":
+        number = number[:at] + character + number[at + 1 :]
+    elif edit == "longer":
+        number += character
+    elif edit == "shorter":
+        number = number[:-1]
+    return number
+
+
+@settings(max_examples=2000, deadline=None)
+@given(number=ibans())
+def test_the_iban_shortcut_is_stdnums_check(number: str) -> None:
+    assert pii.valid_iban(number) == iban.is_valid(number), number
+
+
+def test_the_iban_shortcut_on_the_evaluation_set() -> None:
+    candidates = {
+        pii.COMPACT.sub("", m.group(0)).upper()
+        for text in evaluation_texts()
+        for m in pii.IBAN_CANDIDATE.finditer(text)
+    }
+    assert len(candidates) > 200
+    assert [n for n in candidates if pii.valid_iban(n) != iban.is_valid(n)] == []
