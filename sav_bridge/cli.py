@@ -327,9 +327,9 @@ def serve(
     asyncio.run(preflight(settings))
     transport = sandbox = None
     if settings.sandbox:
-        from sav_bridge.sandbox import Sandbox
+        from sav_bridge.sandbox import SERVE_KEEPS, Sandbox
 
-        sandbox = Sandbox(settings, vendor_dir_from_env(os.environ))
+        sandbox = Sandbox(settings, vendor_dir_from_env(os.environ)).keep_last(SERVE_KEEPS)
         transport = sandbox.transport()
     app = create_app(
         settings,

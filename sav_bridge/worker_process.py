@@ -180,9 +180,9 @@ async def work(config: str | None, control: socket.socket) -> int:
     transport = None
     if settings.sandbox:  # this process's own fakes: deliveries land here, not in the HTTP process's
         from sav_bridge.cli import vendor_dir_from_env
-        from sav_bridge.sandbox import Sandbox
+        from sav_bridge.sandbox import SERVE_KEEPS, Sandbox
 
-        transport = Sandbox(settings, vendor_dir_from_env(os.environ)).transport()
+        transport = Sandbox(settings, vendor_dir_from_env(os.environ)).keep_last(SERVE_KEEPS).transport()
     runtime = await Runtime.start(settings, transport=transport)
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICE)  # once started: a start-up is not delayed, the steady state yields to ingest

@@ -25,8 +25,19 @@ from sav_bridge.sandbox.x.auth import configure_auth
 from sav_bridge.sandbox.x.media import HOSTS as X_MEDIA_HOSTS
 from sav_bridge.sandbox.x.media import MediaFile, MediaHosts
 
-__all__ = ["Customer", "FakeX", "Fault", "MediaFile", "Sandbox", "helpdesk_fake", "vendor_contracts"]
+__all__ = [
+    "SERVE_KEEPS",
+    "Customer",
+    "FakeX",
+    "Fault",
+    "MediaFile",
+    "Sandbox",
+    "helpdesk_fake",
+    "vendor_contracts",
+]
 
+#: The requests each fake records in `serve` (`Sandbox.keep_last`): what just happened, not days of it.
+SERVE_KEEPS = 1000
 #: Entry-point group of the helpdesk plugins' fakes, named as their plugin (`<name> = "<module>:<Fake>"`).
 SANDBOX_GROUP = "sav_bridge.sandboxes"
 
@@ -84,6 +95,12 @@ class Sandbox:
             **{host: self.x_media for host in X_MEDIA_HOSTS},
         }
         self.checks_contracts = vendor_dir is not None
+
+    def keep_last(self, count: int) -> Sandbox:
+        """Each fake records only its last `count` requests (`FakeVendor.keep_last`): for `serve`."""
+        for fake in {id(fake): fake for fake in self._hosts.values()}.values():
+            fake.keep_last(count)
+        return self
 
     def _handle(self, request: httpx.Request) -> Answer:
         fake = self._hosts.get(request.url.netloc.decode())

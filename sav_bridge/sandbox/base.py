@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Coroutine
+from collections import deque
+from collections.abc import Callable, Coroutine, MutableSequence
 from typing import Any
 
 import httpx
@@ -32,7 +33,8 @@ class FakeVendor:
         self.contracts = contracts or []
         self.faults = FaultPlan()
         self.violations: list[Violation] = []
-        self.requests: list[httpx.Request] = []
+        #: Every request received, oldest first (the last `keep_last` of them in a long-running sandbox).
+        self.requests: MutableSequence[httpx.Request] = []
         self._routes: list[tuple[str, re.Pattern[str], Route]] = []
 
     def route(self, method: str, pattern: str, handler: Route) -> None:
@@ -40,6 +42,11 @@ class FakeVendor:
 
     def authorised(self, request: httpx.Request) -> bool:
         return True
+
+    def keep_last(self, count: int) -> None:
+        """Record only the last `count` requests: `serve` with `sandbox: true` runs for days, and a
+        request is kilobytes; tests and the demo keep them all."""
+        self.requests = deque(self.requests, maxlen=count)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         """The synchronous `httpx.MockTransport` handler, for routes that answer at once."""

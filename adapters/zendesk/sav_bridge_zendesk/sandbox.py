@@ -80,7 +80,9 @@ class FakeZendesk(FakeVendor):
         self.comments: dict[int, list[dict[str, Any]]] = {}
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.triggers: dict[int, dict[str, Any]] = {}
-        self._idempotency: dict[str, tuple[str, httpx.Response]] = {}
+        #: Each idempotency key's body digest and first answer (status, bytes): not the response object,
+        #: which holds its request too (a long-running sandbox keeps one per ticket created).
+        self._idempotency: dict[str, tuple[str, int, bytes]] = {}
         #: Uploads not yet attached, by token; every attachment's bytes, by its id.
         self.uploads: dict[str, list[dict[str, Any]]] = {}
         self.files: dict[int, bytes] = {}
@@ -257,12 +259,11 @@ class FakeZendesk(FakeVendor):
         key = request.headers.get("idempotency-key")
         digest = hashlib.sha256(request.content).hexdigest()
         if key and key in self._idempotency:
-            seen_digest, response = self._idempotency[key]
+            seen_digest, status, content = self._idempotency[key]
             if not same_secret(seen_digest, digest):
                 return self.error(400, "IdempotentRequestError: key reused with a different body")
-            return httpx.Response(
-                response.status_code, json=response.json(), headers={"x-idempotency-lookup": "hit"}
-            )
+            headers = {"content-type": "application/json", "x-idempotency-lookup": "hit"}
+            return httpx.Response(status, content=content, headers=headers)
         data = body["ticket"]
         ticket_id = next(self._ids)
         comment = data.get("comment", {})
@@ -286,7 +287,7 @@ class FakeZendesk(FakeVendor):
         response = httpx.Response(201, json={"ticket": self.tickets[ticket_id]},
                                   headers={"location": f"/api/v2/tickets/{ticket_id}.json"})  # fmt: skip
         if key:
-            self._idempotency[key] = (digest, response)
+            self._idempotency[key] = (digest, response.status_code, response.content)
         return response
 
     def _get_ticket(self, request: httpx.Request, match: re.Match[str], body: Any) -> httpx.Response:
