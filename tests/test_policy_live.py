@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
 from sav_bridge.model import Audience
-from sav_bridge.policy import Policy
-from sav_bridge.policy.live import LivePolicy, PolicyFile
+from sav_bridge.policy import Policy, live
+from sav_bridge.policy.live import LivePolicy, PolicyFile, compile_version
 from sav_bridge.store import open_store
+from sav_bridge.store.policies import PolicyVersion
 from tests.conftest import postgres_schema_url
 from tests.harness import CLAIRE, Clock, start_gateway
 
@@ -90,6 +92,29 @@ async def test_on_demand_the_version_in_force_is_named_and_followed_as_compiled_
     assert decision == compiled.decide(CARD, Audience.PUBLIC) and decision.action == "allow"
     assert lazy.current.version == lazy.version
     await store.close()
+
+
+async def test_on_demand_the_policy_compiles_off_the_event_loop_s_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console's first check compiles the policy (a second or two, cold): on a thread, so the webhooks
+    sharing the event loop keep being served meanwhile; once only."""
+    compiled_on: list[int] = []
+
+    def compile_and_note(version: PolicyVersion) -> Policy:
+        compiled_on.append(threading.get_ident())
+        return compile_version(version)
+
+    monkeypatch.setattr(live, "compile_version", compile_and_note)
+    store = await open_store(f"sqlite:///{tmp_path / 'live.db'}", Clock())
+    try:
+        lazy = await LivePolicy.start(store.policies, PolicyFile.read(DEFAULT), on_demand=True)
+        policy = await lazy.ready()
+        assert compiled_on and threading.get_ident() not in compiled_on
+        assert policy is lazy.current and policy.decide(CARD, Audience.PUBLIC).action != "allow"
+        assert await lazy.ready() is policy and len(compiled_on) == 1
+    finally:
+        await store.close()
 
 
 async def test_the_gateway_audits_each_decision_with_the_version_in_force(

@@ -159,7 +159,7 @@ async def decide(request: Request, runtime: Runtime, who: Principal) -> Response
     text, audience = body.get("text"), body.get("audience", "public")
     if not isinstance(text, str) or audience not in [a.value for a in Audience]:  # a list is no key
         return _error(400, 'the body must be {"text": "<reply>", "audience": "public" | "dm"}')
-    decision = runtime.policy.decide(text, Audience(audience))
+    decision = (await runtime.policy.ready()).decide(text, Audience(audience))
     return JSONResponse({**record(decision), "policy_version": decision.policy_version})
 
 

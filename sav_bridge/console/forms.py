@@ -63,7 +63,7 @@ def _see(path: str) -> RedirectResponse:
 # -- versions ----------------------------------------------------------------------------------------------
 async def validate(request: Request, runtime: Runtime, who: Principal, form: Form) -> Response:
     """The errors of the text being typed, for the editor's script: every one, with its line."""
-    return JSONResponse({"errors": operations.validate(form.get("yaml", ""))}, headers=SECURITY_HEADERS)
+    return JSONResponse({"errors": await operations.validate(form.get("yaml", ""))}, headers=SECURITY_HEADERS)
 
 
 async def create(request: Request, runtime: Runtime, who: Principal, form: Form) -> Response:

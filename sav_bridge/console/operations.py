@@ -45,16 +45,17 @@ def problem_json(problem: PolicyError) -> dict[str, Any]:
 
 
 # -- versions -------------------------------------------------------------------------------------------
-def validate(text: str) -> list[dict[str, Any]]:
-    """Every error of a policy text, with its line and key (empty: it compiles)."""
-    return [problem_json(p) for p in compile_text(text, "policy")[1]]
+async def validate(text: str) -> list[dict[str, Any]]:
+    """Every error of a policy text, with its line and key (empty: it compiles). Compiling takes a second or
+    two: on a thread, so the webhooks sharing the event loop do not wait for it (as everywhere below)."""
+    return [problem_json(p) for p in (await asyncio.to_thread(compile_text, text, "policy"))[1]]
 
 
 async def create_version(
     runtime: Runtime, who: Principal, text: str, comment: str, address: str
 ) -> PolicyVersion:
     """A new draft; `Refused(422)` listing every error when the text does not compile."""
-    policy, problems = compile_text(text, "policy")
+    policy, problems = await asyncio.to_thread(compile_text, text, "policy")
     if policy is None:
         raise Refused(422, f"the policy has {len(problems)} error(s)", [problem_json(p) for p in problems])
     version = await runtime.store.policies.create(text, who.subject, comment[:1000])
@@ -85,7 +86,7 @@ async def activate_version(
         raise Refused(403, refusal)
     if version.status == ACTIVE:
         return version
-    policy, problems = compile_text(version.yaml, f"policy version {version.id}")
+    policy, problems = await asyncio.to_thread(compile_text, version.yaml, f"policy version {version.id}")
     if policy is None:
         raise Refused(422, "this version does not compile", [problem_json(p) for p in problems])
     previous = await runtime.store.policies.active_id()
@@ -129,10 +130,12 @@ class Replay:
 async def replay(runtime: Runtime, version: PolicyVersion, samples: list[Sample]) -> AsyncIterator[Replay]:
     """The replay after every `REPLAY_STEP` replies (progress for the page), the last one complete and
     sorted. Yields to other requests between steps: thousands of replies never stall the gateway."""
-    candidate, problems = compile_text(version.yaml, f"policy version {version.id}", f"v{version.id}")
+    candidate, problems = await asyncio.to_thread(
+        compile_text, version.yaml, f"policy version {version.id}", f"v{version.id}"
+    )
     if candidate is None:
         raise Refused(422, "this version does not compile", [problem_json(p) for p in problems])
-    active = runtime.policy.current
+    active = await runtime.policy.ready()
     run = Replay(version.id, active.version, candidate.version, len(samples))
     for start in range(0, len(samples), REPLAY_STEP):
         for text, audience in samples[start : start + REPLAY_STEP]:

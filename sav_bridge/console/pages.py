@@ -129,7 +129,7 @@ def _held(runtime: Runtime, rows: list[Any]) -> list[dict[str, Any]]:
 
 async def overview(request: Request, runtime: Runtime, who: Principal) -> Response:
     held = _held(runtime, await runtime.store.approvals.list(PENDING))
-    return render(request, "console.html", who=who, policy=runtime.policy.current, approvals=held,
+    return render(request, "console.html", who=who, policy=await runtime.policy.ready(), approvals=held,
                   versions=await runtime.store.policies.all(), page="overview")  # fmt: skip
 
 

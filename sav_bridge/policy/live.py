@@ -85,10 +85,20 @@ class LivePolicy:
 
     @property
     def current(self) -> Policy:
-        """The version in force, compiled."""
+        """The version in force, compiled (on demand: here, on the caller's thread; see `ready`)."""
         if self._current is None:
             self._current = compile_version(self._active)
         return self._current
+
+    async def ready(self) -> Policy:
+        """`current`, compiled on a thread when it is not yet: a policy takes a second or two to compile,
+        which the webhooks sharing this event loop must not wait for."""
+        if self._current is None:
+            active = self._active
+            compiled = await asyncio.to_thread(compile_version, active)
+            if self._current is None and self._active is active:
+                self._current = compiled
+        return self.current
 
     @property
     def version(self) -> str:
