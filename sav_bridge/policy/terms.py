@@ -330,13 +330,14 @@ class Lexicon:
                     term, text, first, last
                 ):
                     continue
-                # (what revealed it is worked out only for a match that is kept)
-                if view.has_runs(start, runs, loose=spaced):
-                    yield TermMatch(term, first, last, _steps_within(text[first:last], term, view, steps))
-                elif term.context and view.has_runs(start, runs, loose=True):
-                    doubled.append(
-                        TermMatch(term, first, last, _steps_within(text[first:last], term, view, steps))
-                    )
+                kept = view.has_runs(start, runs, loose=spaced)
+                if kept or (term.context and view.has_runs(start, runs, loose=True)):
+                    # what revealed it is worked out only for a match that is kept
+                    match = TermMatch(term, first, last, _steps_within(text[first:last], term, view, steps))
+                    if kept:
+                        yield match
+                    else:
+                        doubled.append(match)
         yield from self._open_matches(text, view.text, view, language)
         yield from self._signed_words(text, language, steps)
         masks = MASK_WORD.finditer(view.text) if "*" in view.text or "#" in view.text else ()
